@@ -1,0 +1,46 @@
+"""Baton's engine: deploy BPMN, run instances with persisted context, record what happened.
+
+The public face. ``web/`` and ``adapters/`` import from here only::
+
+    from engine import Engine, Settings
+
+    engine = Engine(Settings.from_env())
+    engine.deploy([("order.bpmn", data)])
+    instance_id = engine.start("order_fulfillment", {"amount": 10}, business_key="order-1")
+    call = engine.claim_job(job_id, owner="worker-1")      # a worker takes a service job...
+    engine.complete_job(call.job_id, {"payment_id": "p1"})  # ...and hands back its result
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+from .definitions import DeployedDefinition
+from .endpoints import Endpoint, EndpointMap
+from .errors import (
+    BatonError,
+    BpmnErrorRaised,
+    ConfigurationError,
+    DefinitionNotFound,
+    DeploymentError,
+    EndpointFailure,
+    FatalFailure,
+    IncidentNotFound,
+    InstanceNotActive,
+    InstanceNotFound,
+    InvalidRequest,
+    InvalidVariables,
+    NotFound,
+    Problem,
+    RetryableFailure,
+    TaskNotFound,
+)
+from .jobs import JobCall
+from .runtime import Engine, JobTicket, Notifier
+
+__all__ = [
+    "BatonError", "BpmnErrorRaised", "ConfigurationError", "DefinitionNotFound", "DeployedDefinition",
+    "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure",
+    "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
+    "JobCall", "JobTicket", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
+    "TaskNotFound",
+]

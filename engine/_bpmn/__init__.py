@@ -1,0 +1,1 @@
+"""BPMN reading and running on SpiffWorkflow: private to the engine."""

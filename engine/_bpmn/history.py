@@ -1,0 +1,107 @@
+"""Turn SpiffWorkflow task state changes into ``activity_event`` rows.
+
+A tracker snapshots every task's state before the workflow moves and diffs after. Several
+transitions between two snapshots (READY -> STARTED -> COMPLETED inside one engine pass) collapse
+into ``entered`` + ``completed``. Only tasks of real BPMN elements are recorded (SpiffWorkflow's
+own helper tasks have no ``bpmn_id``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from .workflow import BatonWorkflow
+
+_ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
+
+
+@dataclass
+class Change:
+    """One history event, before it becomes a row."""
+
+    at: datetime
+    element_id: str
+    element_type: str
+    name: str | None
+    event: str
+    task_id: str
+    details: dict[str, Any] | None = None
+    order: float = 0.0
+
+
+def all_tasks(workflow: BatonWorkflow) -> list[Task]:
+    tasks = list(workflow.tasks.values())
+    for sub in workflow.subprocesses.values():
+        tasks.extend(sub.tasks.values())
+    return tasks
+
+
+def element_type(task: Task) -> str:
+    return type(task.task_spec).__name__
+
+
+@dataclass
+class Tracker:
+    """Remembers task states; :meth:`collect` returns the changes since the last look."""
+
+    states: dict[UUID, int] = field(default_factory=dict)
+    pending: list[Change] = field(default_factory=list)
+
+    @classmethod
+    def watch(cls, workflow: BatonWorkflow) -> Tracker:
+        tracker = cls()
+        tracker.states = {t.id: t.state for t in all_tasks(workflow)}
+        return tracker
+
+    def collect(self, workflow: BatonWorkflow) -> None:
+        """Diff now against the last snapshot; keep the changes; take a new snapshot."""
+        states: dict[UUID, int] = {}
+        for task in all_tasks(workflow):
+            states[task.id] = task.state
+            old = self.states.get(task.id)
+            if old == task.state or task.task_spec.bpmn_id is None:
+                continue
+            self._record(task, old)
+        self.states = states
+
+    def _record(self, task: Task, old: int | None) -> None:
+        new = task.state
+        if isinstance(task.task_spec, BoundaryEvent):
+            # A boundary event "waits" as long as its activity runs: only its firing is news.
+            if new != TaskState.COMPLETED:
+                return
+            old = None
+        was_active = old is not None and bool(old & _ACTIVE)
+        at = datetime.fromtimestamp(task.last_state_change, UTC)
+        spec = task.task_spec
+
+        def add(event: str, order_bias: float = 0.0) -> None:
+            self.pending.append(Change(
+                at=at, element_id=spec.bpmn_id, element_type=element_type(task), name=spec.bpmn_name,
+                event=event, task_id=str(task.id), order=task.last_state_change + order_bias,
+            ))
+
+        if new & _ACTIVE and not was_active:
+            add("entered")
+        elif new == TaskState.COMPLETED:
+            if not was_active:
+                add("entered", -1e-7)
+            add("completed")
+        elif new == TaskState.CANCELLED and was_active:
+            add("cancelled")
+        elif new == TaskState.ERROR:
+            if not was_active:
+                add("entered", -1e-7)
+            add("failed")
+
+    def drain(self) -> list[Change]:
+        changes = sorted(self.pending, key=lambda c: c.order)
+        self.pending = []
+        return changes

@@ -1,0 +1,176 @@
+"""Baton's SpiffWorkflow workflow: no depth limit, a bounded task tree, specs stored once.
+
+Two SpiffWorkflow 3.2 behaviours make long loops fail or crawl:
+- ``get_tasks`` stops walking at depth 1,000, so a loop built with a gateway back-edge silently
+  stalls at iteration 333;
+- the tree keeps every finished task and ``do_engine_steps`` walks it from the root for each
+  pass, so a loop of n iterations costs O(n^2) (5,000 iterations took about a minute).
+``BatonWorkflow`` lifts the depth limit and, between engine passes, drops finished tasks above
+the lowest common ancestor of the unfinished ones (``prune``). The history table, not the task
+tree, is the record of what ran, so callers capture history before a prune (``before_prune``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from copy import deepcopy
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+UNLIMITED_DEPTH = 10**9
+PRUNE_ABOVE_TASKS = 400
+
+
+class BatonSubWorkflow(BpmnSubWorkflow):
+    def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> BpmnTaskIterator:
+        kwargs.setdefault("max_depth", UNLIMITED_DEPTH)
+        return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
+
+
+class BatonWorkflow(BpmnWorkflow):
+    def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> BpmnTaskIterator:
+        kwargs.setdefault("max_depth", UNLIMITED_DEPTH)
+        return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
+
+    def create_subprocess(self, my_task: Task, spec_name: str) -> BatonSubWorkflow:
+        subprocess = BatonSubWorkflow(self.subprocess_specs[spec_name], parent_task_id=my_task.id,
+                                      top_workflow=self)
+        self.subprocesses[my_task.id] = subprocess
+        return subprocess
+
+    def is_completed(self) -> bool:
+        if not self.completed:
+            return self.get_next_task(state=TaskState.NOT_FINISHED_MASK) is None
+        return True
+
+    def run_engine(self, before_prune: Callable[[BatonWorkflow], None] | None = None) -> None:
+        """``do_engine_steps`` that keeps the task tree small between passes."""
+        while self._do_engine_steps():
+            if len(self.tasks) > PRUNE_ABOVE_TASKS:
+                if before_prune is not None:
+                    before_prune(self)
+                self.prune()
+        self.refresh_timers()
+
+    def prune(self) -> int:
+        """Drop the finished tasks above the lowest common ancestor of every unfinished task."""
+        tasks = self.tasks
+        live: set[UUID] = set()
+        for task in tasks.values():
+            if task.has_state(TaskState.NOT_FINISHED_MASK) or (
+                task.id in self.subprocesses and not self.subprocesses[task.id].completed
+            ):
+                node: Task | None = task
+                while node is not None and node.id not in live:
+                    live.add(node.id)
+                    node = node.parent
+        root = self.task_tree
+        node = root
+        chain: list[Task] = []
+        while not node.has_state(TaskState.NOT_FINISHED_MASK):
+            children = [c for c in node.children if c.id in live]
+            if len(children) != 1:
+                break
+            chain.append(node)
+            node = children[0]
+        if len(chain) < 2:
+            return 0
+        keep = node
+        doomed: list[Task] = []
+        stack = [c for c in root.children if c.id != chain[1].id] + chain[1:]
+        for task in chain[1:]:
+            stack.extend(c for c in task.children if c.id != keep.id and c not in chain)
+        seen: set[UUID] = set()
+        while stack:
+            task = stack.pop()
+            if task.id in seen or task is keep:
+                continue
+            seen.add(task.id)
+            doomed.append(task)
+            if task not in chain:
+                stack.extend(task.children)
+        for task in doomed:
+            if task.id in self.subprocesses:
+                self.delete_subprocess(task)
+            tasks.pop(task.id, None)
+        keep._parent = root.id
+        root._children = [keep.id]
+        if self.last_task is not None and self.last_task.id not in tasks:
+            self.last_task = keep
+        return len(doomed)
+
+
+class _WorkflowConverter(BpmnWorkflowConverter):
+    """Leaves the spec out: it is stored once per definition version, not in every instance."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None) -> BpmnWorkflow:
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _serializer_config() -> dict[Any, Any]:
+    config = deepcopy(CAMUNDA_CONFIG)
+    config.pop(BpmnWorkflow, None)
+    config.pop(BpmnSubWorkflow, None)
+    config[BatonWorkflow] = _WorkflowConverter
+    config[BatonSubWorkflow] = BpmnSubWorkflowConverter
+    config[ServiceTask] = BpmnTaskSpecConverter
+    return config
+
+
+class WorkflowCodec:
+    """Turns specs and workflow state into JSON text and back."""
+
+    def __init__(self) -> None:
+        self._registry = BpmnWorkflowSerializer.configure(_serializer_config())
+        self._serializer = BpmnWorkflowSerializer(self._registry)
+
+    def spec_to_json(self, spec: Any, subprocess_specs: dict[str, Any]) -> str:
+        return json.dumps({
+            "spec": self._registry.convert(spec),
+            "subprocess_specs": {k: self._registry.convert(v) for k, v in subprocess_specs.items()},
+        })
+
+    def spec_from_json(self, text: str) -> tuple[Any, dict[str, Any]]:
+        data = json.loads(text)
+        spec = self._registry.restore(data["spec"])
+        subs = {k: self._registry.restore(v) for k, v in data["subprocess_specs"].items()}
+        return spec, subs
+
+    def new_workflow(self, spec: Any, subprocess_specs: dict[str, Any]) -> BatonWorkflow:
+        return BatonWorkflow(spec, subprocess_specs)
+
+    def state_to_json(self, workflow: BatonWorkflow) -> str:
+        return self._serializer.serialize_json(workflow)
+
+    def state_from_json(self, text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BatonWorkflow:
+        dct = json.loads(text)
+        self._serializer.migrate(dct)
+        return self._registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)

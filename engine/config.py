@@ -1,0 +1,94 @@
+"""Baton's one configuration object, filled from ``BATON_*`` environment variables.
+
+Every setting has a default that runs everything on one machine with no server installed
+(SQLite and an embedded broker under ``BATON_HOME``). Production points the URLs at servers::
+
+    BATON_DATABASE_URL=postgresql+psycopg://baton@db/baton
+    BATON_BROKER_URL=redis://broker:6379/0        # or amqp://guest:guest@rabbit:5672//
+
+==============================  =========================================  ==============================
+variable                        meaning                                    default
+==============================  =========================================  ==============================
+BATON_HOME                      folder for the embedded database/broker    ``./.baton``
+BATON_DATABASE_URL              SQLAlchemy URL of the database             ``sqlite:///$BATON_HOME/baton.sqlite``
+BATON_BROKER_URL                Celery broker URL                          ``sqla+sqlite:///$BATON_HOME/broker.sqlite``
+BATON_ENDPOINTS                 TOML file mapping topics to endpoints      (none: no topic resolves)
+BATON_HOST / BATON_PORT         where ``baton serve`` listens              ``127.0.0.1`` / ``8000``
+BATON_WEB_THREADS               gunicorn threads of the web server         ``8``
+BATON_WORKER_CONCURRENCY        Celery worker processes                    ``2``
+BATON_SECRET_KEY                Flask session signing key                  random per process
+BATON_MAX_XML_BYTES             largest diagram accepted at deploy         ``10485760`` (10 MiB)
+BATON_JOB_LEASE_SECONDS         how long a worker owns a claimed job       ``300``
+BATON_RETRY_BASE_SECONDS        first retry delay (doubles per attempt)    ``1.0``
+BATON_RELAY_INTERVAL_SECONDS    how often the relay re-sends stale jobs    ``2.0``
+BATON_RELAY_STALE_SECONDS       age after which a pending job is re-sent   ``5.0``
+==============================  =========================================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings. Build with :meth:`from_env`; tests use :meth:`replace` for variants."""
+
+    home: Path = Path(".baton")
+    database_url: str = ""
+    broker_url: str = ""
+    endpoints: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_threads: int = 8
+    worker_concurrency: int = 2
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    max_xml_bytes: int = 10 * 1024 * 1024
+    job_lease_seconds: float = 300.0
+    retry_base_seconds: float = 1.0
+    relay_interval_seconds: float = 2.0
+    relay_stale_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        home = Path(self.home)
+        object.__setattr__(self, "home", home)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{home.resolve() / 'baton.sqlite'}")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", f"sqla+sqlite:///{home.resolve() / 'broker.sqlite'}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read every ``BATON_<FIELD>`` variable; unknown ``BATON_*`` names are ignored."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"BATON_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            try:
+                if kind.startswith("int"):
+                    values[f.name] = int(raw)
+                elif kind.startswith("float"):
+                    values[f.name] = float(raw)
+                elif "Path" in kind:
+                    values[f.name] = Path(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ConfigurationError(f"BATON_{f.name.upper()}={raw!r} is not a valid {kind}") from exc
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when the database is SQLite (one machine, the embedded default)."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,105 @@
+"""Deploy: files in, definition versions out; all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from ._bpmn.reading import read_deployment
+from .errors import DefinitionNotFound, DeploymentError
+from .models import Deployment, ProcessDefinition
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .runtime import Engine
+
+
+@dataclass(frozen=True)
+class DeployedDefinition:
+    """What a deployment did for one process key."""
+
+    key: str
+    version: int
+    id: str
+    created: bool  # False: identical content was already deployed; no new version
+
+    def describe(self) -> str:
+        return f"{'deployed' if self.created else 'unchanged'} {self.key} v{self.version}"
+
+
+def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None = None,
+           deployed_by: str | None = None) -> list[DeployedDefinition]:
+    """Deploy BPMN (and DMN) files together; raise :class:`DeploymentError` with every problem."""
+    if not files:
+        raise DeploymentError([])
+    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes)
+    if problems:
+        raise DeploymentError(problems)
+    results: list[DeployedDefinition] = []
+    digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in sorted(files))).hexdigest()
+    with engine.db.transaction() as session:
+        deployment: Deployment | None = None
+        for source in sources:
+            spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs)
+            checksum = hashlib.sha256(
+                (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()
+            ).hexdigest()
+            latest = _latest(session, source.key)
+            if latest is not None and latest.checksum == checksum:
+                results.append(DeployedDefinition(source.key, latest.version, latest.id, False))
+                continue
+            if deployment is None:
+                deployment = Deployment(name=name or ", ".join(f for f, _ in files)[:200],
+                                        deployed_by=deployed_by, checksum=digest)
+                session.add(deployment)
+                session.flush()
+            definition = ProcessDefinition(
+                key=source.key, version=(latest.version + 1) if latest else 1, name=source.name,
+                deployment_id=deployment.id, file_name=source.file_name, checksum=checksum,
+                source_xml=source.source_xml, spec_json=spec_json, bindings=source.bindings,
+            )
+            session.add(definition)
+            session.flush()
+            results.append(DeployedDefinition(definition.key, definition.version, definition.id, True))
+    return results
+
+
+def _latest(session: Session, key: str) -> ProcessDefinition | None:
+    return session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).first()
+
+
+def get_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
+    if version is None:
+        found = _latest(session, key)
+    else:
+        found = session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if found is None:
+        raise DefinitionNotFound(f"no process definition {key!r}" + (f" version {version}" if version else ""))
+    return found
+
+
+def list_definitions(session: Session) -> list[dict[str, object]]:
+    """Every key with its versions, newest first, and how many instances each version has."""
+    from .models import ProcessInstance
+
+    counts = dict(session.execute(
+        select(ProcessInstance.definition_id, func.count()).group_by(ProcessInstance.definition_id)).all())
+    rows = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key,
+                                                              ProcessDefinition.version.desc()))
+    by_key: dict[str, dict[str, object]] = {}
+    for d in rows:
+        entry = by_key.setdefault(d.key, {"key": d.key, "name": d.name, "latest_version": d.version,
+                                          "versions": []})
+        entry["versions"].append({  # type: ignore[union-attr]
+            "id": d.id, "version": d.version, "name": d.name, "file": d.file_name,
+            "deployed_at": d.created_at.isoformat(), "instances": counts.get(d.id, 0),
+        })
+    return list(by_key.values())

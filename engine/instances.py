@@ -1,0 +1,410 @@
+"""Moving instances: start, advance, job results, user tasks, cancel, incidents.
+
+``advance`` is the only place a workflow changes. In one transaction it locks the instance
+row, restores the workflow, applies what arrived, runs the engine, records history, creates
+jobs (the outbox), stores the state and bumps ``revision``. The notifier hears about new jobs
+only after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select, update
+
+from ._bpmn.errorflow import throw_error
+from ._bpmn.history import Change, Tracker, all_tasks
+from ._bpmn.workflow import BatonWorkflow
+from .definitions import get_definition
+from .endpoints import Endpoint
+from .errors import (
+    BpmnErrorRaised,
+    EndpointFailure,
+    IncidentNotFound,
+    InstanceNotActive,
+    InstanceNotFound,
+    InvalidVariables,
+    RetryableFailure,
+    TaskNotFound,
+)
+from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .runtime import Engine, JobTicket
+
+ENDED = ("completed", "cancelled", "terminated", "compensated")
+
+
+class Note(NamedTuple):
+    """A history row that Baton writes itself (not derived from a task's state change)."""
+
+    element_id: str
+    event: str
+    details: dict[str, Any] | None = None
+    task: Task | None = None
+
+
+@dataclass
+class Step:
+    """What one advance did besides moving the workflow: extra history, jobs to announce."""
+
+    events: list[Note] = field(default_factory=list)
+    tickets: list[JobTicket] = field(default_factory=list)
+    status: str | None = None
+
+
+def check_variables(variables: Any) -> dict[str, Any]:
+    """Variables are a JSON object of JSON values; anything else is refused up front."""
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise InvalidVariables("variables must be a JSON object")
+    try:
+        copy = json.loads(json.dumps(variables, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidVariables(f"variables are not JSON: {exc}") from exc
+    if copy != variables:
+        raise InvalidVariables("variables must be plain JSON values")
+    return copy
+
+
+def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
+          business_key: str | None = None, version: int | None = None) -> str:
+    """Create an instance of the latest (or given) version and run it to its first wait."""
+    variables = check_variables(variables)
+    with engine.db.reading() as session:
+        definition = get_definition(session, key, version)
+        definition_id, spec_json = definition.id, definition.spec_json
+    spec, subprocess_specs = engine._spec(definition_id, lambda: spec_json)
+    workflow = engine.codec.new_workflow(spec, subprocess_specs)
+    workflow.task_tree.data.update(variables)
+    with engine.db.transaction() as session:
+        instance = ProcessInstance(definition_id=definition_id, business_key=business_key,
+                                   status="running", state="", revision=0, event_seq=0,
+                                   variables=variables)
+        session.add(instance)
+        session.flush()
+        instance_id = instance.id
+        _record(session, instance, [Note("process", "started", {"business_key": business_key})])
+        tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
+    engine.notifier(tickets)
+    return instance_id
+
+
+def advance(engine: Engine, instance_id: str,
+            apply: Callable[[Session, ProcessInstance, BatonWorkflow, Step], None] | None = None) -> str:
+    """Lock the instance, apply ``apply`` to its workflow, run the engine, store; return the status."""
+    with engine.db.transaction() as session:
+        instance = _lock(session, instance_id)
+        workflow = restore_workflow(engine, session, instance)
+        tracker = Tracker.watch(workflow)
+        step = Step()
+        try:
+            if apply is not None:
+                apply(session, instance, workflow, step)
+            tickets = _move(engine, session, instance, workflow, tracker, step)
+        except BaseException:
+            engine._remember_workflow(instance_id, -1, None)
+            raise
+        status = instance.status
+    engine.notifier(tickets)
+    return status
+
+
+def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None) -> str | None:
+    """Store a service call's result and move the instance on. Idempotent per job."""
+    result = check_variables(result or {})
+    instance_id = _job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        job = session.get(Job, job_id)
+        if job is None or job.status in ("done", "cancelled"):
+            return
+        task = _task(workflow, job.task_id)
+        job.status, job.result, job.updated_at = "done", result, utcnow()
+        job.lock_owner = job.locked_until = None
+        if task is None or task.state != TaskState.STARTED:
+            return
+        task.data.update(result)
+        task.complete()
+
+    return advance(engine, instance_id, apply)
+
+
+def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
+    """Turn a failed call into a retry, a BPMN error in the workflow, or an incident."""
+    instance_id = _job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        job = session.get(Job, job_id)
+        if job is None or job.status in ("done", "cancelled", "failed"):
+            return
+        task = _task(workflow, job.task_id)
+        now = utcnow()
+        job.last_error, job.updated_at = str(failure), now
+        job.lock_owner = job.locked_until = None
+        if task is None or task.state != TaskState.STARTED:
+            job.status = "cancelled"
+            return
+        if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
+            delay = engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0))
+            job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), None
+            step.events.append(Note(job.element_id, "retrying",
+                                    {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}, task))
+            from .runtime import JobTicket
+
+            step.tickets.append(JobTicket(job.id, instance.id, job.kind, delay))
+            return
+        if isinstance(failure, BpmnErrorRaised):
+            step.events.append(Note(job.element_id, "error", {"code": failure.code, "message": failure.message},
+                                    task))
+            if throw_error(workflow, task, failure.code, failure.message):
+                job.status = "done"
+                job.result = {"error": {"code": failure.code, "message": failure.message}}
+                return
+        job.status = "failed"
+        _open_incident(session, instance, job, task, failure, step)
+
+    return advance(engine, instance_id, apply)
+
+
+def complete_user_task(engine: Engine, instance_id: str, element_id: str,
+                       variables: dict[str, Any] | None = None) -> str:
+    """Complete the waiting user or manual task ``element_id`` with ``variables``."""
+    variables = check_variables(variables)
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        _require_active(instance)
+        for task in all_tasks(workflow):
+            if (task.state == TaskState.READY and task.task_spec.bpmn_id == element_id
+                    and isinstance(task.task_spec, UserTask | ManualTask)):
+                task.data.update(variables)
+                task.run()
+                return
+        raise TaskNotFound(f"instance {instance.id} has no waiting user task {element_id!r}")
+
+    return advance(engine, instance_id, apply)
+
+
+def cancel(engine: Engine, instance_id: str, reason: str | None = None) -> str:
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        _require_active(instance)
+        workflow.cancel()
+        session.execute(update(Job).where(Job.instance_id == instance.id,
+                                          Job.status.in_(("pending", "running")))
+                        .values(status="cancelled", updated_at=utcnow()))
+        for incident in session.scalars(select(Incident).where(Incident.instance_id == instance.id,
+                                                               Incident.resolved_at.is_(None))):
+            incident.resolved_at = utcnow()
+        step.events.append(Note("process", "cancelled", {"reason": reason} if reason else None))
+        step.status = "cancelled"
+
+    return advance(engine, instance_id, apply)
+
+
+def retry_incident(engine: Engine, incident_id: str) -> str:
+    """Resolve an incident and run its job again from attempt one."""
+    with engine.db.reading() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise IncidentNotFound(f"no incident {incident_id}")
+        instance_id = incident.instance_id
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        found = session.get(Incident, incident_id)
+        if found is None or found.resolved_at is not None:
+            return
+        found.resolved_at = utcnow()
+        step.events.append(Note(found.element_id, "retried", {"incident": found.id}))
+        if found.job_id:
+            job = session.get(Job, found.job_id)
+            if job is not None and job.status == "failed":
+                job.status, job.attempts, job.next_run_at, job.sent_at = "pending", 0, utcnow(), None
+                from .runtime import JobTicket
+
+                step.tickets.append(JobTicket(job.id, instance.id, job.kind))
+
+    return advance(engine, instance_id, apply)
+
+
+# -- the moving parts ----------------------------------------------------------------------
+
+def _lock(session: Session, instance_id: str) -> ProcessInstance:
+    instance = session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+    ).first()
+    if instance is None:
+        raise InstanceNotFound(f"no process instance {instance_id}")
+    return instance
+
+
+def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance) -> BatonWorkflow:
+    """The instance's workflow: from the in-process cache when the revision matches, else the row."""
+    cached = engine._cached_workflow(instance.id, instance.revision)
+    if cached is not None:
+        return cached
+    definition_id = instance.definition_id
+
+    def spec_json() -> str:
+        return session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
+
+    spec, subprocess_specs = engine._spec(definition_id, spec_json)
+    return engine.codec.state_from_json(instance.state, spec, subprocess_specs)
+
+
+def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+          tracker: Tracker, step: Step) -> list[JobTicket]:
+    """Run the engine, then write history, jobs, state and status for ``instance``."""
+    if step.status != "cancelled":
+        workflow.run_engine(before_prune=tracker.collect)
+    tracker.collect(workflow)
+    changes = tracker.drain()
+    _record(session, instance, step.events)
+    _record_changes(session, instance, changes)
+    tickets = list(step.tickets) + _create_jobs(engine, session, instance, workflow, changes)
+    _cancel_orphan_jobs(session, instance, changes)
+    instance.status = step.status or _status(session, instance, workflow)
+    now = utcnow()
+    if instance.status in ENDED and instance.ended_at is None:
+        instance.ended_at = now
+        _record(session, instance, [Note("process", instance.status)])
+    instance.variables = _variables(workflow)
+    instance.state = engine.codec.state_to_json(workflow)
+    instance.revision += 1
+    instance.updated_at = now
+    session.flush()
+    engine._remember_workflow(instance.id, instance.revision, workflow)
+    return tickets
+
+
+def _record(session: Session, instance: ProcessInstance, notes: list[Note]) -> None:
+    for note in notes:
+        instance.event_seq += 1
+        spec = note.task.task_spec if note.task is not None else None
+        session.add(ActivityEvent(
+            instance_id=instance.id, seq=instance.event_seq, element_id=note.element_id,
+            element_type=type(spec).__name__ if spec else ("Process" if note.element_id == "process" else None),
+            name=spec.bpmn_name if spec else None, event=note.event, details=note.details, at=utcnow(),
+            task_id=str(note.task.id) if note.task is not None else None,
+        ))
+
+
+def _record_changes(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
+    for change in changes:
+        instance.event_seq += 1
+        session.add(ActivityEvent(
+            instance_id=instance.id, seq=instance.event_seq, at=change.at, element_id=change.element_id,
+            element_type=change.element_type, name=change.name, event=change.event,
+            task_id=change.task_id, details=change.details,
+        ))
+
+
+def _create_jobs(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+                 changes: list[Change]) -> list[JobTicket]:
+    from .runtime import JobTicket
+
+    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == "ServiceTask"}
+    if not started:
+        return []
+    bindings = session.scalar(select(ProcessDefinition.bindings)
+                              .where(ProcessDefinition.id == instance.definition_id)) or {}
+    tickets = []
+    for task_id in started:
+        task = _task(workflow, task_id)
+        if task is None or task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask):
+            continue
+        element_id = task.task_spec.bpmn_id
+        binding = bindings.get(element_id, {})
+        endpoint = (Endpoint.from_dict(binding["endpoint"]) if "endpoint" in binding
+                    else engine.endpoints.resolve(binding.get("topic", "")))
+        key = f"{instance.id}:{task_id}:{element_id}"
+        job = Job(instance_id=instance.id, task_id=task_id, element_id=element_id, kind="service",
+                  topic=binding.get("topic"), idempotency_key=key,
+                  payload={"endpoint": binding.get("endpoint"), "variables": _json(task.data)},
+                  max_attempts=(endpoint.retries + 1) if endpoint else 1, status="pending")
+        session.add(job)
+        session.flush()
+        tickets.append(JobTicket(job.id, instance.id, job.kind))
+    return tickets
+
+
+def _cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
+    """A service task cancelled by a boundary event or an error no longer needs its call."""
+    gone = [c.task_id for c in changes if c.event == "cancelled" and c.element_type == "ServiceTask"]
+    if gone:
+        session.execute(update(Job).where(Job.instance_id == instance.id, Job.task_id.in_(gone),
+                                          Job.status.in_(("pending", "running")))
+                        .values(status="cancelled", updated_at=utcnow()))
+
+
+def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> str:
+    if workflow.completed:
+        return "completed"
+    open_incidents = session.scalar(select(func.count()).select_from(Incident).where(
+        Incident.instance_id == instance.id, Incident.resolved_at.is_(None)))
+    if open_incidents:
+        return "incident"
+    active_jobs = session.scalar(select(func.count()).select_from(Job).where(
+        Job.instance_id == instance.id, Job.status.in_(("pending", "running"))))
+    return "running" if active_jobs else "waiting"
+
+
+def _variables(workflow: BatonWorkflow) -> dict[str, Any]:
+    """The variables shown and searched: the last task's data merged with the live tasks' data."""
+    data: dict[str, Any] = {}
+    if workflow.last_task is not None:
+        data.update(workflow.last_task.data)
+    if not workflow.completed:
+        live = [t for t in workflow.tasks.values() if t.has_state(TaskState.READY | TaskState.STARTED
+                                                                  | TaskState.WAITING)]
+        for task in sorted(live, key=lambda t: t.last_state_change):
+            data.update(task.data)
+    return _json(data)
+
+
+def _json(data: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(data, default=str))
+
+
+def _task(workflow: BatonWorkflow, task_id: str) -> Task | None:
+    from uuid import UUID
+
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except Exception:
+        return None
+
+
+def _job_instance(engine: Engine, job_id: str) -> str | None:
+    with engine.db.reading() as session:
+        return session.scalar(select(Job.instance_id).where(Job.id == job_id))
+
+
+def _require_active(instance: ProcessInstance) -> None:
+    if instance.status in ENDED:
+        raise InstanceNotActive(f"instance {instance.id} is {instance.status}")
+
+
+def _open_incident(session: Session, instance: ProcessInstance, job: Job, task: Task,
+                   failure: EndpointFailure, step: Step) -> None:
+    message = f"{job.element_id}: {failure}"
+    if isinstance(failure, RetryableFailure):
+        message += f" (after {job.attempts} attempts)"
+    session.add(Incident(instance_id=instance.id, job_id=job.id, element_id=job.element_id,
+                         message=message, detail=type(failure).__name__, created_at=datetime.now(UTC)))
+    step.events.append(Note(job.element_id, "failed", {"error": str(failure), "attempts": job.attempts}, task))

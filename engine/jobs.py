@@ -1,0 +1,102 @@
+"""Claiming jobs. A worker owns a job through a lease, taken with one conditional UPDATE.
+
+SQLite has no ``FOR UPDATE``; ``UPDATE ... WHERE <claimable>`` is atomic on both databases,
+so two workers that receive the same message (a redelivery, the relay) never both run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, or_, select, update
+
+from .endpoints import Endpoint
+from .models import Job, utcnow
+
+if TYPE_CHECKING:
+    from .runtime import Engine, JobTicket
+
+
+@dataclass(frozen=True)
+class JobCall:
+    """Everything an endpoint adapter needs for one attempt: the seam's input."""
+
+    job_id: str
+    instance_id: str
+    element_id: str
+    topic: str | None
+    endpoint: Endpoint | None
+    variables: dict[str, Any]
+    idempotency_key: str
+    attempt: int
+    traceparent: str
+
+
+def _claimable(now: Any) -> Any:
+    return or_(
+        and_(Job.status == "pending", Job.next_run_at <= now),
+        and_(Job.status == "running", Job.locked_until < now),
+    )
+
+
+def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
+    """Take the job if it is due and nobody holds it; None if it is not ours to run now."""
+    now = utcnow()
+    lease = now + timedelta(seconds=engine.settings.job_lease_seconds)
+    with engine.db.transaction() as session:
+        claimed = session.execute(
+            update(Job).where(Job.id == job_id, _claimable(now))
+            .values(status="running", lock_owner=owner, locked_until=lease,
+                    attempts=Job.attempts + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return None
+        job = session.get(Job, job_id)
+        assert job is not None
+        payload = job.payload or {}
+        endpoint = None
+        if payload.get("endpoint"):
+            endpoint = Endpoint.from_dict(payload["endpoint"])
+        elif job.topic:
+            endpoint = engine.endpoints.resolve(job.topic)
+        trace_id = job.instance_id.replace("-", "")
+        span_id = job.id.replace("-", "")[:16]
+        return JobCall(
+            job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, topic=job.topic,
+            endpoint=endpoint, variables=payload.get("variables", {}),
+            idempotency_key=job.idempotency_key, attempt=job.attempts,
+            traceparent=f"00-{trace_id}-{span_id}-01",
+        )
+
+
+def release_job(engine: Engine, job_id: str, owner: str) -> None:
+    """Give a claimed job back untouched (a worker shutting down before it called out)."""
+    with engine.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id, Job.lock_owner == owner, Job.status == "running")
+                        .values(status="pending", lock_owner=None, locked_until=None,
+                                attempts=Job.attempts - 1, sent_at=None, updated_at=utcnow()))
+
+
+def due_jobs(engine: Engine, stale_after: float, limit: int = 500) -> list[JobTicket]:
+    """Jobs whose message may be lost: due for ``stale_after`` seconds and not taken since the last
+    send, or held by a worker whose lease expired (the worker died)."""
+    from .runtime import JobTicket
+
+    now = utcnow()
+    stale = now - timedelta(seconds=stale_after)
+    with engine.db.transaction() as session:
+        rows = session.execute(
+            select(Job.id, Job.instance_id, Job.kind).where(or_(
+                and_(Job.status == "pending", Job.next_run_at <= stale,
+                     or_(Job.sent_at.is_(None), Job.sent_at < stale)),
+                and_(Job.status == "running", Job.locked_until < now),
+            )).order_by(Job.next_run_at).limit(limit)
+        ).all()
+        if rows:
+            session.execute(update(Job).where(Job.id.in_([r.id for r in rows]), Job.status == "pending")
+                            .values(sent_at=now).execution_options(synchronize_session=False))
+    return [JobTicket(r.id, r.instance_id, r.kind) for r in rows]
+

@@ -1,0 +1,110 @@
+"""Read models: the JSON documents the CLI, the API and the UI show. Stable keys (tools read them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from . import definitions
+from .errors import InstanceNotFound
+from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance
+
+if TYPE_CHECKING:
+    from .runtime import Engine
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def instance_summary(instance: ProcessInstance, definition: ProcessDefinition) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "status": instance.status,
+        "definition": {"key": definition.key, "version": definition.version, "name": definition.name},
+        "business_key": instance.business_key,
+        "created_at": _iso(instance.created_at),
+        "updated_at": _iso(instance.updated_at),
+        "ended_at": _iso(instance.ended_at),
+    }
+
+
+def get_instance(engine: Engine, instance_id: str, *, history: bool = True) -> dict[str, Any]:
+    """The whole instance document (``baton show --json``, ``GET /api/v1/process-instances/ID``)."""
+    with engine.db.reading() as session:
+        row = session.execute(
+            select(ProcessInstance, ProcessDefinition)
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            .where(ProcessInstance.id == instance_id)
+        ).first()
+        if row is None:
+            raise InstanceNotFound(f"no process instance {instance_id}")
+        instance, definition = row
+        doc = instance_summary(instance, definition)
+        doc["variables"] = instance.variables or {}
+        doc["revision"] = instance.revision
+        if history:
+            doc["history"] = [
+                {"seq": e.seq, "element_id": e.element_id, "element_type": e.element_type, "name": e.name,
+                 "event": e.event, "at": _iso(e.at), "details": e.details}
+                for e in session.scalars(select(ActivityEvent).where(ActivityEvent.instance_id == instance_id)
+                                         .order_by(ActivityEvent.seq))
+            ]
+        doc["jobs"] = [
+            {"id": j.id, "element_id": j.element_id, "kind": j.kind, "topic": j.topic, "status": j.status,
+             "attempts": j.attempts, "max_attempts": j.max_attempts, "next_run_at": _iso(j.next_run_at),
+             "last_error": j.last_error, "idempotency_key": j.idempotency_key}
+            for j in session.scalars(select(Job).where(Job.instance_id == instance_id).order_by(Job.created_at))
+        ]
+        doc["incidents"] = [
+            _incident(i) for i in session.scalars(
+                select(Incident).where(Incident.instance_id == instance_id).order_by(Incident.created_at))
+        ]
+        return doc
+
+
+def _incident(i: Incident) -> dict[str, Any]:
+    return {"id": i.id, "instance_id": i.instance_id, "element_id": i.element_id, "message": i.message,
+            "job_id": i.job_id, "created_at": _iso(i.created_at), "resolved_at": _iso(i.resolved_at)}
+
+
+def list_instances(engine: Engine, *, status: str | None = None, definition: str | None = None,
+                   version: int | None = None, business_key: str | None = None,
+                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """A page of instances, newest first, with the total that matches."""
+    query = select(ProcessInstance, ProcessDefinition).join(
+        ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    if definition:
+        query = query.where(ProcessDefinition.key == definition)
+    if version:
+        query = query.where(ProcessDefinition.version == version)
+    if business_key:
+        query = query.where(ProcessInstance.business_key == business_key)
+    with engine.db.reading() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.execute(query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id)
+                               .limit(limit).offset(offset)).all()
+        return {"total": total, "limit": limit, "offset": offset,
+                "items": [instance_summary(i, d) for i, d in rows]}
+
+
+def list_incidents(engine: Engine, *, open_only: bool = True) -> list[dict[str, Any]]:
+    with engine.db.reading() as session:
+        query = select(Incident).order_by(Incident.created_at.desc())
+        if open_only:
+            query = query.where(Incident.resolved_at.is_(None))
+        return [_incident(i) for i in session.scalars(query.limit(1000))]
+
+
+def list_definitions(engine: Engine) -> list[dict[str, Any]]:
+    with engine.db.reading() as session:
+        return definitions.list_definitions(session)
+
+
+def definition_xml(engine: Engine, key: str, version: int | None = None) -> str:
+    with engine.db.reading() as session:
+        return definitions.get_definition(session, key, version).source_xml

@@ -1,0 +1,114 @@
+"""The engine object: one per process, shared by web requests, CLI commands and workers."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._bpmn.workflow import BatonWorkflow, WorkflowCodec
+from .config import Settings
+from .db import Database
+from .endpoints import EndpointMap
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """A job that became runnable; handed to the notifier after the transaction commits."""
+
+    id: str
+    instance_id: str
+    kind: str
+    eta_seconds: float = 0.0
+
+
+Notifier = Callable[[list[JobTicket]], None]
+
+
+class _LRU:
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, key: Any) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+class Engine:
+    """Wires settings, the database, the endpoint map and the notifier together.
+
+    ``notifier`` is called with the jobs that became runnable, after their transaction commits;
+    ``adapters`` plugs Celery in there. Without one, jobs wait for the relay or a direct
+    :meth:`run_due_jobs`-style driver (tests, benchmarks).
+    """
+
+    def __init__(self, settings: Settings, *, notifier: Notifier | None = None,
+                 endpoints: EndpointMap | None = None):
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.codec = WorkflowCodec()
+        self.endpoints = endpoints if endpoints is not None else EndpointMap.load(settings.endpoints)
+        self.notifier: Notifier = notifier or (lambda tickets: None)
+        self._specs = _LRU(256)
+        self._workflows = _LRU(512)
+
+    # -- caches (private to the engine package) -------------------------------------------
+    def _spec(self, definition_id: str, spec_json: Callable[[], str]) -> tuple[Any, dict[str, Any]]:
+        found = self._specs.get(definition_id)
+        if found is None:
+            found = self.codec.spec_from_json(spec_json())
+            self._specs.put(definition_id, found)
+        return found
+
+    def _cached_workflow(self, instance_id: str, revision: int) -> BatonWorkflow | None:
+        found = self._workflows.get(instance_id)
+        if found is not None and found[0] == revision:
+            return found[1]
+        return None
+
+    def _remember_workflow(self, instance_id: str, revision: int, workflow: BatonWorkflow | None) -> None:
+        if workflow is None:
+            self._workflows.drop(instance_id)
+        else:
+            self._workflows.put(instance_id, (revision, workflow))
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- the public operations are bound below, from their modules ------------------------
+    from .definitions import deploy  # noqa: E402
+    from .instances import (  # noqa: E402
+        advance,
+        cancel,
+        complete_job,
+        complete_user_task,
+        fail_job,
+        retry_incident,
+        start,
+    )
+    from .jobs import claim_job, due_jobs, release_job  # noqa: E402
+    from .queries import (  # noqa: E402
+        definition_xml,
+        get_instance,
+        list_definitions,
+        list_incidents,
+        list_instances,
+    )
