@@ -18,7 +18,8 @@ BATON_WEB_THREADS               gunicorn threads of the web server         ``8``
 BATON_WORKER_CONCURRENCY        Celery worker processes                    ``2``
 BATON_SECRET_KEY                Flask session signing key                  random per process
 BATON_MAX_XML_BYTES             largest diagram accepted at deploy         ``10485760`` (10 MiB)
-BATON_JOB_LEASE_SECONDS         how long a worker owns a claimed job       ``300``
+BATON_JOB_LEASE_SECONDS         lease on a claimed job beyond the endpoint ``15``
+                                timeout (then the relay takes it back)
 BATON_RETRY_BASE_SECONDS        first retry delay (doubles per attempt)    ``1.0``
 BATON_RELAY_INTERVAL_SECONDS    how often the relay re-sends stale jobs    ``2.0``
 BATON_RELAY_STALE_SECONDS       age after which a pending job is re-sent   ``5.0``
@@ -49,7 +50,7 @@ class Settings:
     worker_concurrency: int = 2
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     max_xml_bytes: int = 10 * 1024 * 1024
-    job_lease_seconds: float = 300.0
+    job_lease_seconds: float = 15.0
     retry_base_seconds: float = 1.0
     relay_interval_seconds: float = 2.0
     relay_stale_seconds: float = 5.0

@@ -42,10 +42,24 @@ def _claimable(now: Any) -> Any:
 
 
 def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
-    """Take the job if it is due and nobody holds it; None if it is not ours to run now."""
+    """Take the job if it is due and nobody holds it; None if it is not ours to run now.
+
+    The lease lasts the endpoint's timeout plus ``BATON_JOB_LEASE_SECONDS``: a worker that dies
+    mid-call loses the job to the relay soon after the call could have ended anyway.
+    """
     now = utcnow()
-    lease = now + timedelta(seconds=engine.settings.job_lease_seconds)
     with engine.db.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ("pending", "running"):
+            return None
+        payload = job.payload or {}
+        endpoint = None
+        if payload.get("endpoint"):
+            endpoint = Endpoint.from_dict(payload["endpoint"])
+        elif job.topic:
+            endpoint = engine.endpoints.resolve(job.topic)
+        timeout = endpoint.timeout if endpoint else 30.0
+        lease = now + timedelta(seconds=timeout + engine.settings.job_lease_seconds)
         claimed = session.execute(
             update(Job).where(Job.id == job_id, _claimable(now))
             .values(status="running", lock_owner=owner, locked_until=lease,
@@ -54,14 +68,7 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         ).rowcount
         if not claimed:
             return None
-        job = session.get(Job, job_id)
-        assert job is not None
-        payload = job.payload or {}
-        endpoint = None
-        if payload.get("endpoint"):
-            endpoint = Endpoint.from_dict(payload["endpoint"])
-        elif job.topic:
-            endpoint = engine.endpoints.resolve(job.topic)
+        session.refresh(job)
         trace_id = job.instance_id.replace("-", "")
         span_id = job.id.replace("-", "")[:16]
         return JobCall(

@@ -1,0 +1,1 @@
+"""Edges around the engine: Celery wiring, endpoint adapters, the embedded broker."""

@@ -1,0 +1,69 @@
+"""The broker side: the embedded transport and the notifier that sends jobs after commit.
+
+Embedded default, chosen and measured (see docs/broker.md): kombu's SQLAlchemy transport on a
+SQLite file beside the database. Its polling interval (1 s by default, which made a round trip
+take about a second) is lowered here on a Transport subclass, because the transport hands every
+``broker_transport_options`` key to ``create_engine()``. It is not a durable queue (a message
+whose worker died with it is not delivered again, and consumed rows are never deleted); the
+job table is the truth and the relay re-sends, so that loses nothing, and :func:`sweep_consumed`
+deletes consumed rows.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kombu.transport.sqlalchemy import Transport as SqlaTransport
+from sqlalchemy import create_engine, text
+
+from engine import JobTicket
+
+log = logging.getLogger("baton.broker")
+
+EMBEDDED_PREFIX = "sqla+"
+
+
+class EmbeddedTransport(SqlaTransport):
+    """kombu's SQLAlchemy transport, polling every 50 ms instead of every second."""
+
+    polling_interval = 0.05
+
+
+def is_embedded(broker_url: str) -> bool:
+    return broker_url.startswith(EMBEDDED_PREFIX + "sqlite")
+
+
+def sweep_consumed(broker_url: str) -> int:
+    """Delete messages the embedded transport already delivered (it keeps them forever)."""
+    if not is_embedded(broker_url):
+        return 0
+    engine = create_engine(broker_url[len(EMBEDDED_PREFIX):], connect_args={"timeout": 30})
+    try:
+        with engine.begin() as conn:
+            exists = conn.execute(text("SELECT name FROM sqlite_master WHERE name='kombu_message'")).first()
+            if not exists:
+                return 0
+            return conn.execute(text("DELETE FROM kombu_message WHERE visible = 0")).rowcount
+    finally:
+        engine.dispose()
+
+
+class CeleryNotifier:
+    """Sends a ``baton.run_job`` message per new job. Called after the engine's commit.
+
+    A send that fails (broker down) is logged and dropped: the job row stays ``pending`` and the
+    relay sends it again once the broker is back.
+    """
+
+    def __init__(self, celery_app):  # type: ignore[no-untyped-def]
+        self.app = celery_app
+
+    def __call__(self, tickets: list[JobTicket]) -> None:
+        for ticket in tickets:
+            try:
+                self.app.send_task(
+                    "baton.run_job", args=[ticket.id], countdown=ticket.eta_seconds or None,
+                    retry=False,
+                )
+            except Exception as exc:  # the relay covers it
+                log.warning("could not send job %s to the broker (%s); the relay will", ticket.id, exc)

@@ -1,0 +1,68 @@
+"""Run one job: claim it, call its endpoint, hand the outcome to the engine.
+
+Shared by the Celery task and the in-process driver, so both behave the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import deque
+
+from engine import EndpointFailure, Engine, FatalFailure, JobTicket
+
+from .endpoints import adapter_for
+
+log = logging.getLogger("baton.runner")
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
+    """Run ``job_id`` once if it is ours to run; return what happened (for logs and tests)."""
+    call = engine.claim_job(job_id, owner or worker_identity())
+    if call is None:
+        return "skipped"
+    try:
+        result = adapter_for(call.endpoint).call(call)
+    except EndpointFailure as failure:
+        log.info("job %s (%s) attempt %s failed: %s", job_id, call.element_id, call.attempt, failure)
+        engine.fail_job(job_id, failure)
+        return "failed"
+    except Exception as exc:  # an adapter bug must not lose the job: it becomes an incident
+        log.exception("job %s crashed its adapter", job_id)
+        engine.fail_job(job_id, FatalFailure(f"adapter error {type(exc).__name__}: {exc}"))
+        return "failed"
+    engine.complete_job(job_id, result)
+    return "done"
+
+
+class InlineDriver:
+    """Runs jobs in this process, right after they are created: the embedded, broker-less mode.
+
+    Pass ``driver.notify`` as the engine's notifier and call :meth:`drain` after each engine
+    call. Used by benchmarks and tests; delayed retries run when their time has come.
+    """
+
+    def __init__(self) -> None:
+        self.queue: deque[JobTicket] = deque()
+        self.engine: Engine | None = None
+
+    def notify(self, tickets: list[JobTicket]) -> None:
+        self.queue.extend(tickets)
+
+    def drain(self) -> int:
+        assert self.engine is not None, "set driver.engine first"
+        ran = 0
+        while self.queue:
+            ticket = self.queue.popleft()
+            if ticket.eta_seconds > 0:
+                import time
+
+                time.sleep(ticket.eta_seconds)
+            run_job(self.engine, ticket.id, "inline")
+            ran += 1
+        return ran

@@ -1,0 +1,91 @@
+"""The Celery app factory and Baton's two tasks: run a job, relay lost jobs.
+
+Task design follows Celery's advice for work that must not be lost: ``acks_late`` (a message
+is acknowledged after the task ran), ``reject_on_worker_lost`` (a killed pool child's message
+goes back to the queue), ``prefetch_multiplier=1`` (a worker holds one message it is not
+running at most). Tasks are idempotent: ``run_job`` claims its job with a conditional UPDATE,
+so a redelivered or relayed message for a job that is done or held does nothing.
+
+Redis keeps an unacknowledged message invisible for ``visibility_timeout``; Baton's relay takes
+back a dead worker's job after its lease (the endpoint timeout + BATON_JOB_LEASE_SECONDS), so
+the broker-side timeout is only a second line and is set above the longest retry countdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+
+from engine import Engine, Settings
+
+from .broker import EMBEDDED_PREFIX, CeleryNotifier, EmbeddedTransport, is_embedded, sweep_consumed
+from .runner import run_job
+
+log = logging.getLogger("baton.tasks")
+
+_state: dict[str, Any] = {}
+
+
+def create_celery(settings: Settings) -> Celery:
+    """Build the Celery app for ``settings``. No work at import time; no global app."""
+    app = Celery("baton", set_as_current=False)
+    broker_url = settings.broker_url
+    conf: dict[str, Any] = {
+        "broker_url": broker_url,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "baton-relay": {"task": "baton.relay", "schedule": settings.relay_interval_seconds},
+        },
+        "beat_schedule_filename": str(settings.home / "celerybeat-schedule"),
+        "task_default_queue": "baton",
+    }
+    if is_embedded(broker_url):
+        settings.home.mkdir(parents=True, exist_ok=True)
+        conf["broker_url"] = broker_url[len(EMBEDDED_PREFIX):]
+        conf["broker_transport"] = EmbeddedTransport
+    elif broker_url.startswith(("redis://", "rediss://")):
+        conf["broker_transport_options"] = {
+            "visibility_timeout": 120,
+            "unacked_restore_interval": 5,
+        }
+    app.conf.update(conf)
+    app.conf["baton_settings"] = settings
+
+    @app.task(name="baton.run_job", acks_late=True, reject_on_worker_lost=True)
+    def run_job_task(job_id: str) -> str:
+        return run_job(_engine(app), job_id)
+
+    @app.task(name="baton.relay")
+    def relay_task() -> int:
+        engine = _engine(app)
+        tickets = engine.due_jobs(settings.relay_stale_seconds)
+        if tickets:
+            log.info("relay re-sends %d job(s)", len(tickets))
+            engine.notifier(tickets)
+        sweep_consumed(settings.broker_url)
+        return len(tickets)
+
+    return app
+
+
+def _engine(app: Celery) -> Engine:
+    """One engine per worker process, made after the fork (connections must not cross it)."""
+    engine = _state.get("engine")
+    if engine is None:
+        engine = Engine(app.conf["baton_settings"], notifier=CeleryNotifier(app))
+        _state["engine"] = engine
+    return engine
+
+
+@signals.worker_process_init.connect
+def _reset_after_fork(**_: Any) -> None:
+    _state.pop("engine", None)

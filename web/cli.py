@@ -1,0 +1,269 @@
+"""The ``baton`` command: the composition root that wires engine, adapters and web together.
+
+JSON output (``--json``, ``start --wait``) is stable; tools read it. Exit codes: 0 ok, 1 refused
+or failed (the reason on stderr), 2 ``--wait`` timed out.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import BatonError, DeploymentError, Engine, Settings
+
+ENDED = {"completed", "cancelled", "terminated", "compensated"}
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _engine() -> Engine:
+    from adapters.broker import CeleryNotifier
+    from adapters.tasks import create_celery
+
+    settings = _settings()
+    return Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+@click.group()
+def main() -> None:
+    """Baton: deploy BPMN diagrams and orchestrate services with them."""
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema at BATON_DATABASE_URL."""
+    import migrations
+
+    migrations.upgrade(_settings().database_url)
+    click.echo("database is at the latest revision")
+
+
+def collect_files(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    files: list[tuple[str, bytes]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for found in sorted(list(path.rglob("*.bpmn")) + list(path.rglob("*.dmn"))):
+                files.append((str(found), found.read_bytes()))
+        elif path.is_file():
+            files.append((str(path), path.read_bytes()))
+        else:
+            _fail(f"{raw}: no such file or folder")
+    return files
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+def deploy(paths: tuple[str, ...]) -> None:
+    """Deploy BPMN/DMN files (or every such file in folders) together, all or nothing."""
+    files = collect_files(paths)
+    if not files:
+        _fail("no .bpmn or .dmn files found")
+    try:
+        results = _engine().deploy(files)
+    except DeploymentError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    for result in results:
+        click.echo(result.describe())
+
+
+def _parse_vars(pairs: tuple[str, ...], raw_json: str | None) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    if raw_json:
+        try:
+            loaded = json.loads(raw_json)
+        except ValueError as exc:
+            _fail(f"--vars is not JSON: {exc}")
+        if not isinstance(loaded, dict):
+            _fail("--vars must be a JSON object")
+        variables.update(loaded)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            _fail(f"--var {pair!r}: write NAME=VALUE")
+        try:
+            variables[name] = json.loads(value)
+        except ValueError:
+            variables[name] = value
+    return variables
+
+
+@main.command()
+@click.argument("key")
+@click.option("--var", "pairs", multiple=True, help="NAME=VALUE (VALUE read as JSON when it parses).")
+@click.option("--vars", "raw_json", help="A JSON object of variables.")
+@click.option("--business-key")
+@click.option("--version", type=int, help="Start this version instead of the latest.")
+@click.option("--wait", type=float, help="Wait up to SECONDS until the instance is no longer running.")
+def start(key: str, pairs: tuple[str, ...], raw_json: str | None, business_key: str | None,
+          version: int | None, wait: float | None) -> None:
+    """Start an instance; print its id (or, with --wait, its document)."""
+    engine = _engine()
+    try:
+        instance_id = engine.start(key, _parse_vars(pairs, raw_json), business_key=business_key, version=version)
+    except BatonError as exc:
+        _fail(str(exc))
+    if wait is None:
+        click.echo(instance_id)
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        doc = engine.get_instance(instance_id)
+        if doc["status"] != "running":
+            _print_json(doc)
+            return
+        if time.monotonic() >= deadline:
+            _print_json(doc)
+            sys.exit(2)
+        time.sleep(0.1)
+
+
+@main.command()
+@click.option("--status")
+@click.option("--definition")
+@click.option("--business-key")
+@click.option("--limit", type=int, default=50)
+@click.option("--json", "as_json", is_flag=True)
+def instances(status: str | None, definition: str | None, business_key: str | None, limit: int,
+              as_json: bool) -> None:
+    """List instances, newest first."""
+    page = _engine().list_instances(status=status, definition=definition, business_key=business_key, limit=limit)
+    if as_json:
+        _print_json(page)
+        return
+    for item in page["items"]:
+        d = item["definition"]
+        click.echo(f"{item['id']}  {item['status']:<10} {d['key']} v{d['version']}  {item['business_key'] or ''}")
+
+
+@main.command()
+@click.argument("instance_id")
+@click.option("--json", "as_json", is_flag=True)
+def show(instance_id: str, as_json: bool) -> None:
+    """Show an instance: status, variables, history, jobs, incidents."""
+    try:
+        doc = _engine().get_instance(instance_id)
+    except BatonError as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json(doc)
+        return
+    d = doc["definition"]
+    click.echo(f"{doc['id']}  {doc['status']}  {d['key']} v{d['version']}  {doc['business_key'] or ''}")
+    click.echo("variables: " + json.dumps(doc["variables"]))
+    for h in doc["history"]:
+        click.echo(f"  {h['at']}  {h['event']:<10} {h['element_id']}")
+    for i in doc["incidents"]:
+        state = "resolved" if i["resolved_at"] else "OPEN"
+        click.echo(f"  incident {i['id']} [{state}] {i['message']}")
+
+
+@main.group()
+def task() -> None:
+    """User and manual tasks."""
+
+
+@task.command("complete")
+@click.argument("instance_id")
+@click.argument("element_id")
+@click.option("--vars", "raw_json")
+def task_complete(instance_id: str, element_id: str, raw_json: str | None) -> None:
+    """Complete the waiting user/manual task ELEMENT_ID of INSTANCE_ID."""
+    try:
+        status = _engine().complete_user_task(instance_id, element_id, _parse_vars((), raw_json))
+    except BatonError as exc:
+        _fail(str(exc))
+    click.echo(status)
+
+
+@main.group()
+def incident() -> None:
+    """Incidents."""
+
+
+@incident.command("retry")
+@click.argument("incident_id")
+def incident_retry(incident_id: str) -> None:
+    """Resolve the incident and run its job again."""
+    try:
+        status = _engine().retry_incident(incident_id)
+    except BatonError as exc:
+        _fail(str(exc))
+    click.echo(status)
+
+
+@main.command()
+@click.argument("instance_id")
+@click.option("--reason")
+def cancel(instance_id: str, reason: str | None) -> None:
+    """Cancel a running or waiting instance."""
+    try:
+        status = _engine().cancel(instance_id, reason)
+    except BatonError as exc:
+        _fail(str(exc))
+    click.echo(status)
+
+
+@main.command()
+@click.option("--host")
+@click.option("--port", type=int)
+@click.option("--threads", type=int)
+def serve(host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve the UI and the API with gunicorn (a production WSGI server)."""
+    from .serve import serve_forever
+
+    settings = _settings()
+    serve_forever(settings, host or settings.host, port or settings.port, threads or settings.web_threads)
+
+
+@main.command()
+@click.option("--concurrency", type=int)
+@click.option("--beat/--no-beat", default=True, help="Also run the periodic relay (default: yes).")
+@click.option("--loglevel", default="INFO")
+def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
+    """Run a Celery worker that executes service jobs."""
+    from adapters.tasks import create_celery
+
+    settings = _settings()
+    app = create_celery(settings)
+    argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency or settings.worker_concurrency}",
+            "--queues=baton", "--without-gossip", "--without-mingle"]
+    if beat:
+        argv.append("--beat")
+    app.worker_main(argv)
+
+
+@main.command("run")
+@click.option("--services/--no-services", default=True, help="Also start the demo endpoint services.")
+def run_all(services: bool) -> None:
+    """Everything on one machine: migrate, deploy processes/, web + worker + demo services."""
+    from .devrun import run_everything
+
+    run_everything(_settings(), with_services=services)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""``baton run`` (what ``make run`` calls): the whole of Baton on one machine, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from engine import DeploymentError, Engine, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PORT = 8010
+
+
+def run_everything(settings: Settings, *, with_services: bool = True) -> None:
+    import migrations
+
+    env = dict(os.environ)
+    if settings.endpoints is None and (ROOT / "processes" / "endpoints.toml").exists():
+        settings = settings.replace(endpoints=ROOT / "processes" / "endpoints.toml")
+        env["BATON_ENDPOINTS"] = str(settings.endpoints)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    env.setdefault("BATON_HOME", str(settings.home.resolve()))
+
+    migrations.upgrade(settings.database_url)
+    engine = Engine(settings)
+    files = [(str(p.relative_to(ROOT)), p.read_bytes()) for p in sorted((ROOT / "processes").glob("*.bpmn"))]
+    try:
+        for result in engine.deploy(files, name="bundled processes"):
+            click.echo(result.describe())
+    except DeploymentError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    finally:
+        engine.close()
+
+    python = sys.executable
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def spawn(name: str, args: list[str]) -> None:
+        children.append((name, subprocess.Popen([python, *args], env=env, cwd=ROOT)))
+
+    if with_services:
+        spawn("demo services", ["-m", "processes.services", "--host", "127.0.0.1", "--port", str(DEMO_PORT),
+                                "--quiet"])
+    spawn("worker", ["-m", "web.cli", "worker", "--loglevel=WARNING"])
+    spawn("web", ["-m", "web.cli", "serve"])
+
+    click.echo("")
+    click.echo(f"Baton is running: http://{settings.host}:{settings.port}/  (API: /api/v1)")
+    if with_services:
+        click.echo(f"Demo endpoint services: http://127.0.0.1:{DEMO_PORT}/_control/calls")
+    click.echo(f"Data: {settings.database_url}   Broker: {settings.broker_url}")
+    click.echo("Try: .venv/bin/baton start order_fulfillment --var amount=42 --business-key order-1 --wait 10")
+    click.echo("Ctrl-C stops everything.")
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    click.echo(f"{name} exited with {child.returncode}; stopping everything", err=True)
+                    stopping = True
+            time.sleep(0.3)
+    finally:
+        for _, child in children:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 10
+        for _, child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
