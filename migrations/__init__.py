@@ -12,6 +12,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     config = Config(str(HERE / "alembic.ini"))
     config.set_main_option("script_location", str(HERE))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
