@@ -1,0 +1,406 @@
+"""Instances per second of a 10-service-task straight line, four ways, side by side.
+
+    .venv/bin/python bench/throughput.py [--instances N] [--quick] [--modes raw,embedded,celery]
+
+1. ``raw``: SpiffWorkflow alone, in memory: parse once with its CamundaParser, then run N
+   workflows, completing every STARTED service task in Python. No persistence. The ceiling.
+2. ``embedded``: Baton on a SQLite file in a temp dir, jobs run in this process by
+   ``adapters.runner.InlineDriver``; every step is a committed transaction (claim the job,
+   call ``bench.handlers:step``, advance the instance).
+3. ``celery_1`` / ``celery_2``: Baton on PostgreSQL (a fresh database, dropped after) with a
+   Redis broker and a real ``baton worker`` with 1, then 2 pool processes. N instances are
+   started through ``Engine.start`` from this process; the clock runs from the first start
+   until the database says every one of them is ``completed``.
+
+Human-readable lines first; the LAST line is one JSON object with every figure. Modes whose
+service (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379) is missing are skipped, with
+the reason printed. This is a manual benchmark, not a test: ``make bench`` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `engine`, `adapters` and `bench` importable
+    sys.path.insert(0, str(ROOT))
+
+BENCH = ROOT / "bench"
+BPMN = BENCH / "straight_ten.bpmn"
+ENDPOINTS = BENCH / "endpoints.toml"
+PROCESS_KEY = "straight_ten"
+STEPS = 10
+
+DEFAULTS = {"raw": 500, "embedded": 100, "celery": 100}
+QUICK = {"raw": 100, "embedded": 20, "celery": 20}
+
+POSTGRES_ADMIN_URL = os.environ.get("BATON_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+class Skip(Exception):
+    """A mode cannot run here (a service is missing); the message says why."""
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def reachable(host: str, port: int) -> str | None:
+    """None when something listens on host:port, else the reason."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return None
+    except OSError as exc:
+        return f"{host}:{port} does not answer ({exc})"
+
+
+def check_run(done: list[dict[str, Any]], expected: int) -> None:
+    """Every instance ended and ran all ten steps (the handler counts them in ``steps``)."""
+    bad = [d for d in done if d.get("status") != "completed" or d.get("steps") != STEPS]
+    if len(done) != expected or bad:
+        raise RuntimeError(f"{len(done)} of {expected} instances checked, {len(bad)} wrong: {bad[:3]}")
+
+
+# -- 1. raw SpiffWorkflow ------------------------------------------------------------------
+
+def bench_raw(n: int) -> dict[str, Any]:
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.camunda.parser import CamundaParser
+    from SpiffWorkflow.util.task import TaskState
+
+    from bench.handlers import step
+
+    parser = CamundaParser()
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec(PROCESS_KEY)
+    subprocess_specs = parser.get_subprocess_specs(PROCESS_KEY)
+
+    def run_one(i: int) -> dict[str, Any]:
+        workflow = BpmnWorkflow(spec, subprocess_specs)
+        workflow.task_tree.data.update({"i": i})
+        workflow.do_engine_steps()
+        for _ in range(STEPS + 1):  # bounded: one service task per round
+            started = workflow.get_tasks(state=TaskState.STARTED)
+            if not started:
+                break
+            for task in started:
+                task.data.update(step(dict(task.data)))
+                task.complete()
+            workflow.do_engine_steps()
+        data = workflow.last_task.data if workflow.last_task else {}
+        return {"status": "completed" if workflow.is_completed() else "stuck", "steps": data.get("steps")}
+
+    for i in range(min(10, n)):  # warm-up, not timed
+        run_one(-1 - i)
+    began = time.perf_counter()
+    done = [run_one(i) for i in range(n)]
+    seconds = time.perf_counter() - began
+    check_run(done, n)
+    return {"instances": n, "seconds": seconds}
+
+
+# -- 2. Baton embedded (SQLite, in-process jobs) --------------------------------------------
+
+def make_inline_engine(home: Path):  # type: ignore[no-untyped-def]
+    """An embedded engine in ``home`` whose jobs run in this process (tests' ``inline_engine``)."""
+    import migrations
+    from adapters.runner import InlineDriver
+    from engine import Engine, Settings
+
+    settings = Settings(home=home, endpoints=ENDPOINTS)
+    migrations.upgrade(settings.database_url)
+    driver = InlineDriver()
+    engine = Engine(settings, notifier=driver.notify)
+    driver.engine = engine
+    engine.deploy([(BPMN.name, BPMN.read_bytes())])
+    return engine, driver
+
+
+def run_inline(engine, driver, n: int, offset: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
+    ids = []
+    for i in range(n):
+        ids.append(engine.start(PROCESS_KEY, {"i": offset + i}))
+        driver.drain()
+    return ids
+
+
+def final_states(engine, ids: list[str]) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance
+
+    with engine.db.reading() as session:
+        rows = session.execute(select(ProcessInstance.status, ProcessInstance.variables)
+                               .where(ProcessInstance.id.in_(ids))).all()
+    return [{"status": status, "steps": (variables or {}).get("steps")} for status, variables in rows]
+
+
+def bench_embedded(n: int) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="baton-bench-embedded-"))
+    engine = None
+    try:
+        engine, driver = make_inline_engine(home)
+        run_inline(engine, driver, min(5, n), offset=-1000)  # warm-up, not timed
+        began = time.perf_counter()
+        ids = run_inline(engine, driver, n)
+        seconds = time.perf_counter() - began
+        check_run(final_states(engine, ids), n)
+        return {"instances": n, "seconds": seconds}
+    finally:
+        if engine is not None:
+            engine.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# -- 3. Baton with Celery workers, Redis and PostgreSQL -------------------------------------
+
+class CeleryStack:
+    """A fresh PostgreSQL database and an empty Redis database for one benchmark run."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="baton-bench-celery-"))
+        self.db_name = f"baton_bench_{uuid.uuid4().hex[:10]}"
+        self.database_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
+        self.redis_db: int | None = None
+        self.engine = None
+        self._created = False
+
+    def __enter__(self) -> CeleryStack:
+        for name, (host, port) in {"PostgreSQL": ("127.0.0.1", 5432), "Redis": (REDIS_HOST, REDIS_PORT)}.items():
+            problem = reachable(host, port)
+            if problem:
+                raise Skip(f"{name} missing: {problem}")
+        try:
+            import redis
+            import sqlalchemy as sa
+        except ImportError as exc:
+            raise Skip(f"a client library is missing: {exc}") from exc
+        try:
+            admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{self.db_name}"'))
+            admin.dispose()
+        except Exception as exc:
+            raise Skip(f"cannot create a PostgreSQL database through {POSTGRES_ADMIN_URL}: {exc}") from exc
+        self._created = True
+        # The tests take Redis databases 1..14 and flush them: stay on 15 unless it is busy.
+        for db in range(15, 0, -1):
+            client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+            try:
+                if client.dbsize() == 0:
+                    self.redis_db = db
+                    break
+            finally:
+                client.close()
+        if self.redis_db is None:
+            raise Skip("no empty Redis database among 1..15 (the benchmark flushes the one it uses)")
+        import migrations
+
+        migrations.upgrade(self.database_url)
+        from adapters.broker import CeleryNotifier
+        from adapters.tasks import create_celery
+        from engine import Engine, Settings
+
+        settings = Settings.from_env(self.env())
+        self.engine = Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
+        self.engine.deploy([(BPMN.name, BPMN.read_bytes())])
+        return self
+
+    @property
+    def broker_url(self) -> str:
+        return f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BATON_DATABASE_URL": self.database_url,
+            "BATON_BROKER_URL": self.broker_url,
+            "BATON_ENDPOINTS": str(ENDPOINTS),
+            "BATON_HOME": str(self.home),
+        }
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        if self.redis_db is not None:
+            import redis
+
+            client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=self.redis_db)
+            client.flushdb()
+            client.close()
+        if self._created:
+            import sqlalchemy as sa
+
+            admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
+            admin.dispose()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    # -- workers ---------------------------------------------------------------------------
+    def start_worker(self, concurrency: int) -> tuple[subprocess.Popen[bytes], Path]:
+        env = dict(os.environ)
+        env.update(self.env())
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        log_path = self.home / f"worker-{concurrency}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "worker", f"--concurrency={concurrency}", "--no-beat",
+                 "--loglevel=WARNING"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return process, log_path
+
+    @staticmethod
+    def stop_worker(process: subprocess.Popen[bytes]) -> None:
+        """Stop the worker we started and its pool children (its own process group), bounded."""
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):  # pool children left behind, or SIGTERM ignored
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+
+    def wait_completed(self, ids: list[str], timeout: float, poll: float = 0.02) -> float:
+        """Poll the database until every instance in ``ids`` is completed; return when that was."""
+        from sqlalchemy import func, select
+
+        from engine.models import ProcessInstance
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.engine.db.reading() as session:
+                counts = dict(session.execute(
+                    select(ProcessInstance.status, func.count()).where(ProcessInstance.id.in_(ids))
+                    .group_by(ProcessInstance.status)).all())
+            now = time.perf_counter()
+            if counts.get("completed", 0) == len(ids):
+                return now
+            if counts.get("incident"):
+                raise RuntimeError(f"{counts['incident']} instance(s) opened an incident: {counts}")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"not all {len(ids)} instances completed within {timeout:.0f} s: {counts}")
+            time.sleep(poll)
+
+    def run(self, n: int, concurrency: int, timeout: float) -> dict[str, Any]:
+        process, log_path = self.start_worker(concurrency)
+        try:
+            # Warm-up, not timed: proves the worker consumes and warms its pool processes' caches.
+            warm = [self.engine.start(PROCESS_KEY, {"i": -1 - i}) for i in range(2 * concurrency)]
+            try:
+                self.wait_completed(warm, timeout=60)
+            except (TimeoutError, RuntimeError) as exc:
+                tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+                raise RuntimeError(f"the worker did not run the warm-up instances: {exc}\n{tail}") from exc
+            began = time.perf_counter()
+            ids = [self.engine.start(PROCESS_KEY, {"i": i}) for i in range(n)]
+            started = time.perf_counter()
+            ended = self.wait_completed(ids, timeout=timeout)
+            check_run(final_states(self.engine, ids), n)
+            return {"instances": n, "seconds": ended - began, "start_seconds": started - began}
+        finally:
+            self.stop_worker(process)
+
+
+# -- the run -------------------------------------------------------------------------------
+
+def rate(result: dict[str, Any] | None) -> float | None:
+    return result["instances"] / result["seconds"] if result else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 4) if a and b else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, help="N for every mode (default: raw 500, embedded 100, celery 100)")
+    parser.add_argument("--quick", action="store_true", help="small N (raw 100, embedded 20, celery 20)")
+    parser.add_argument("--modes", default="raw,embedded,celery", help="comma-separated subset of raw,embedded,celery")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one Celery run")
+    args = parser.parse_args(argv)
+
+    counts = dict(QUICK if args.quick else DEFAULTS)
+    if args.instances:
+        counts = {mode: args.instances for mode in counts}
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(modes) - set(DEFAULTS)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}")
+
+    import SpiffWorkflow
+
+    say(f"Baton throughput: {PROCESS_KEY} (start -> {STEPS} service tasks -> end), "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"SpiffWorkflow {getattr(SpiffWorkflow, '__version__', '?')}")
+    results: dict[str, dict[str, Any] | None] = {"raw": None, "embedded": None, "celery_1": None, "celery_2": None}
+    skipped: dict[str, str] = {}
+
+    def show(name: str, label: str) -> None:
+        r = results[name]
+        extra = f", starting took {r['start_seconds']:.2f} s" if r and "start_seconds" in r else ""
+        say(f"  {label:<44} {rate(r):9.1f} instances/s  ({r['instances']} in {r['seconds']:.2f} s{extra})")
+
+    if "raw" in modes:
+        results["raw"] = bench_raw(counts["raw"])
+        show("raw", "1. raw SpiffWorkflow, in memory")
+    if "embedded" in modes:
+        results["embedded"] = bench_embedded(counts["embedded"])
+        show("embedded", "2. Baton embedded (SQLite, inline jobs)")
+    if "celery" in modes:
+        timeout = max(args.timeout, counts["celery"] * 2.0)
+        try:
+            with CeleryStack() as stack:
+                for concurrency in (1, 2):
+                    name = f"celery_{concurrency}"
+                    results[name] = stack.run(counts["celery"], concurrency, timeout)
+                    show(name, f"3. Baton + Celery/Redis/PostgreSQL, {concurrency} proc")
+        except Skip as exc:
+            for name in ("celery_1", "celery_2"):
+                skipped[name] = str(exc)
+            say(f"  3. Celery modes skipped: {exc}")
+
+    rates = {name: (round(rate(r), 2) if r else None) for name, r in results.items()}
+    ratios = {
+        "embedded/raw": ratio(rates["embedded"], rates["raw"]),
+        "celery_1/embedded": ratio(rates["celery_1"], rates["embedded"]),
+        "celery_2/celery_1": ratio(rates["celery_2"], rates["celery_1"]),
+        "celery_2/embedded": ratio(rates["celery_2"], rates["embedded"]),
+        "celery_1/raw": ratio(rates["celery_1"], rates["raw"]),
+    }
+    say("Ratios:")
+    for name, value in ratios.items():
+        if value is not None:
+            how = f"{1 / value:.1f}x slower" if value < 1 else f"{value:.1f}x faster"
+            say(f"  {name:<20} {value:8.3f}  ({name.split('/')[0]} is {how})")
+    print(json.dumps({
+        "benchmark": "straight_ten",
+        "steps": STEPS,
+        "cpu_count": os.cpu_count(),
+        "N": {name: (r["instances"] if r else None) for name, r in results.items()},
+        "instances_per_s": rates,
+        "seconds": {name: (round(r["seconds"], 3) if r else None) for name, r in results.items()},
+        "ratios": ratios,
+        "skipped": skipped,
+    }), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
