@@ -44,7 +44,7 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
     with engine.db.transaction() as session:
         deployment: Deployment | None = None
         for source in sources:
-            spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs)
+            spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs, source.plan, source.units)
             checksum = hashlib.sha256(
                 (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()
             ).hexdigest()

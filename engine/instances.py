@@ -86,8 +86,7 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
     with engine.db.reading() as session:
         definition = get_definition(session, key, version)
         definition_id, spec_json = definition.id, definition.spec_json
-    spec, subprocess_specs = engine._spec(definition_id, lambda: spec_json)
-    workflow = engine.codec.new_workflow(spec, subprocess_specs)
+    workflow = engine.codec.new_workflow(engine._spec(definition_id, lambda: spec_json))
     workflow.task_tree.data.update(variables)
     with engine.db.transaction() as session:
         instance = ProcessInstance(definition_id=definition_id, business_key=business_key,
@@ -263,8 +262,7 @@ def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance
     def spec_json() -> str:
         return session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
 
-    spec, subprocess_specs = engine._spec(definition_id, spec_json)
-    return engine.codec.state_from_json(instance.state, spec, subprocess_specs)
+    return engine.codec.state_from_json(instance.state, engine._spec(definition_id, spec_json))
 
 
 def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
@@ -272,6 +270,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     """Run the engine, then write history, jobs, state and status for ``instance``."""
     if step.status != "cancelled":
         workflow.run_engine(before_prune=tracker.collect)
+        _compensate(engine, workflow, tracker)
     tracker.collect(workflow)
     changes = tracker.drain()
     _record(session, instance, step.events)
@@ -292,6 +291,23 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     return tickets
 
 
+def _compensate(engine: Engine, workflow: BatonWorkflow, tracker: Tracker) -> None:
+    """Let running compensation move (see ``_bpmn/saga.py``) until nothing changes."""
+    saga = workflow.compensation
+    if saga is None:
+        return
+
+    def note(element_id: str, event: str, details: dict[str, Any]) -> None:
+        tracker.collect(workflow)
+        tracker.note(element_id, event, details)
+
+    def new_workflow(specs: Any) -> BatonWorkflow:
+        return engine.codec.new_workflow(specs)
+
+    while saga.drive(workflow, note, lambda: tracker.collect(workflow), new_workflow):
+        workflow.run_engine(before_prune=tracker.collect)
+
+
 def _record(session: Session, instance: ProcessInstance, notes: list[Note]) -> None:
     for note in notes:
         instance.event_seq += 1
@@ -310,7 +326,7 @@ def _record_changes(session: Session, instance: ProcessInstance, changes: list[C
         session.add(ActivityEvent(
             instance_id=instance.id, seq=instance.event_seq, at=change.at, element_id=change.element_id,
             element_type=change.element_type, name=change.name, event=change.event,
-            task_id=change.task_id, details=change.details,
+            task_id=change.task_id or None, details=change.details,
         ))
 
 
@@ -354,7 +370,7 @@ def _cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: li
 
 def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> str:
     if workflow.completed:
-        return "completed"
+        return "compensated" if workflow.compensation is not None and workflow.compensation.ran else "completed"
     open_incidents = session.scalar(select(func.count()).select_from(Incident).where(
         Incident.instance_id == instance.id, Incident.resolved_at.is_(None)))
     if open_incidents:

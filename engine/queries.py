@@ -108,3 +108,62 @@ def list_definitions(engine: Engine) -> list[dict[str, Any]]:
 def definition_xml(engine: Engine, key: str, version: int | None = None) -> str:
     with engine.db.reading() as session:
         return definitions.get_definition(session, key, version).source_xml
+
+
+def open_tasks(engine: Engine, instance_id: str) -> list[dict[str, Any]]:
+    """The user and manual tasks of an instance waiting for someone to complete them."""
+    from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+    from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+    from SpiffWorkflow.util.task import TaskState
+
+    from ._bpmn.history import all_tasks
+    from .instances import restore_workflow
+
+    with engine.db.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise InstanceNotFound(f"no process instance {instance_id}")
+        workflow = restore_workflow(engine, session, instance)
+        return [
+            {"element_id": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name, "type": type(t.task_spec).__name__,
+             "task_id": str(t.id)}
+            for t in all_tasks(workflow)
+            if t.state == TaskState.READY and isinstance(t.task_spec, UserTask | ManualTask)
+        ]
+
+
+def get_compensation(engine: Engine, instance_id: str) -> dict[str, Any]:
+    """The compensation path: handlers that ran (in order) and what would be undone now, per scope.
+
+    ``executed``: one row per handler run, in execution order (activity, handler, iteration,
+    started_at, ended_at, status). ``pending``: for each live scope of a running instance, the
+    activities a compensation thrown there now would undo, in the order their handlers would run.
+    """
+    from .instances import ENDED, restore_workflow
+
+    with engine.db.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise InstanceNotFound(f"no process instance {instance_id}")
+        executed: list[dict[str, Any]] = []
+        open_steps: dict[tuple[Any, ...], dict[str, Any]] = {}
+        rows = session.scalars(select(ActivityEvent).where(
+            ActivityEvent.instance_id == instance_id, ActivityEvent.event.in_(("compensating", "compensated")))
+            .order_by(ActivityEvent.seq))
+        for row in rows:
+            details = row.details or {}
+            key = (details.get("activity_task"), details.get("handler"))
+            if row.event == "compensating":
+                step = {"activity": details.get("activity"), "handler": details.get("handler"),
+                        "iteration": details.get("iteration"), "started_at": _iso(row.at), "ended_at": None,
+                        "status": "compensating"}
+                executed.append(step)
+                open_steps[key] = step
+            elif key in open_steps:
+                open_steps.pop(key).update(ended_at=_iso(row.at), status="compensated")
+        pending: list[dict[str, Any]] = []
+        if instance.status not in ENDED:
+            workflow = restore_workflow(engine, session, instance)
+            if workflow.compensation is not None:
+                pending = workflow.compensation.pending(workflow)
+        return {"instance_id": instance_id, "status": instance.status, "executed": executed, "pending": pending}

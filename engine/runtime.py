@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._bpmn.workflow import BatonWorkflow, WorkflowCodec
+from ._bpmn.workflow import BatonWorkflow, DefinitionSpecs, WorkflowCodec
 from .config import Settings
 from .db import Database
 from .endpoints import EndpointMap
@@ -71,7 +71,7 @@ class Engine:
         self._workflows = _LRU(512)
 
     # -- caches (private to the engine package) -------------------------------------------
-    def _spec(self, definition_id: str, spec_json: Callable[[], str]) -> tuple[Any, dict[str, Any]]:
+    def _spec(self, definition_id: str, spec_json: Callable[[], str]) -> DefinitionSpecs:
         found = self._specs.get(definition_id)
         if found is None:
             found = self.codec.spec_from_json(spec_json())
@@ -105,10 +105,22 @@ class Engine:
         start,
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
+    from .monitoring import (  # noqa: E402
+        changes_token,
+        find_incidents,
+        find_instances,
+        instance_history,
+        instance_view,
+        lookup_instances,
+        monitor_overview,
+        worker_health,
+    )
     from .queries import (  # noqa: E402
         definition_xml,
+        get_compensation,
         get_instance,
         list_definitions,
         list_incidents,
         list_instances,
+        open_tasks,
     )

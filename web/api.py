@@ -133,6 +133,11 @@ def get_instance(instance_id: str) -> Response:
     return jsonify(engine().get_instance(instance_id))
 
 
+@api.get("/process-instances/<instance_id>/compensation")
+def get_compensation(instance_id: str) -> Response:
+    return jsonify(engine().get_compensation(instance_id))
+
+
 @api.post("/process-instances/<instance_id>/cancel")
 @mutation
 def cancel(instance_id: str) -> Response:

@@ -164,8 +164,10 @@ def instances(status: str | None, definition: str | None, business_key: str | No
 @click.option("--json", "as_json", is_flag=True)
 def show(instance_id: str, as_json: bool) -> None:
     """Show an instance: status, variables, history, jobs, incidents."""
+    engine = _engine()
     try:
-        doc = _engine().get_instance(instance_id)
+        doc = engine.get_instance(instance_id)
+        doc["compensation"] = engine.get_compensation(instance_id)
     except BatonError as exc:
         _fail(str(exc))
     if as_json:

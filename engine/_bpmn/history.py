@@ -8,6 +8,7 @@ own helper tasks have no ``bpmn_id``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .compensation import SYNTHETIC_PREFIX
 from .workflow import BatonWorkflow
 
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
@@ -28,7 +30,7 @@ class Change:
 
     at: datetime
     element_id: str
-    element_type: str
+    element_type: str | None
     name: str | None
     event: str
     task_id: str
@@ -37,6 +39,9 @@ class Change:
 
 
 def all_tasks(workflow: BatonWorkflow) -> list[Task]:
+    """Every task of the instance: the workflow, its sub-processes, running compensation units."""
+    if workflow.compensation is not None:
+        return workflow.compensation.live_tasks(workflow)
     tasks = list(workflow.tasks.values())
     for sub in workflow.subprocesses.values():
         tasks.extend(sub.tasks.values())
@@ -66,7 +71,8 @@ class Tracker:
         for task in all_tasks(workflow):
             states[task.id] = task.state
             old = self.states.get(task.id)
-            if old == task.state or task.task_spec.bpmn_id is None:
+            bpmn_id = task.task_spec.bpmn_id
+            if old == task.state or bpmn_id is None or bpmn_id.startswith(SYNTHETIC_PREFIX):
                 continue
             self._record(task, old)
         self.states = states
@@ -100,6 +106,14 @@ class Tracker:
             if not was_active:
                 add("entered", -1e-7)
             add("failed")
+
+    def note(self, element_id: str, event: str, details: dict[str, Any] | None = None,
+             element_type: str | None = None) -> None:
+        """A history row Baton adds itself, ordered with the task changes around it."""
+        now = time.time()
+        self.pending.append(Change(at=datetime.fromtimestamp(now, UTC), element_id=element_id,
+                                   element_type=element_type, name=None, event=event, task_id="",
+                                   details=details, order=now))
 
     def drain(self) -> list[Change]:
         changes = sorted(self.pending, key=lambda c: c.order)

@@ -3,21 +3,48 @@
 Everything Baton cannot execute is refused here, at deploy, naming the element: a JUEL
 ``${...}`` expression, a Groovy script, a Java delegate, a service task with no endpoint. What
 passes is what runs.
+
+Diagrams come from many modellers, most of them drawn to be read, not run (the BPMN MIWG
+suite, Signavio, Camunda Modeler, Camunda 7 examples). Three rules keep their refusals useful:
+- only a ``bpmn:process`` marked ``isExecutable="true"`` is deployed, checked and handed to
+  SpiffWorkflow as executable (SpiffWorkflow alone treats a missing attribute as executable, and
+  would deploy what Baton never checked); a file with none is refused, saying so;
+- a problem is reported on the element a user sees in a modeller (the sequence flow, the event,
+  the task), not on an inner part with an id of its own (a condition, an event definition);
+- what SpiffWorkflow would stumble on with a library message (a data store, a business rule task
+  without a decision, a call to a process that is not deployed) is checked first and explained.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.event_parsers import SendTaskParser
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import (
+    EndEvent,
+    IntermediateThrowEvent,
+    ReceiveTask,
+    SendTask,
+    ServiceTask,
+    StartEvent,
+)
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionParser
 
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from .xmlsafe import parse_document
+from . import compensation, events
+from .compensation import CompensationPlan
+from .workflow import WorkflowCodec
+from .xmlsafe import document_text, parse_document
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -25,6 +52,8 @@ ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 NS = {"bpmn": BPMN, "camunda": CAMUNDA, "zeebe": ZEEBE, "spiffworkflow": SPIFF}
+# Java engines' extension namespaces, and the prefix a user knows them by
+_JAVA_NAMESPACES = {CAMUNDA: "camunda", "http://activiti.org/bpmn": "activiti", "http://flowable.org/bpmn": "flowable"}
 
 _PYTHON_FORMATS = {"", "python", "python3", "text/x-python", "py"}
 _JUEL = re.compile(r"[$#]\{")
@@ -35,11 +64,87 @@ _ISO_TIMER = re.compile(
     r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
     r")(/.*)?$"
 )
+# Quartz/Unix cron, as Camunda accepts in a timeCycle: 0/5 0/1 * 1/1 * ?
+_CRON = re.compile(r"^[\d*?/,LW#A-Z-]+(\s+[\d*?/,LW#A-Z-]+){4,6}$")
 _JAVA_ATTRS = ("class", "delegateExpression", "expression")
+_LISTENERS = ("executionListener", "taskListener")
+# Parts of an element with ids of their own that a modeller does not show as elements: a
+# problem inside one is reported on the element around it (the flow, the event, the task).
+_INNER = {
+    "conditionExpression", "timeDuration", "timeDate", "timeCycle", "script", "extensionElements", "documentation",
+    "multiInstanceLoopCharacteristics", "standardLoopCharacteristics", "loopCardinality", "completionCondition",
+    "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputAssociation",
+    "dataOutputAssociation", "assignment", "from", "to", "formalExpression", "property",
+}
+_EXPRESSION_HINT = " (write e.g. amount > 100)"
+# Until Baton has a message API and a bus bridge (DESIGN.md), a token that must wait for a message
+# waits forever, and a Camunda message throw fails at run time (it evaluates a missing payload).
+_NO_MESSAGES = ("message events are not supported yet: Baton cannot deliver a message to an instance or publish "
+                "one; use a user task to wait, or a service task (camunda:type=\"external\") to send")
+
+Refuse = Callable[[etree._Element, str], None]
+
+
+def _job_binding(el: etree._Element) -> bool:
+    """Whether a task names something a worker or endpoint runs (a Camunda/Zeebe/Spiff job)."""
+    if el.get(f"{{{CAMUNDA}}}type") == "external":
+        return True
+    if any(el.get(f"{{{ns}}}{a}") is not None for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
+        return True
+    extensions = el.find(f"{{{BPMN}}}extensionElements")
+    if extensions is None:
+        return False
+    return any(extensions.find(tag) is not None for tag in (
+        f"{{{ZEEBE}}}taskDefinition", f"{{{SPIFF}}}serviceTaskOperator", f"{{{CAMUNDA}}}connector"))
+
+
+class _ProcessParser(ProcessParser):
+    """A ``bpmn:process`` is executable only when it says ``isExecutable="true"``, as Baton checks it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if etree.QName(self.node).localname == "process":  # embedded sub-processes come here too
+            self.process_executable = self.node.get("isExecutable") == "true"
+
+
+class _SendTaskParser(CamundaEventDefinitionParser, SendTaskParser):
+    """Camunda 7 and 8 run a send task like a service task, as a job; only a send task with no
+    job binding throws its message. Messages are Camunda message definitions, which the
+    serializer knows (SpiffWorkflow's Camunda parser leaves send and receive tasks with the plain
+    BPMN ones, which its Camunda serializer config cannot store)."""
+
+    def create_task(self) -> Any:
+        if _job_binding(self.node):
+            return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return SendTaskParser.create_task(self)
+
+
+class _ReceiveTaskParser(CamundaEventDefinitionParser, SendTaskParser):
+    def create_task(self) -> Any:
+        return SendTaskParser.create_task(self)
 
 
 class BatonParser(CamundaParser):
     """SpiffWorkflow's Camunda parser; plain BPMN, Camunda 7/8 and SpiffArena files all go through it."""
+
+    PROCESS_PARSER_CLASS = _ProcessParser
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        # compensation and cancel throws wait for Baton to run the handlers (compensation.py)
+        full_tag("intermediateThrowEvent"): (compensation.ThrowEventParser, IntermediateThrowEvent),
+        full_tag("endEvent"): (compensation.EndEventParser, EndEvent),
+        full_tag("startEvent"): (events.StartEventParser, StartEvent),
+        full_tag("sendTask"): (_SendTaskParser, SendTask),
+        full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
+    }
+
+    def _add_data_stores(self, bpmn: etree._Element) -> None:
+        """Baton has no data store implementations: an executable process that reads or writes
+        one is refused by the checks; a data store drawn for a descriptive participant is left out."""
+
+    def _find_dependencies(self, process: etree._Element) -> None:
+        if process.get("isExecutable") == "true":
+            super()._find_dependencies(process)
 
 
 @dataclass
@@ -53,6 +158,11 @@ class ProcessSource:
     spec: Any
     subprocess_specs: dict[str, Any]
     bindings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plan: CompensationPlan = field(default_factory=CompensationPlan)
+    units: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    # Compensation (``compensation.py``): the plan and the units' specs, stored with the definition.
+    plan: Any = None
+    units: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +172,17 @@ class _Document:
     text: str
     is_dmn: bool
     by_id: dict[str, etree._Element]
+    processes: list[etree._Element] = field(default_factory=list)
+    executable: list[etree._Element] = field(default_factory=list)
+
+
+@dataclass
+class _Deployment:
+    """What every file's checks need to know about the others."""
+
+    processes: dict[str, etree._Element]  # id -> bpmn:process, in every BPMN file
+    decisions: dict[str, etree._Element]  # id -> dmn:decision, first decision of every DMN file
+    bindings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def read_deployment(
@@ -78,36 +199,58 @@ def read_deployment(
         assert root is not None
         ns = etree.QName(root).namespace or ""
         is_dmn = ns.startswith(DMN_NAMESPACES)
-        if not is_dmn and ns != BPMN:
+        if not is_dmn and (ns != BPMN or etree.QName(root).localname != "definitions"):
             problems.append(Problem(file_name, root.sourceline, None,
-                                    f"not a BPMN 2.0 document (root element {root.tag!r})"))
+                                    f"not a BPMN 2.0 document (root element {root.tag!r}; a diagram starts with "
+                                    f"<definitions> in the {BPMN} namespace)"))
             continue
         by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-        documents.append(_Document(file_name, root, data.decode("utf-8", "replace"), is_dmn, by_id))
+        doc = _Document(file_name, root, document_text(data, root), is_dmn, by_id)
+        if not is_dmn:
+            doc.processes = list(root.iterfind(f"{{{BPMN}}}process"))
+            doc.executable = [p for p in doc.processes if p.get("isExecutable") == "true"]
+        documents.append(doc)
     if problems:
         return [], problems
 
-    bindings: dict[str, dict[str, dict[str, Any]]] = {}
-    for doc in documents:
-        if not doc.is_dmn:
-            problems.extend(_check_document(doc, endpoints, bindings))
+    bpmn_docs = [d for d in documents if not d.is_dmn]
+    dmn_docs = [d for d in documents if d.is_dmn]
+    if not bpmn_docs:
+        return [], [_dmn_alone(doc) for doc in dmn_docs]
+    if not any(doc.executable for doc in bpmn_docs):
+        return [], [_not_executable(doc) for doc in bpmn_docs]
+    deployment = _Deployment(
+        processes={p.get("id"): p for doc in bpmn_docs for p in doc.processes if p.get("id")},
+        decisions={},
+    )
+    # A file with no executable process only describes: it is neither checked nor deployed.
+    bpmn_docs = [d for d in bpmn_docs if d.executable]
+    for doc in dmn_docs:
+        problems.extend(_check_dmn(doc, deployment))
+    plans: dict[str, CompensationPlan] = {}
+    for doc in bpmn_docs:
+        problems.extend(_check_document(doc, endpoints, deployment))
+        plans[doc.file_name] = compensation.check(doc.root, _refuser(doc, problems))
     if problems:
         return [], problems
 
     parser = BatonParser()
     owner: dict[str, _Document] = {}
-    for doc in documents:
+    for doc in dmn_docs + bpmn_docs:
         try:
             if doc.is_dmn:
                 parser.add_dmn_xml(doc.root, filename=doc.file_name)
             else:
-                parser.add_bpmn_xml(doc.root, filename=doc.file_name)
-                for process in doc.root.iterfind(f"{{{BPMN}}}process"):
+                parser.add_bpmn_xml(compensation.strip(doc.root), filename=doc.file_name)
+                units = compensation.unit_document(doc.root, plans[doc.file_name])
+                if units is not None:
+                    parser.add_bpmn_xml(units, filename=doc.file_name)
+                for process in doc.processes:
                     owner[process.get("id")] = doc
         except ValidationException as exc:
             problems.append(_from_validation(exc, doc))
         except Exception as exc:  # a library bug must become a refusal, not a traceback
-            problems.append(Problem(doc.file_name, None, None, f"cannot be read: {exc}"))
+            problems.append(Problem(doc.file_name, None, None, f"cannot be read: {type(exc).__name__}: {exc}"))
     if problems:
         return [], problems
 
@@ -116,18 +259,18 @@ def read_deployment(
         doc = owner.get(key)
         if doc is None:
             continue
+        process_node = doc.by_id[key]
         try:
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
+            _storable(spec, subprocess_specs)
         except ValidationException as exc:
             problems.append(_from_validation(exc, doc))
             continue
         except Exception as exc:
-            node = doc.by_id.get(key)
-            problems.append(Problem(doc.file_name, node.sourceline if node is not None else None, key,
-                                    f"cannot be read: {exc}"))
+            problems.append(Problem(doc.file_name, process_node.sourceline, key,
+                                    f"cannot be read: {type(exc).__name__}: {exc}"))
             continue
-        process_node = doc.by_id[key]
         sources.append(ProcessSource(
             key=key,
             name=process_node.get("name"),
@@ -135,28 +278,67 @@ def read_deployment(
             source_xml=doc.text,
             spec=spec,
             subprocess_specs=subprocess_specs,
-            bindings=bindings.get(doc.file_name, {}),
+            bindings=deployment.bindings.get(doc.file_name, {}),
+            plan=plans[doc.file_name],
+            units={unit: (parser.get_spec(process), parser.get_subprocess_specs(process))
+                   for unit, process in plans[doc.file_name].units.items()},
         ))
-    bpmn_docs = [d for d in documents if not d.is_dmn]
-    if not problems and not sources and bpmn_docs:
-        for doc in bpmn_docs:
-            processes = list(doc.root.iterfind(f"{{{BPMN}}}process"))
-            first = processes[0] if processes else doc.root
-            problems.append(Problem(
-                doc.file_name, first.sourceline, first.get("id"),
-                "no executable process: mark the process isExecutable=\"true\" to deploy it"
-                if processes else "the file defines no bpmn:process",
-            ))
     return ([] if problems else sources), problems
+
+
+def _storable(spec: Any, subprocess_specs: dict[str, Any]) -> None:
+    """Convert the spec as deploy will store it, so a spec the serializer cannot hold is refused here."""
+    _codec().spec_to_json(spec, subprocess_specs)
+
+
+@lru_cache(maxsize=1)
+def _codec() -> WorkflowCodec:
+    return WorkflowCodec()
+
+
+def _dmn_alone(doc: _Document) -> Problem:
+    decision = doc.root.find("{*}decision")
+    return Problem(doc.file_name, (decision if decision is not None else doc.root).sourceline,
+                   decision.get("id") if decision is not None else None,
+                   "a DMN file alone deploys nothing: deploy it together with the BPMN diagram whose business "
+                   "rule task names its decision in camunda:decisionRef")
+
+
+def _not_executable(doc: _Document) -> Problem:
+    if not doc.processes:
+        return Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"),
+                       "the file defines no bpmn:process, so there is nothing to deploy")
+    first = doc.processes[0]
+    flags = sorted({f'isExecutable="{p.get("isExecutable")}"' if p.get("isExecutable") is not None
+                    else "no isExecutable attribute" for p in doc.processes})
+    what = "the process is not" if len(doc.processes) == 1 else f"none of the {len(doc.processes)} processes is"
+    return Problem(doc.file_name, first.sourceline, first.get("id"),
+                   f"no executable process: {what} marked isExecutable=\"true\" (found {', '.join(flags)}); "
+                   "mark the process to run isExecutable=\"true\" to deploy it")
+
+
+def _clean_message(message: str) -> str:
+    """A SpiffWorkflow message as a reason: one line, no Python object reprs, one final dot at most."""
+    message = message.split("\n")[0].strip()
+    message = re.sub(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>", r"bpmn:\1", message)
+    message = re.sub(r"\.{2,}", ".", message).rstrip(". ")
+    return message
+
+
+def _refuser(doc: _Document, problems: list[Problem]) -> Refuse:
+    def refuse(el: etree._Element, reason: str) -> None:
+        element_id, line = _owner_id(el)
+        problems.append(Problem(doc.file_name, el.sourceline or line, element_id, reason))
+
+    return refuse
 
 
 def _from_validation(exc: ValidationException, doc: _Document) -> Problem:
     element_id = getattr(exc, "id", None) or None
     node = doc.by_id.get(element_id) if element_id else None
     line = node.sourceline if node is not None else (getattr(exc, "line_number", None) or None)
-    message = str(exc).split("\n")[0]
     return Problem(getattr(exc, "file_name", None) or doc.file_name,
-                   line if isinstance(line, int) else None, element_id, message)
+                   line if isinstance(line, int) else None, element_id, _clean_message(str(exc)))
 
 
 def _local(el: etree._Element) -> str:
@@ -164,69 +346,155 @@ def _local(el: etree._Element) -> str:
 
 
 def _owner_id(el: etree._Element) -> tuple[str | None, int | None]:
-    """The id of the nearest BPMN element around ``el`` (where a problem is reported)."""
+    """The id of the BPMN element around ``el`` that a modeller shows (where a problem is reported)."""
     node: etree._Element | None = el
     while node is not None:
         if isinstance(node.tag, str) and node.get("id") and etree.QName(node).namespace == BPMN:
-            return node.get("id"), node.sourceline
+            local = etree.QName(node).localname
+            if local not in _INNER and not local.endswith("EventDefinition"):
+                return node.get("id"), node.sourceline
         node = node.getparent()
     return None, el.sourceline
 
 
-def _check_document(doc: _Document, endpoints: EndpointMap,
-                    bindings: dict[str, dict[str, dict[str, Any]]]) -> list[Problem]:
+def _attr_name(attr: str) -> str:
+    """``{namespace}name`` as a user writes it: camunda:assignee."""
+    if attr.startswith("{"):
+        ns, local = attr[1:].split("}", 1)
+        prefix = _JAVA_NAMESPACES.get(ns) or {ZEEBE: "zeebe", SPIFF: "spiffworkflow", BPMN: "bpmn"}.get(ns)
+        return f"{prefix}:{local}" if prefix else local
+    return attr
+
+
+def _check_dmn(doc: _Document, deployment: _Deployment) -> list[Problem]:
+    decisions = list(doc.root.iterfind("{*}decision"))
+    if not decisions:
+        return [Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"), "the DMN file defines no decision")]
+    if len(decisions) > 1:
+        names = ", ".join(repr(d.get("id")) for d in decisions)
+        return [Problem(doc.file_name, decisions[1].sourceline, decisions[1].get("id"),
+                        f"the DMN file defines {len(decisions)} decisions ({names}); Baton reads one decision, "
+                        "a decision table, per DMN file: put each decision in a file of its own")]
+    decision = decisions[0]
+    if decision.find("{*}decisionTable") is None:
+        return [Problem(doc.file_name, decision.sourceline, decision.get("id"),
+                        "the decision has no decision table; Baton evaluates decision tables only")]
+    deployment.decisions[decision.get("id")] = decision
+    return []
+
+
+def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deployment) -> list[Problem]:
     problems: list[Problem] = []
 
     def refuse(el: etree._Element, reason: str) -> None:
         element_id, line = _owner_id(el)
         problems.append(Problem(doc.file_name, el.sourceline or line, element_id, reason))
 
-    executable = [p for p in doc.root.iterfind(f"{{{BPMN}}}process") if p.get("isExecutable") == "true"]
-    file_bindings = bindings.setdefault(doc.file_name, {})
-    for process in executable:
+    language = (doc.root.get("expressionLanguage") or "").strip()
+    file_bindings = deployment.bindings.setdefault(doc.file_name, {})
+    for process in doc.executable:
+        # Listeners and Java field injections are refused (or moot) as a whole: the JUEL inside
+        # them is not worth a line of its own.
+        quiet: set[etree._Element] = set()
+        for ns, prefix in _JAVA_NAMESPACES.items():
+            for local in _LISTENERS:
+                for listener in process.iter(f"{{{ns}}}{local}"):
+                    refuse(listener, f"{prefix}:{local} is a Java/JUEL hook Baton cannot run; "
+                                     "model the step as a task")
+                    quiet.update(listener.iter())
+            for injected in process.iter(f"{{{ns}}}field"):
+                quiet.update(injected.iter())
+        if process.find(f"{{{BPMN}}}startEvent") is None:
+            refuse(process, "the process has no start event")
         for el in process.iter():
             if not isinstance(el.tag, str):
                 continue
             ns, local = etree.QName(el).namespace, etree.QName(el).localname
             if ns == BPMN and local == "documentation":
                 continue
-            _check_juel(el, refuse)
-            if ns == CAMUNDA and local in ("executionListener", "taskListener"):
-                refuse(el, f"camunda:{local} is a Java/JUEL hook Baton cannot run; model the step as a task")
+            if el not in quiet:
+                _check_juel(el, refuse)
             if ns != BPMN:
                 continue
-            for attr in _JAVA_ATTRS:
-                if el.get(f"{{{CAMUNDA}}}{attr}") is not None:
-                    refuse(el, f"camunda:{attr} needs a Java runtime; use camunda:type=\"external\" "
-                               "with camunda:topic and map the topic in BATON_ENDPOINTS")
-            if local == "compensateEventDefinition":
-                refuse(el, "compensation events are not supported yet")
-            elif local == "serviceTask":
+            for java_ns, prefix in _JAVA_NAMESPACES.items():
+                for attr in _JAVA_ATTRS:
+                    if el.get(f"{{{java_ns}}}{attr}") is not None:
+                        refuse(el, f"{prefix}:{attr} needs a Java runtime; use camunda:type=\"external\" "
+                                   "with camunda:topic and map the topic in BATON_ENDPOINTS")
+            if local == "serviceTask" or (local == "sendTask" and _job_binding(el)):
                 binding = _service_binding(el, endpoints, refuse)
                 if binding is not None:
                     file_bindings[el.get("id")] = binding
+            elif local == "sendTask":
+                if el.get("messageRef") is None and el.find(f"{{{BPMN}}}messageEventDefinition") is None:
+                    refuse(el, "send task has neither a message nor an endpoint binding: give it "
+                               "camunda:type=\"external\" camunda:topic to run it as a job")
+                else:
+                    refuse(el, _NO_MESSAGES)
+            elif local == "receiveTask" or (local == "messageEventDefinition" and _waits_for_message(el)):
+                refuse(el, _NO_MESSAGES)
+            elif local == "businessRuleTask":
+                _check_business_rule(el, deployment, refuse)
+            elif local == "callActivity":
+                _check_call(el, deployment, refuse)
+            elif local in ("subProcess", "transaction") and el.get("triggeredByEvent") != "true":
+                starts = len(el.findall(f"{{{BPMN}}}startEvent"))
+                if starts != 1:
+                    refuse(el, f"an embedded sub-process needs exactly one start event; it has {starts}")
             elif local == "scriptTask":
                 _check_script(el, refuse)
             elif local == "conditionExpression":
-                _check_expression(el, "condition", refuse)
+                _check_expression(el, "condition", refuse, language)
+            elif local in ("loopCardinality", "completionCondition"):
+                _check_expression(el, "loop cardinality" if local == "loopCardinality" else "completion condition",
+                                  refuse, language)
+            elif local == "timerEventDefinition":
+                if not any(el.find(f"{{{BPMN}}}{t}") is not None for t in ("timeDuration", "timeDate", "timeCycle")):
+                    refuse(el, "timer event has no time: give it a duration, a date or a cycle")
             elif local in ("timeDuration", "timeDate", "timeCycle"):
-                _check_timer(el, refuse)
+                _check_timer(el, refuse, language)
+            elif local in ("dataInputAssociation", "dataOutputAssociation"):
+                _check_data_association(el, doc, refuse)
     return problems
 
 
-def _check_juel(el: etree._Element, refuse) -> None:  # type: ignore[no-untyped-def]
-    texts = [el.text or ""] + [v for v in el.attrib.values()]
-    for text in texts:
+def _waits_for_message(definition: etree._Element) -> bool:
+    """A message event the token must pass: not a boundary event or an event sub-process start,
+    which are paths that simply never open."""
+    event = definition.getparent()
+    if event is None or _local(event) == "boundaryEvent":
+        return False
+    scope = event.getparent()
+    return not (_local(event) == "startEvent" and scope is not None and scope.get("triggeredByEvent") == "true")
+
+
+def _check_juel(el: etree._Element, refuse: Refuse) -> None:
+    texts: list[tuple[str | None, str]] = [(None, el.text or "")] + [
+        (attr, value) for attr, value in el.attrib.items()
+        if not any(attr == f"{{{ns}}}{a}" for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS)  # refused as Java
+    ]
+    for attr, text in texts:
         if _JUEL.search(text):
-            refuse(el, f"JUEL expression {text.strip()[:80]!r} cannot run: Baton evaluates Python "
-                       "expressions over the process variables (write e.g. amount > 100)")
+            if attr:
+                where = f" in {_attr_name(attr)}"
+            elif etree.QName(el).namespace != BPMN:  # e.g. the text of a camunda:inputParameter
+                name = el.get("name")
+                where = f" in {_attr_name(el.tag)}" + (f" {name!r}" if name else "")
+            else:
+                where = ""
+            hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
+            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton evaluates Python "
+                       f"expressions over the process variables{hint}")
             return
 
 
-def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any] | None:
     topic: str | None = None
     if el.get(f"{{{CAMUNDA}}}type") == "external":
         topic = el.get(f"{{{CAMUNDA}}}topic")
+        if not topic:
+            refuse(el, "camunda:type=\"external\" needs a camunda:topic naming the endpoint in BATON_ENDPOINTS")
+            return None
     if topic is None:
         found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
         if found is not None:
@@ -239,10 +507,10 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse) -> dict
     if topic is None and connector is not None:
         return _connector_binding(connector, refuse)
     if topic is None:
-        if any(el.get(f"{{{CAMUNDA}}}{a}") for a in _JAVA_ATTRS):
+        if any(el.get(f"{{{ns}}}{a}") for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
             return None  # already refused as a Java delegate
-        refuse(el, "service task has no endpoint binding: give it camunda:type=\"external\" camunda:topic, "
-                   "a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
+        refuse(el, f"{_local(el).replace('Task', ' task')} has no endpoint binding: give it camunda:type=\"external\" "
+                   "camunda:topic, a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
         return None
     if endpoints.resolve(topic) is None:
         where = endpoints.source or "no BATON_ENDPOINTS file is configured"
@@ -251,7 +519,7 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse) -> dict
     return {"topic": topic}
 
 
-def _connector_binding(connector: etree._Element, refuse) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+def _connector_binding(connector: etree._Element, refuse: Refuse) -> dict[str, Any] | None:
     connector_id = (connector.findtext(f"{{{CAMUNDA}}}connectorId") or "").strip()
     if connector_id != "http-connector":
         refuse(connector, f"camunda:connector {connector_id!r} is not supported (only http-connector)")
@@ -267,7 +535,42 @@ def _connector_binding(connector: etree._Element, refuse) -> dict[str, Any] | No
                          "timeout": 30.0, "retries": 3, "python": None}}
 
 
-def _check_script(el: etree._Element, refuse) -> None:  # type: ignore[no-untyped-def]
+def _check_business_rule(el: etree._Element, deployment: _Deployment, refuse: Refuse) -> None:
+    ref = el.get(f"{{{CAMUNDA}}}decisionRef")
+    if not ref:
+        refuse(el, "business rule task names no decision: set camunda:decisionRef to the id of a DMN decision "
+                   "and deploy its .dmn file together with this diagram")
+    elif not _JUEL.search(ref) and ref not in deployment.decisions:
+        known = ", ".join(sorted(deployment.decisions)) or "none"
+        refuse(el, f"decision {ref!r} is not in this deployment (decisions deployed with it: {known}); "
+                   "deploy its .dmn file together with this diagram")
+
+
+def _check_call(el: etree._Element, deployment: _Deployment, refuse: Refuse) -> None:
+    called = (el.get("calledElement") or "").strip()
+    if not called:
+        refuse(el, "call activity names no process: set calledElement to the id of a process deployed with it")
+    elif _JUEL.search(called):
+        return  # refused as JUEL
+    elif called not in deployment.processes:
+        refuse(el, f"calls process {called!r}, which is not in this deployment: deploy its file together "
+                   "with this diagram")
+    elif deployment.processes[called].get("isExecutable") != "true":
+        refuse(el, f"calls process {called!r}, which is not marked isExecutable=\"true\"")
+
+
+def _check_data_association(el: etree._Element, doc: _Document, refuse: Refuse) -> None:
+    ref_tag = "sourceRef" if _local(el) == "dataInputAssociation" else "targetRef"
+    for ref in el.iterfind(f"{{{BPMN}}}{ref_tag}"):
+        target = doc.by_id.get((ref.text or "").strip())
+        if target is not None and _local(target) in ("dataStoreReference", "dataStore"):
+            store = target.get("name") or target.get("id")
+            verb = "reads" if ref_tag == "sourceRef" else "writes"
+            refuse(el, f"{verb} data store {store!r}: data stores are not supported, the process keeps its data "
+                       "in variables; remove the association, or call a service that holds the data")
+
+
+def _check_script(el: etree._Element, refuse: Refuse) -> None:
     fmt = (el.get("scriptFormat") or "").strip().lower()
     if fmt not in _PYTHON_FORMATS:
         refuse(el, f"script format {fmt!r} cannot run: Baton runs Python scripts only")
@@ -282,7 +585,7 @@ def _check_script(el: etree._Element, refuse) -> None:  # type: ignore[no-untype
         refuse(el, f"script does not compile: {exc.msg} (script line {exc.lineno})")
 
 
-def _check_expression(el: etree._Element, what: str, refuse) -> None:  # type: ignore[no-untyped-def]
+def _check_expression(el: etree._Element, what: str, refuse: Refuse, document_language: str = "") -> None:
     language = (el.get("language") or "").strip().lower()
     if language and language not in _PYTHON_FORMATS:
         refuse(el, f"{what} language {language!r} is not supported: Baton evaluates Python")
@@ -292,16 +595,28 @@ def _check_expression(el: etree._Element, what: str, refuse) -> None:  # type: i
         if not text:
             refuse(el, f"empty {what} expression")
         return
+    hint = _EXPRESSION_HINT if what == "condition" else ""
+    if text.startswith("="):
+        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates Python expressions over the "
+                   f"process variables{hint}")
+        return
     try:
         compile(text, f"<{what}>", "eval")
     except SyntaxError as exc:
-        refuse(el, f"{what} {text[:80]!r} is not a Python expression: {exc.msg}")
+        declared = ""
+        if document_language and document_language.lower() not in _PYTHON_FORMATS:
+            declared = f" (the diagram declares expressionLanguage {document_language!r})"
+        refuse(el, f"{what} {text[:80]!r} is not a Python expression{declared}: {exc.msg}")
 
 
-def _check_timer(el: etree._Element, refuse) -> None:  # type: ignore[no-untyped-def]
+def _check_timer(el: etree._Element, refuse: Refuse, document_language: str = "") -> None:
     text = (el.text or "").strip()
     if _ISO_TIMER.match(text):
-        # Camodeler writes the bare ISO 8601 value; SpiffWorkflow evaluates Python, so quote it.
+        # Camunda Modeler writes the bare ISO 8601 value; SpiffWorkflow evaluates Python, so quote it.
         el.text = repr(text)
         return
-    _check_expression(el, "timer", refuse)
+    if _CRON.match(text):
+        refuse(el, f"timer {text!r} is a cron expression: write an ISO 8601 duration, date or cycle "
+                   "(PT5M, 2026-01-01T10:00:00Z, R/PT1H) or a Python expression")
+        return
+    _check_expression(el, "timer", refuse, document_language)

@@ -15,16 +15,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from copy import deepcopy
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import (
+    BpmnTaskSpecConverter,
+    EventConverter,
+    MultiInstanceTaskConverter,
+)
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnSubWorkflowConverter,
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask as DefaultParallelMITask
+from SpiffWorkflow.bpmn.specs.defaults import SequentialMultiInstanceTask as DefaultSequentialMITask
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -33,17 +40,51 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .compensation import (
+    CompensationEndEvent,
+    CompensationIntermediateThrowEvent,
+    CompensationPlan,
+)
+from .saga import CompensationState
+
 UNLIMITED_DEPTH = 10**9
 PRUNE_ABOVE_TASKS = 400
 
 
 class BatonSubWorkflow(BpmnSubWorkflow):
+    def _task_completed_notify(self, task: Task) -> None:
+        super()._task_completed_notify(task)
+        ledger = getattr(self.top_workflow, "compensation", None)
+        if ledger is not None:
+            ledger.record(task)
+
     def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> BpmnTaskIterator:
         kwargs.setdefault("max_depth", UNLIMITED_DEPTH)
         return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
 
 
 class BatonWorkflow(BpmnWorkflow):
+    compensation: CompensationState | None = None
+    unit_scope: str | None = None  # set on a compensation unit's own workflow
+
+    def _task_completed_notify(self, task: Task) -> None:
+        super()._task_completed_notify(task)
+        if self.compensation is not None:
+            self.compensation.record(task)
+
+    def get_task_from_id(self, task_id: UUID) -> Task:
+        try:
+            return super().get_task_from_id(task_id)
+        except Exception:
+            if self.compensation is None:
+                raise
+            for unit_workflow in self.compensation.unit_workflows():
+                try:
+                    return unit_workflow.get_task_from_id(task_id)
+                except Exception:
+                    continue
+            raise
+
     def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> BpmnTaskIterator:
         kwargs.setdefault("max_depth", UNLIMITED_DEPTH)
         return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
@@ -142,7 +183,22 @@ def _serializer_config() -> dict[Any, Any]:
     config[BatonWorkflow] = _WorkflowConverter
     config[BatonSubWorkflow] = BpmnSubWorkflowConverter
     config[ServiceTask] = BpmnTaskSpecConverter
+    config[CompensationIntermediateThrowEvent] = EventConverter
+    config[CompensationEndEvent] = EventConverter
     return config
+
+
+@dataclass
+class DefinitionSpecs:
+    """Everything parsed from one definition version, restored once per process and shared."""
+
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    plan: CompensationPlan = field(default_factory=CompensationPlan)
+    units: dict[str, DefinitionSpecs] = field(default_factory=dict)
+
+
+COMPENSATION_KEY = "baton:compensation"
 
 
 class WorkflowCodec:
@@ -150,27 +206,65 @@ class WorkflowCodec:
 
     def __init__(self) -> None:
         self._registry = BpmnWorkflowSerializer.configure(_serializer_config())
+        # The Camunda parser builds SpiffWorkflow's plain multi-instance specs for script and
+        # service tasks, but its serializer config only knows its own (same class names).
+        MultiInstanceTaskConverter(DefaultSequentialMITask, self._registry, "BpmnSequentialMultiInstanceTask")
+        MultiInstanceTaskConverter(DefaultParallelMITask, self._registry, "BpmnParallelMultiInstanceTask")
         self._serializer = BpmnWorkflowSerializer(self._registry)
 
-    def spec_to_json(self, spec: Any, subprocess_specs: dict[str, Any]) -> str:
+    def spec_to_json(self, spec: Any, subprocess_specs: dict[str, Any], plan: CompensationPlan | None = None,
+                     units: dict[str, tuple[Any, dict[str, Any]]] | None = None) -> str:
         return json.dumps({
-            "spec": self._registry.convert(spec),
-            "subprocess_specs": {k: self._registry.convert(v) for k, v in subprocess_specs.items()},
+            **self._specs_to_dict(spec, subprocess_specs),
+            "compensation": plan.to_dict() if plan else None,
+            "units": {k: self._specs_to_dict(*v) for k, v in (units or {}).items()},
         })
 
-    def spec_from_json(self, text: str) -> tuple[Any, dict[str, Any]]:
-        data = json.loads(text)
-        spec = self._registry.restore(data["spec"])
-        subs = {k: self._registry.restore(v) for k, v in data["subprocess_specs"].items()}
-        return spec, subs
+    def _specs_to_dict(self, spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
+        return {"spec": self._registry.convert(spec),
+                "subprocess_specs": {k: self._registry.convert(v) for k, v in subprocess_specs.items()}}
 
-    def new_workflow(self, spec: Any, subprocess_specs: dict[str, Any]) -> BatonWorkflow:
-        return BatonWorkflow(spec, subprocess_specs)
+    def spec_from_json(self, text: str) -> DefinitionSpecs:
+        data = json.loads(text)
+        units = {k: self._specs_from_dict(v, CompensationPlan()) for k, v in (data.get("units") or {}).items()}
+        specs = self._specs_from_dict(data, CompensationPlan.from_dict(data.get("compensation")))
+        specs.units = units
+        return specs
+
+    def _specs_from_dict(self, data: dict[str, Any], plan: CompensationPlan) -> DefinitionSpecs:
+        return DefinitionSpecs(
+            spec=self._registry.restore(data["spec"]),
+            subprocess_specs={k: self._registry.restore(v) for k, v in data["subprocess_specs"].items()},
+            plan=plan,
+        )
+
+    def new_workflow(self, specs: DefinitionSpecs) -> BatonWorkflow:
+        workflow = BatonWorkflow(specs.spec, specs.subprocess_specs)
+        if specs.plan.active:
+            workflow.compensation = CompensationState(specs.plan, specs.units)
+        return workflow
 
     def state_to_json(self, workflow: BatonWorkflow) -> str:
-        return self._serializer.serialize_json(workflow)
+        if workflow.compensation is not None:
+            workflow.data[COMPENSATION_KEY] = workflow.compensation.to_dict(self)
+        try:
+            return self._serializer.serialize_json(workflow)
+        finally:
+            workflow.data.pop(COMPENSATION_KEY, None)
 
-    def state_from_json(self, text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BatonWorkflow:
+    def state_from_json(self, text: str, specs: DefinitionSpecs) -> BatonWorkflow:
         dct = json.loads(text)
         self._serializer.migrate(dct)
-        return self._registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+        workflow = self.workflow_from_dict(dct, specs)
+        saved = workflow.data.pop(COMPENSATION_KEY, None)
+        if specs.plan.active:
+            workflow.compensation = CompensationState(specs.plan, specs.units)
+            if saved:
+                workflow.compensation.restore(saved, self)
+        return workflow
+
+    def workflow_to_dict(self, workflow: BatonWorkflow) -> dict[str, Any]:
+        return self._registry.convert(workflow)
+
+    def workflow_from_dict(self, data: dict[str, Any], specs: DefinitionSpecs) -> BatonWorkflow:
+        return self._registry.restore(data, spec=specs.spec, subprocess_specs=specs.subprocess_specs)
