@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# bpmn-js (pinned in package.json / package-lock.json) copied where Flask serves it; git-ignored.
+VENDOR := web/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
+BPMN_DIST := node_modules/bpmn-js/dist
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +16,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(VENDOR_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(BPMN_DIST)/bpmn-navigated-viewer.production.min.js $(BPMN_DIST)/bpmn-modeler.production.min.js $(VENDOR)/
+	cp -R $(BPMN_DIST)/assets $(VENDOR)/assets
+	touch $@
+
+vendor: $(VENDOR_STAMP)
+
+run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/baton run
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -26,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 
 clean:
-	rm -rf $(VENV) .baton artifacts
+	rm -rf $(VENV) .baton artifacts node_modules $(VENDOR)

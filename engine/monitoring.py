@@ -319,13 +319,12 @@ def instance_history(engine: Engine, instance_id: str, *, element_id: str | None
     if before_seq is not None:
         query = query.where(ActivityEvent.seq < before_seq)
     with engine.db.reading() as session:
-        rows = list(session.scalars(query.order_by(ActivityEvent.seq.desc()).limit(limit + 1)))
+        rows = [{"seq": e.seq, "element_id": e.element_id, "element_type": e.element_type, "name": e.name,
+                 "event": e.event, "at": _iso(e.at), "attempt": e.attempt, "details": e.details}
+                for e in session.scalars(query.order_by(ActivityEvent.seq.desc()).limit(limit + 1))]
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [{"seq": e.seq, "element_id": e.element_id, "element_type": e.element_type, "name": e.name,
-                       "event": e.event, "at": _iso(e.at), "attempt": e.attempt, "details": e.details}
-                      for e in rows],
-            "older": rows[-1].seq if more and rows else None}
+    return {"items": rows, "older": rows[-1]["seq"] if more and rows else None}
 
 
 def find_incidents(engine: Engine, *, state: str = "open", definition: str | None = None,
@@ -346,6 +345,5 @@ def find_incidents(engine: Engine, *, state: str = "open", definition: str | Non
     if text:
         query = query.where(Incident.message.ilike(f"%{text}%"))
     with engine.db.reading() as session:
-        rows = session.execute(query.order_by(Incident.created_at.desc()).limit(limit)).all()
-    return [{**_incident(i), "business_key": bk, "instance_status": st, "definition": {"key": k, "version": v}}
-            for i, bk, st, k, v in rows]
+        return [{**_incident(i), "business_key": bk, "instance_status": st, "definition": {"key": k, "version": v}}
+                for i, bk, st, k, v in session.execute(query.order_by(Incident.created_at.desc()).limit(limit))]

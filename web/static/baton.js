@@ -1,0 +1,59 @@
+// Baton's page helpers: live lists, confirmations, "select all". Plain JS, no build step.
+(function () {
+  'use strict';
+  const Baton = (window.Baton = window.Baton || {});
+
+  // The CSRF token, once authentication adds the meta tag (see _macros.html csrf_meta).
+  Baton.csrfHeaders = function () {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? { 'X-CSRFToken': meta.content } : {};
+  };
+
+  Baton.poll = function (fn, ms) {
+    let stopped = false;
+    async function tick() {
+      if (stopped) return;
+      try { await fn(); } catch (e) { /* the server may be restarting: try again next tick */ }
+      setTimeout(tick, document.hidden ? ms * 3 : ms);
+    }
+    setTimeout(tick, ms);
+    return () => { stopped = true; };
+  };
+
+  // Lists: poll the global change token; when it moves, fetch this same URL and swap every
+  // [data-live] region by id. A region holding the focus or ticked boxes is left alone.
+  function liveLists() {
+    const regions = document.querySelectorAll('[data-live][id]');
+    if (!regions.length) return;
+    let token = null;
+    Baton.poll(async () => {
+      const r = await fetch('/ui/changes', { cache: 'no-store' });
+      const next = (await r.json()).token;
+      if (token === null) { token = next; return; }
+      if (next === token) return;
+      const page = await fetch(location.href, { cache: 'no-store' });
+      const doc = new DOMParser().parseFromString(await page.text(), 'text/html');
+      let skipped = false;
+      regions.forEach((region) => {
+        const fresh = doc.getElementById(region.id);
+        if (!fresh) return;
+        const busy = region.contains(document.activeElement) && document.activeElement !== document.body;
+        if (busy || region.querySelector('input[type=checkbox]:checked')) { skipped = true; return; }
+        region.innerHTML = fresh.innerHTML;
+      });
+      if (!skipped) token = next;
+    }, 1000);
+  }
+
+  document.addEventListener('submit', (ev) => {
+    const msg = ev.target.getAttribute('data-confirm');
+    if (msg && !window.confirm(msg)) ev.preventDefault();
+  });
+  document.addEventListener('change', (ev) => {
+    const name = ev.target.getAttribute('data-select-all');
+    if (!name) return;
+    const form = ev.target.closest('form');
+    form.querySelectorAll(`input[name="${name}"]`).forEach((box) => { box.checked = ev.target.checked; });
+  });
+  document.addEventListener('DOMContentLoaded', liveLists);
+})();

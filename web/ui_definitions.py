@@ -1,0 +1,135 @@
+"""Definitions: every key and version, deploy by upload or from the modeler, start an instance.
+
+A refused deployment is never an error page: the refusals are listed per element and, when
+the upload was one readable diagram, drawn on it (``static/diagram.js``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from engine import BatonError, DefinitionNotFound, DeploymentError, InvalidRequest
+
+from .ui import engine, int_arg, ui
+
+PREVIEW_LIMIT = 2 * 1024 * 1024  # a refused upload larger than this is listed, not drawn
+
+
+def render_definitions(*, problems: list[dict[str, Any]] | None = None, preview: str | None = None,
+                       status: int = 200) -> tuple[str, int]:
+    return render_template("definitions.html", definitions=engine().list_definitions(), problems=problems,
+                           preview=preview), status
+
+
+def _preview(files: list[tuple[str, bytes]]) -> str | None:
+    """The uploaded XML to draw the refusals on: only one diagram, small, and text."""
+    if len(files) != 1 or len(files[0][1]) > PREVIEW_LIMIT:
+        return None
+    try:
+        text = files[0][1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if "BPMNDiagram" in text else None
+
+
+@ui.get("/definitions")
+def definitions() -> tuple[str, int]:
+    return render_definitions()
+
+
+@ui.post("/definitions/deploy")
+def deploy() -> Any:
+    files = [(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files") if f.filename]
+    if not files:
+        return render_definitions(problems=[{"file": "upload", "line": None, "element_id": None,
+                                             "reason": "choose one or more .bpmn files to deploy"}], status=400)
+    try:
+        results = engine().deploy(files, name=request.form.get("name") or None)
+    except DeploymentError as exc:
+        return render_definitions(problems=[p.to_dict() for p in exc.problems] or [
+            {"file": "upload", "line": None, "element_id": None, "reason": "nothing to deploy"}],
+            preview=_preview(files), status=422)
+    flash("; ".join(r.describe() for r in results) or "nothing deployed", "ok")
+    if len(results) == 1:
+        return redirect(url_for("ui.definition", key=results[0].key, version=results[0].version))
+    return redirect(url_for("ui.definitions"))
+
+
+@ui.get("/definitions/<key>")
+def definition(key: str, form: dict[str, str] | None = None, status: int = 200) -> Any:
+    found = next((d for d in engine().list_definitions() if d["key"] == key), None)
+    if found is None:
+        abort(404, description=f"There is no process definition '{key}'.")
+    version = int_arg("version") or found["latest_version"]
+    if not any(v["version"] == version for v in found["versions"]):
+        abort(404, description=f"'{key}' has no version {version}.")
+    return render_template("definition.html", definition=found, version=version, form=form or {}), status
+
+
+@ui.get("/definitions/<key>/v<int:version>.bpmn")
+def definition_xml(key: str, version: int) -> Response:
+    try:
+        xml = engine().definition_xml(key, version)
+    except DefinitionNotFound:
+        abort(404)
+    response = Response(xml, mimetype="application/xml")
+    # A deployed version never changes: let the browser keep it.
+    response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    return response
+
+
+@ui.post("/definitions/<key>/start")
+def start(key: str) -> Any:
+    form = {k: request.form.get(k, "") for k in ("variables", "business_key", "version")}
+    version = int(form["version"]) if form["version"].isdigit() else None
+    try:
+        variables = json.loads(form["variables"].strip() or "{}")
+        instance_id = engine().start(key, variables, business_key=form["business_key"].strip() or None,
+                                     version=version)
+    except ValueError as exc:  # json.JSONDecodeError
+        flash(f"The variables are not JSON: {exc}", "error")
+        return definition(key, form=form, status=400)
+    except BatonError as exc:
+        flash(str(exc), "error")
+        return definition(key, form=form, status=400)
+    return redirect(url_for("ui.instance", instance_id=instance_id))
+
+
+@ui.get("/modeler")
+def modeler() -> str:
+    key = request.args.get("key") or None
+    version = int_arg("version")
+    if key and not version:
+        version = next((d["latest_version"] for d in engine().list_definitions() if d["key"] == key), None)
+    source = url_for("ui.definition_xml", key=key, version=version) if key and version else None
+    return render_template("modeler.html", key=key, version=version, source=source,
+                           definitions=engine().list_definitions())
+
+
+@ui.post("/modeler/deploy")
+def modeler_deploy() -> tuple[Response, int]:
+    """The modeler's deploy: JSON ``{xml, file_name}`` in; ``{redirect}`` or ``{problems}`` out."""
+    body = request.get_json(silent=True) or {}
+    xml = body.get("xml")
+    if not isinstance(xml, str) or not xml.strip():
+        return jsonify({"problems": [{"file": "modeler", "line": None, "element_id": None,
+                                      "reason": "the modeler sent no diagram"}]}), 400
+    file_name = str(body.get("file_name") or "modeler.bpmn")[:200]
+    try:
+        results = engine().deploy([(file_name, xml.encode("utf-8"))], name=f"modeler: {file_name}")
+    except DeploymentError as exc:
+        return jsonify({"problems": [p.to_dict() for p in exc.problems]}), 422
+    except InvalidRequest as exc:
+        return jsonify({"problems": [{"file": file_name, "line": None, "element_id": None, "reason": str(exc)}]}), 400
+    flash("; ".join(r.describe() for r in results), "ok")
+    first = results[0]
+    return jsonify({"redirect": url_for("ui.definition", key=first.key, version=first.version)}), 200
+
+
+@ui.get("/render")
+def render_only() -> str:
+    """A bare viewer that draws XML handed to ``window.batonRender(xml)``: checks and tests."""
+    return render_template("render.html")
