@@ -17,6 +17,7 @@ BATON_HOST / BATON_PORT         where ``baton serve`` listens              ``127
 BATON_WEB_THREADS               gunicorn threads of the web server         ``8``
 BATON_WORKER_CONCURRENCY        Celery worker processes                    ``2``
 BATON_SECRET_KEY                Flask session signing key                  random per process
+BATON_API_TOKEN                 bearer token every API mutation must show  (none: mutations open)
 BATON_MAX_XML_BYTES             largest diagram accepted at deploy         ``10485760`` (10 MiB)
 BATON_JOB_LEASE_SECONDS         lease on a claimed job beyond the endpoint ``15``
                                 timeout (then the relay takes it back)
@@ -49,6 +50,7 @@ class Settings:
     web_threads: int = 8
     worker_concurrency: int = 2
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    api_token: str = field(default="", repr=False)
     max_xml_bytes: int = 10 * 1024 * 1024
     job_lease_seconds: float = 15.0
     retry_base_seconds: float = 1.0

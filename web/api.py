@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 from functools import wraps
 from typing import Any
 
@@ -52,7 +51,7 @@ def mutation(view):  # type: ignore[no-untyped-def]
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = os.environ.get("BATON_API_TOKEN")
+        token = engine().settings.api_token
         if token:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
