@@ -41,6 +41,13 @@ ENDPOINTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "/shipping/cancel": lambda body: {"shipment_cancelled": True},
     "/accounts/create": lambda body: {"account_id": _new_id("acc")},
     "/notify/send": lambda body: {"notified": True},
+    # Trip booking (trip_booking.bpmn): one booking and one cancellation per supplier.
+    "/hotel/book": lambda body: {"hotel_booking_id": _new_id("htl")},
+    "/hotel/cancel": lambda body: {"hotel_cancelled": True},
+    "/flight/book": lambda body: {"flight_booking_id": _new_id("flt")},
+    "/flight/cancel": lambda body: {"flight_cancelled": True},
+    "/car/book": lambda body: {"car_booking_id": _new_id("car")},
+    "/car/cancel": lambda body: {"car_cancelled": True},
 }
 
 
