@@ -26,6 +26,9 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     call = engine.claim_job(job_id, owner or worker_identity())
     if call is None:
         return "skipped"
+    if call.kind == "timer":
+        engine.fire_timer(job_id)
+        return "fired"
     try:
         result = adapter_for(call.endpoint).call(call)
     except EndpointFailure as failure:

@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
+from . import outbox
 from ._bpmn.errorflow import throw_error
 from ._bpmn.history import Change, Tracker, all_tasks
 from ._bpmn.workflow import BatonWorkflow
 from .definitions import get_definition
-from .endpoints import Endpoint
 from .errors import (
     BpmnErrorRaised,
     EndpointFailure,
@@ -182,6 +181,32 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
     return advance(engine, instance_id, apply)
 
 
+def fire_timer(engine: Engine, job_id: str) -> str | None:
+    """A timer job came due: let the workflow see the time (SpiffWorkflow fires due timers)."""
+    instance_id = _job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        job = session.get(Job, job_id)
+        if job is None or job.status in ("done", "cancelled"):
+            return
+        due = outbox.timer_due(workflow, job.task_id)
+        now = utcnow()
+        if due is not None and due > now:  # woken early (clock skew, an early ETA): wait again
+            job.status, job.next_run_at, job.sent_at = "pending", due, None
+            job.lock_owner = job.locked_until = None
+            from .runtime import JobTicket
+
+            step.tickets.append(JobTicket(job.id, instance.id, job.kind, (due - now).total_seconds()))
+            return
+        job.status, job.updated_at = "done", now
+        job.lock_owner = job.locked_until = None
+        workflow.refresh_timers()
+
+    return advance(engine, instance_id, apply)
+
+
 def complete_user_task(engine: Engine, instance_id: str, element_id: str,
                        variables: dict[str, Any] | None = None) -> str:
     """Complete the waiting user or manual task ``element_id`` with ``variables``."""
@@ -275,8 +300,9 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     changes = tracker.drain()
     _record(session, instance, step.events)
     _record_changes(session, instance, changes)
-    tickets = list(step.tickets) + _create_jobs(engine, session, instance, workflow, changes)
-    _cancel_orphan_jobs(session, instance, changes)
+    tickets = list(step.tickets) + outbox.create_service_jobs(engine, session, instance, workflow, changes)
+    outbox.cancel_orphan_jobs(session, instance, changes)
+    tickets += outbox.schedule_timers(session, instance, workflow)
     instance.status = step.status or _status(session, instance, workflow)
     now = utcnow()
     if instance.status in ENDED and instance.ended_at is None:
@@ -330,44 +356,6 @@ def _record_changes(session: Session, instance: ProcessInstance, changes: list[C
         ))
 
 
-def _create_jobs(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
-                 changes: list[Change]) -> list[JobTicket]:
-    from .runtime import JobTicket
-
-    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == "ServiceTask"}
-    if not started:
-        return []
-    bindings = session.scalar(select(ProcessDefinition.bindings)
-                              .where(ProcessDefinition.id == instance.definition_id)) or {}
-    tickets = []
-    for task_id in started:
-        task = _task(workflow, task_id)
-        if task is None or task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask):
-            continue
-        element_id = task.task_spec.bpmn_id
-        binding = bindings.get(element_id, {})
-        endpoint = (Endpoint.from_dict(binding["endpoint"]) if "endpoint" in binding
-                    else engine.endpoints.resolve(binding.get("topic", "")))
-        key = f"{instance.id}:{task_id}:{element_id}"
-        job = Job(instance_id=instance.id, task_id=task_id, element_id=element_id, kind="service",
-                  topic=binding.get("topic"), idempotency_key=key,
-                  payload={"endpoint": binding.get("endpoint"), "variables": _json(task.data)},
-                  max_attempts=(endpoint.retries + 1) if endpoint else 1, status="pending")
-        session.add(job)
-        session.flush()
-        tickets.append(JobTicket(job.id, instance.id, job.kind))
-    return tickets
-
-
-def _cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
-    """A service task cancelled by a boundary event or an error no longer needs its call."""
-    gone = [c.task_id for c in changes if c.event == "cancelled" and c.element_type == "ServiceTask"]
-    if gone:
-        session.execute(update(Job).where(Job.instance_id == instance.id, Job.task_id.in_(gone),
-                                          Job.status.in_(("pending", "running")))
-                        .values(status="cancelled", updated_at=utcnow()))
-
-
 def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> str:
     if workflow.completed:
         return "compensated" if workflow.compensation is not None and workflow.compensation.ran else "completed"
@@ -376,7 +364,7 @@ def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow
     if open_incidents:
         return "incident"
     active_jobs = session.scalar(select(func.count()).select_from(Job).where(
-        Job.instance_id == instance.id, Job.status.in_(("pending", "running"))))
+        Job.instance_id == instance.id, Job.status.in_(("pending", "running")), Job.kind != "timer"))
     return "running" if active_jobs else "waiting"
 
 

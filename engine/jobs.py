@@ -26,6 +26,7 @@ class JobCall:
     job_id: str
     instance_id: str
     element_id: str
+    kind: str
     topic: str | None
     endpoint: Endpoint | None
     variables: dict[str, Any]
@@ -72,7 +73,7 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         trace_id = job.instance_id.replace("-", "")
         span_id = job.id.replace("-", "")[:16]
         return JobCall(
-            job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, topic=job.topic,
+            job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, kind=job.kind, topic=job.topic,
             endpoint=endpoint, variables=payload.get("variables", {}),
             idempotency_key=job.idempotency_key, attempt=job.attempts,
             traceparent=f"00-{trace_id}-{span_id}-01",
@@ -88,22 +89,32 @@ def release_job(engine: Engine, job_id: str, owner: str) -> None:
 
 
 def due_jobs(engine: Engine, stale_after: float, limit: int = 500) -> list[JobTicket]:
-    """Jobs whose message may be lost: due for ``stale_after`` seconds and not taken since the last
-    send, or held by a worker whose lease expired (the worker died)."""
+    """Jobs whose message may be lost or was never sent, marked as sent now:
+
+    - calls due for ``stale_after`` seconds and not taken since the last send;
+    - timers coming due within the next relay interval (long timers are never held as broker
+      ETA messages, so they survive restarts and broker visibility timeouts);
+    - jobs held by a worker whose lease expired (the worker died).
+    """
     from .runtime import JobTicket
 
     now = utcnow()
     stale = now - timedelta(seconds=stale_after)
+    horizon = now + timedelta(seconds=engine.settings.relay_interval_seconds + 1)
+    never_or_long_ago = or_(Job.sent_at.is_(None), Job.sent_at < stale)
     with engine.db.transaction() as session:
         rows = session.execute(
-            select(Job.id, Job.instance_id, Job.kind).where(or_(
-                and_(Job.status == "pending", Job.next_run_at <= stale,
-                     or_(Job.sent_at.is_(None), Job.sent_at < stale)),
+            select(Job.id, Job.instance_id, Job.kind, Job.next_run_at).where(or_(
+                and_(Job.status == "pending", Job.kind != "timer", Job.next_run_at <= stale, never_or_long_ago),
+                and_(Job.status == "pending", Job.kind == "timer", Job.next_run_at <= horizon, never_or_long_ago),
                 and_(Job.status == "running", Job.locked_until < now),
             )).order_by(Job.next_run_at).limit(limit)
         ).all()
         if rows:
             session.execute(update(Job).where(Job.id.in_([r.id for r in rows]), Job.status == "pending")
                             .values(sent_at=now).execution_options(synchronize_session=False))
-    return [JobTicket(r.id, r.instance_id, r.kind) for r in rows]
-
+    tickets = []
+    for r in rows:
+        due = r.next_run_at if r.next_run_at.tzinfo else r.next_run_at.replace(tzinfo=now.tzinfo)
+        tickets.append(JobTicket(r.id, r.instance_id, r.kind, max(0.0, (due - now).total_seconds())))
+    return tickets

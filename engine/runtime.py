@@ -101,6 +101,7 @@ class Engine:
         complete_job,
         complete_user_task,
         fail_job,
+        fire_timer,
         retry_incident,
         start,
     )

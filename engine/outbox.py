@@ -1,0 +1,136 @@
+"""The jobs an advance leaves behind: service calls, timers, and calls no longer needed.
+
+Written in the advance's own transaction, so a job exists exactly when the workflow state that
+needs it was committed; the notifier (Celery) hears of them only after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+
+from ._bpmn.history import Change
+from ._bpmn.workflow import BatonWorkflow
+from .endpoints import Endpoint
+from .models import Job, ProcessDefinition, ProcessInstance, utcnow
+
+# A timer due later than this is not handed to the broker now: an ETA message is held in a
+# worker's memory (and, on Redis, redelivered after the visibility timeout).
+SEND_TIMERS_WITHIN = 60.0
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .runtime import Engine, JobTicket
+
+
+def create_service_jobs(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+                        changes: list[Change]) -> list[JobTicket]:
+    """One job per service task that started in this advance (handlers of compensation included)."""
+    from .runtime import JobTicket
+
+    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == "ServiceTask"}
+    if not started:
+        return []
+    bindings = session.scalar(select(ProcessDefinition.bindings)
+                              .where(ProcessDefinition.id == instance.definition_id)) or {}
+    tickets = []
+    for task_id in started:
+        task = _task(workflow, task_id)
+        if task is None or task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask):
+            continue
+        element_id = task.task_spec.bpmn_id
+        binding = bindings.get(element_id, {})
+        endpoint = (Endpoint.from_dict(binding["endpoint"]) if "endpoint" in binding
+                    else engine.endpoints.resolve(binding.get("topic", "")))
+        job = Job(instance_id=instance.id, task_id=task_id, element_id=element_id, kind="service",
+                  topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task_id}:{element_id}",
+                  payload={"endpoint": binding.get("endpoint"), "variables": _json(task.data)},
+                  max_attempts=(endpoint.retries + 1) if endpoint else 1, status="pending")
+        session.add(job)
+        session.flush()
+        tickets.append(JobTicket(job.id, instance.id, job.kind))
+    return tickets
+
+
+def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
+    """A service task cancelled by a boundary event or an error no longer needs its call."""
+    gone = [c.task_id for c in changes if c.event == "cancelled"]
+    if gone:
+        session.execute(update(Job).where(Job.instance_id == instance.id, Job.task_id.in_(gone),
+                                          Job.status.in_(("pending", "running")))
+                        .values(status="cancelled", updated_at=utcnow()))
+
+
+def timer_due(workflow: BatonWorkflow, task_id: str) -> datetime | None:
+    """When the waiting timer task ``task_id`` fires next, or None if it is not a waiting timer."""
+    task = _task(workflow, task_id)
+    if task is None or task.state != TaskState.WAITING:
+        return None
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not isinstance(value, str):
+        return None
+    try:
+        due = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            due = datetime.now(UTC) + TimerEventDefinition.parse_iso_duration(value)  # type: ignore[operator]
+        except Exception:
+            return None
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
+
+
+def schedule_timers(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> list[JobTicket]:
+    """A timer job for every waiting timer (one per due time: a cycle gets a new one per firing)."""
+    from .runtime import JobTicket
+
+    waiting = [t for t in workflow.event_manager.tasks.values()
+               if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)]
+    if not waiting:
+        return []
+    known = set(session.scalars(select(Job.idempotency_key).where(Job.instance_id == instance.id,
+                                                                  Job.kind == "timer")))
+    tickets = []
+    now = utcnow()
+    for task in waiting:
+        due = timer_due(workflow, str(task.id))
+        if due is None:
+            continue
+        key = f"{instance.id}:{task.id}:{task.task_spec.bpmn_id}:{due.isoformat()}"
+        if key in known:
+            continue
+        job = Job(instance_id=instance.id, task_id=str(task.id), element_id=task.task_spec.bpmn_id, kind="timer",
+                  idempotency_key=key, next_run_at=due, status="pending", max_attempts=1,
+                  payload={"due": due.isoformat()})
+        session.add(job)
+        session.flush()
+        eta = max(0.0, (due - now).total_seconds())
+        if eta <= SEND_TIMERS_WITHIN:  # later ones are sent by the relay as they come due
+            tickets.append(JobTicket(job.id, instance.id, "timer", eta))
+    return tickets
+
+
+def _json(data: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(data, default=str))
+
+
+def _task(workflow: BatonWorkflow, task_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except Exception:
+        return None
+
+
+__all__ = ["cancel_orphan_jobs", "create_service_jobs", "schedule_timers", "timer_due"]

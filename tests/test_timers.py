@@ -1,0 +1,38 @@
+"""Timers are durable jobs: a waiting timer gets a job due at its time, which wakes the instance."""
+
+from __future__ import annotations
+
+import time
+
+TIMEOUT_REVIEW = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="review_with_deadline" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="review" name="Review"/>
+    <bpmn:boundaryEvent id="deadline" attachedToRef="review">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="reviewed"/>
+    <bpmn:endEvent id="escalated"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="reviewed"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="deadline" targetRef="escalated"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_boundary_timer_interrupts_a_waiting_task_on_time(inline_engine):
+    inline_engine.deploy([("deadline.bpmn", TIMEOUT_REVIEW)])
+    started = time.monotonic()
+    instance_id = inline_engine.start("review_with_deadline")
+    doc = inline_engine.get_instance(instance_id)
+    assert doc["status"] == "waiting"
+    [timer] = [j for j in doc["jobs"] if j["kind"] == "timer"]
+    assert timer["status"] == "pending" and timer["element_id"] == "deadline"
+    inline_engine.driver.drain()  # sleeps until the timer job is due, then runs it
+    doc = inline_engine.get_instance(instance_id)
+    elapsed = time.monotonic() - started
+    assert doc["status"] == "completed"
+    events = [(h["element_id"], h["event"]) for h in doc["history"]]
+    assert ("review", "cancelled") in events and ("escalated", "completed") in events
+    assert 1.0 <= elapsed < 2.0
