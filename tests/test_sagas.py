@@ -1,0 +1,107 @@
+"""The bundled sagas through the engine API with the real demo HTTP services (jobs run in-process)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import PROCESSES, baton_cli
+
+
+def deploy(engine, *names: str) -> None:  # type: ignore[no-untyped-def]
+    engine.deploy([(n, (PROCESSES / n).read_bytes()) for n in names])
+
+
+def effects(services: str, path: str) -> list[dict]:
+    return [e for e in httpx.get(f"{services}/_control/calls").json()["effects"] if e["path"] == path]
+
+
+def calls(services: str) -> list[dict]:
+    return httpx.get(f"{services}/_control/calls").json()["calls"]
+
+
+def test_a_failed_shipment_refunds_and_releases_once_newest_first(inline_engine, services):
+    deploy(inline_engine, "order_saga.bpmn")
+    httpx.post(f"{services}/_control/fail", json={"path": "/shipping/create", "mode": "bpmn_error",
+                                                   "code": "SHIPPING_UNAVAILABLE", "count": -1})
+    instance_id = inline_engine.start("order_saga", {"amount": 30}, business_key="order-77")
+    inline_engine.driver.drain()
+
+    doc = inline_engine.get_instance(instance_id)
+    assert doc["status"] == "compensated"
+    paths = [c["path"] for c in calls(services)]
+    assert paths == ["/payment/charge", "/inventory/reserve", "/shipping/create",
+                     "/inventory/release", "/payment/refund"]
+    assert len(effects(services, "/payment/refund")) == 1 and len(effects(services, "/inventory/release")) == 1
+    assert not effects(services, "/shipping/cancel")  # the shipment never completed: nothing to undo
+
+    # the refund saw the payment as it was when charge_payment completed
+    charge = next(c for c in calls(services) if c["path"] == "/payment/charge")
+    refund = next(c for c in calls(services) if c["path"] == "/payment/refund")
+    assert refund["body"]["payment_id"] and refund["body"]["charged"] == 30
+    assert refund["idempotency_key"].startswith(instance_id) and refund["idempotency_key"] != charge["idempotency_key"]
+
+    path = inline_engine.get_compensation(instance_id)
+    assert [(s["activity"], s["handler"], s["status"]) for s in path["executed"]] == [
+        ("reserve_inventory", "release_inventory", "compensated"),
+        ("charge_payment", "refund_payment", "compensated"),
+    ]
+    assert path["pending"] == []
+    ended = [h["element_id"] for h in doc["history"] if h["event"] == "completed"]
+    assert ended[-1] == "order_cancelled"
+
+
+def test_a_successful_saga_compensates_nothing(inline_engine, services):
+    deploy(inline_engine, "order_saga.bpmn")
+    instance_id = inline_engine.start("order_saga", {"amount": 12})
+    inline_engine.driver.drain()
+    assert inline_engine.get_instance(instance_id)["status"] == "completed"
+    assert inline_engine.get_compensation(instance_id)["executed"] == []
+    assert [c["path"] for c in calls(services)] == ["/payment/charge", "/inventory/reserve", "/shipping/create"]
+
+
+def test_pending_path_of_a_running_saga(inline_engine, services):
+    deploy(inline_engine, "order_saga.bpmn")
+    instance_id = inline_engine.start("order_saga", {"amount": 5})
+    driver = inline_engine.driver
+    from adapters.runner import run_job
+
+    for _ in range(2):  # charge, then reserve; the shipment job stays queued
+        run_job(inline_engine, driver.queue.popleft().id, "test")
+    path = inline_engine.get_compensation(instance_id)
+    assert path["status"] == "running" and path["executed"] == []
+    assert path["pending"] == [{"scope": "order_saga", "steps": [
+        {"activity": "reserve_inventory", "handler": "release_inventory", "iteration": 1},
+        {"activity": "charge_payment", "handler": "refund_payment", "iteration": 1},
+    ]}]
+
+
+def test_a_declined_payment_cancels_the_trip_transaction(inline_engine, services):
+    deploy(inline_engine, "trip_booking.bpmn")
+    httpx.post(f"{services}/_control/fail", json={"path": "/payment/charge", "mode": "bpmn_error",
+                                                   "code": "PAYMENT_DECLINED", "count": -1})
+    instance_id = inline_engine.start("trip_booking", {"amount": 900})
+    inline_engine.driver.drain()
+    doc = inline_engine.get_instance(instance_id)
+    assert doc["status"] == "compensated"
+    undo = [c["path"] for c in calls(services) if c["path"].endswith("/cancel")]
+    assert undo == ["/car/cancel", "/flight/cancel", "/hotel/cancel"]
+    completed = [h["element_id"] for h in doc["history"] if h["event"] == "completed"]
+    assert "trip_not_booked" in completed and "trip_booked" not in completed
+
+
+def test_show_json_carries_the_compensation_path(inline_engine, services, settings_factory):
+    deploy(inline_engine, "order_saga.bpmn")
+    httpx.post(f"{services}/_control/fail", json={"path": "/shipping/create", "mode": "bpmn_error",
+                                                   "code": "SHIPPING_UNAVAILABLE", "count": 1})
+    instance_id = inline_engine.start("order_saga", {"amount": 3})
+    inline_engine.driver.drain()
+    settings = inline_engine.settings
+    env = {"BATON_HOME": str(settings.home), "BATON_DATABASE_URL": settings.database_url,
+           "BATON_ENDPOINTS": str(settings.endpoints)}
+    shown = baton_cli("show", instance_id, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    import json
+
+    doc = json.loads(shown.stdout)
+    assert doc["status"] == "compensated"
+    assert [s["handler"] for s in doc["compensation"]["executed"]] == ["release_inventory", "refund_payment"]
