@@ -368,6 +368,8 @@ def _attr_name(attr: str) -> str:
 
 def _check_dmn(doc: _Document, deployment: _Deployment) -> list[Problem]:
     decisions = list(doc.root.iterfind("{*}decision"))
+    # Known even when refused below, so a business rule task using one is not refused twice.
+    deployment.decisions.update((d.get("id"), d) for d in decisions if d.get("id"))
     if not decisions:
         return [Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"), "the DMN file defines no decision")]
     if len(decisions) > 1:
@@ -379,7 +381,6 @@ def _check_dmn(doc: _Document, deployment: _Deployment) -> list[Problem]:
     if decision.find("{*}decisionTable") is None:
         return [Problem(doc.file_name, decision.sourceline, decision.get("id"),
                         "the decision has no decision table; Baton evaluates decision tables only")]
-    deployment.decisions[decision.get("id")] = decision
     return []
 
 
