@@ -111,7 +111,7 @@ def _banner() -> dict[str, Any]:
     if health["overdue_jobs"]:
         banners.append(f"{health['overdue_jobs']} job(s) are overdue by up to {int(health['overdue_for_s'])} s: "
                        "no worker seems to be taking jobs. Is `baton worker` running?")
-    return {"banners": banners, "statuses": STATUSES}
+    return {"banners": banners, "statuses": STATUSES, "live_token": lambda: eng.changes_token()}
 
 
 @ui.app_template_filter("when")

@@ -25,7 +25,8 @@
   function liveLists() {
     const regions = document.querySelectorAll('[data-live][id]');
     if (!regions.length) return;
-    let token = null;
+    // The token the page was rendered at: a change between render and first poll still counts.
+    let token = regions[0].dataset.token || null;
     Baton.poll(async () => {
       const r = await fetch('/ui/changes', { cache: 'no-store' });
       const next = (await r.json()).token;

@@ -18,11 +18,43 @@
     if (canvas.zoom('fit-viewport', 'auto') > 1) canvas.zoom(1, 'auto');
   };
 
+  // bpmn-js draws what it can of a broken file (a flow without sourceRef...) and both returns
+  // each skipped element as a warning and console.error()s it. Those are facts about the file,
+  // shown beside the diagram; any other console error during the import still goes through.
   Baton.load = async function (viewer, xml) {
-    const result = await viewer.importXML(xml);
+    const original = console.error;
+    const held = [];
+    console.error = (...args) => held.push(args);
+    let result;
+    try {
+      result = await viewer.importXML(xml);
+    } finally {
+      console.error = original;
+    }
+    const known = new Set(result.warnings.map((w) => w.message));
+    held.forEach((args) => {
+      const first = args[0];
+      const isWarning = (typeof first === 'string' && first.startsWith('failed to import')) ||
+        (first instanceof Error && known.has(first.message));
+      if (!isWarning) original.apply(console, args);
+    });
     Baton.fit(viewer);
+    showWarnings(viewer, result.warnings);
     return result;
   };
+
+  function showWarnings(viewer, warnings) {
+    const container = viewer.get('canvas').getContainer().parentNode;
+    let box = container.querySelector('.import-warnings');
+    if (!box) {
+      box = document.createElement('div');
+      box.className = 'import-warnings';
+      container.appendChild(box);
+    }
+    box.hidden = !warnings.length;
+    box.innerHTML = warnings.length ? `<details><summary>${warnings.length} part(s) of this file could not be drawn</summary>` +
+      `<ul>${warnings.slice(0, 50).map((w) => `<li>${esc(w.message)}</li>`).join('')}</ul></details>` : '';
+  }
 
   Baton.loadUrl = async function (viewer, url) {
     const response = await fetch(url);
