@@ -158,10 +158,8 @@ class ProcessSource:
     spec: Any
     subprocess_specs: dict[str, Any]
     bindings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    plan: CompensationPlan = field(default_factory=CompensationPlan)
-    units: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     # Compensation (``compensation.py``): the plan and the units' specs, stored with the definition.
-    plan: Any = None
+    plan: CompensationPlan = field(default_factory=CompensationPlan)
     units: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -386,11 +384,7 @@ def _check_dmn(doc: _Document, deployment: _Deployment) -> list[Problem]:
 
 def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deployment) -> list[Problem]:
     problems: list[Problem] = []
-
-    def refuse(el: etree._Element, reason: str) -> None:
-        element_id, line = _owner_id(el)
-        problems.append(Problem(doc.file_name, el.sourceline or line, element_id, reason))
-
+    refuse = _refuser(doc, problems)
     language = (doc.root.get("expressionLanguage") or "").strip()
     file_bindings = deployment.bindings.setdefault(doc.file_name, {})
     for process in doc.executable:
