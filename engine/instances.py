@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
@@ -262,6 +263,10 @@ def retry_incident(engine: Engine, incident_id: str) -> str:
                 from .runtime import JobTicket
 
                 step.tickets.append(JobTicket(job.id, instance.id, job.kind))
+        elif found.task_id:
+            task = _task(workflow, found.task_id)
+            if task is not None and task.state == TaskState.ERROR:
+                task._set_state(TaskState.READY)  # the engine runs it again on this advance
 
     return advance(engine, instance_id, apply)
 
@@ -294,8 +299,11 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
           tracker: Tracker, step: Step) -> list[JobTicket]:
     """Run the engine, then write history, jobs, state and status for ``instance``."""
     if step.status != "cancelled":
-        workflow.run_engine(before_prune=tracker.collect)
-        _compensate(engine, workflow, tracker)
+        try:
+            workflow.run_engine(before_prune=tracker.collect)
+            _compensate(engine, workflow, tracker)
+        except SpiffWorkflowException as exc:
+            _script_incident(session, instance, exc, step)
     tracker.collect(workflow)
     changes = tracker.drain()
     _record(session, instance, step.events)
@@ -402,6 +410,18 @@ def _job_instance(engine: Engine, job_id: str) -> str | None:
 def _require_active(instance: ProcessInstance) -> None:
     if instance.status in ENDED:
         raise InstanceNotActive(f"instance {instance.id} is {instance.status}")
+
+
+def _script_incident(session: Session, instance: ProcessInstance, exc: SpiffWorkflowException, step: Step) -> None:
+    """A script, condition or expression failed (or broke a sandbox rule): the task waits in ERROR
+    under an incident; retrying the incident runs it again."""
+    task = getattr(exc, "task", None)
+    element_id = task.task_spec.bpmn_id if task is not None and task.task_spec.bpmn_id else "process"
+    message = f"{element_id}: {exc}"
+    session.add(Incident(instance_id=instance.id, task_id=str(task.id) if task is not None else None,
+                         element_id=element_id, message=message[:4000], detail=type(exc).__name__,
+                         created_at=datetime.now(UTC)))
+    step.events.append(Note(element_id, "failed", {"error": str(exc)[:1000]}, task))
 
 
 def _open_incident(session: Session, instance: ProcessInstance, job: Job, task: Task,

@@ -146,6 +146,7 @@ class Incident(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
     job_id: Mapped[str | None] = mapped_column(ForeignKey("job.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 TIMEOUT_REVIEW = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
@@ -31,8 +32,15 @@ def test_a_boundary_timer_interrupts_a_waiting_task_on_time(inline_engine):
     assert timer["status"] == "pending" and timer["element_id"] == "deadline"
     inline_engine.driver.drain()  # sleeps until the timer job is due, then runs it
     doc = inline_engine.get_instance(instance_id)
-    elapsed = time.monotonic() - started
     assert doc["status"] == "completed"
     events = [(h["element_id"], h["event"]) for h in doc["history"]]
     assert ("review", "cancelled") in events and ("escalated", "completed") in events
-    assert 1.0 <= elapsed < 2.0
+    due = _naive(timer["next_run_at"])
+    fired = _naive(next(h["at"] for h in doc["history"] if (h["element_id"], h["event"]) == ("deadline", "completed")))
+    assert 0 <= (fired - due).total_seconds() < 1.0
+    assert time.monotonic() - started >= 1.0
+
+
+def _naive(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

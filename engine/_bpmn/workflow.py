@@ -46,8 +46,10 @@ from .compensation import (
     CompensationPlan,
 )
 from .saga import CompensationState
+from .sandbox import SandboxScriptEngine
 
 UNLIMITED_DEPTH = 10**9
+_SCRIPT_ENGINE = SandboxScriptEngine()
 PRUNE_ABOVE_TASKS = 400
 
 
@@ -66,6 +68,11 @@ class BatonSubWorkflow(BpmnSubWorkflow):
 class BatonWorkflow(BpmnWorkflow):
     compensation: CompensationState | None = None
     unit_scope: str | None = None  # set on a compensation unit's own workflow
+
+    def __init__(self, spec: Any, subprocess_specs: dict[str, Any] | None = None, script_engine: Any = None,
+                 **kwargs: Any):
+        # Scripts and expressions never run with plain eval/exec: see sandbox.py.
+        super().__init__(spec, subprocess_specs, script_engine=script_engine or _SCRIPT_ENGINE, **kwargs)
 
     def _task_completed_notify(self, task: Task) -> None:
         super()._task_completed_notify(task)
