@@ -107,6 +107,8 @@
     const registry = viewer.get('elementRegistry');
     const overlays = viewer.get('overlays');
     const perHandler = {};
+    const perActivity = {};
+    (comp.executed || []).forEach((s) => { perActivity[s.activity] = (perActivity[s.activity] || 0) + 1; });
     (comp.executed || []).forEach((step) => {
       if (registry.get(step.activity)) {
         canvas.addMarker(step.activity, step.status === 'compensating' ? 'baton-compensating' : 'baton-compensated');
@@ -117,7 +119,7 @@
         .forEach((link) => canvas.addMarker(link, 'baton-comp-link'));
       const k = (perHandler[step.handler] = (perHandler[step.handler] || 0) + 1);
       const title = `step ${step.position}: ${nameOf(registry, step.handler)} undid ${nameOf(registry, step.activity)}` +
-        (step.iteration ? ` (iteration ${step.iteration})` : '') + (step.status === 'compensating' ? ', running' : '');
+        (perActivity[step.activity] > 1 ? ` (iteration ${step.iteration})` : '') + (step.status === 'compensating' ? ', running' : '');
       overlays.add(step.handler, 'baton', { position: { top: -12, left: -12 + (k - 1) * 26 },
         html: `<span class="baton-comp-step${step.status === 'compensating' ? ' running' : ''}" ` +
           `data-position="${step.position}" data-activity="${esc(step.activity)}" title="${esc(title)}">${step.position}</span>` });

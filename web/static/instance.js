@@ -22,9 +22,13 @@
     if (!steps.length) return;
     const registry = viewer.get('elementRegistry');
     const name = (id) => { const el = registry.get(id); return (el && el.businessObject.name) || id; };
-    box.innerHTML = '<strong>Compensation path</strong><ol>' + steps.map((s) =>
-      `<li data-handler="${Baton.esc(s.handler)}">${Baton.esc(name(s.handler))} undid ${Baton.esc(name(s.activity))}` +
-      `${s.iteration ? ' (iteration ' + s.iteration + ')' : ''} <span class="muted">${s.status}</span></li>`).join('') + '</ol>';
+    const runs = {};
+    steps.forEach((s) => { runs[s.activity] = (runs[s.activity] || 0) + 1; });
+    box.innerHTML = '<strong>Compensation path</strong> <span class="muted">(handlers in the order they ran)</span><ol>' +
+      steps.map((s) => `<li data-handler="${Baton.esc(s.handler)}">${Baton.esc(name(s.handler))} undid ` +
+        `${Baton.esc(name(s.activity))}${runs[s.activity] > 1 ? ' (iteration ' + s.iteration + ')' : ''} ` +
+        `<span class="muted">${s.status}${s.ended_at ? ' ' + s.ended_at.replace('T', ' ').slice(0, 19) : ''}</span></li>`).join('') +
+      '</ol>';
   }
 
   function paint() {
