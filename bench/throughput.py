@@ -171,7 +171,8 @@ def bench_embedded(n: int) -> dict[str, Any]:
 class CeleryStack:
     """A fresh PostgreSQL database and an empty Redis database for one benchmark run."""
 
-    def __init__(self) -> None:
+    def __init__(self, beat: bool = False) -> None:
+        self.beat = beat
         self.home = Path(tempfile.mkdtemp(prefix="baton-bench-celery-"))
         self.db_name = f"baton_bench_{uuid.uuid4().hex[:10]}"
         self.database_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
@@ -258,8 +259,8 @@ class CeleryStack:
         log_path = self.home / f"worker-{concurrency}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "worker", f"--concurrency={concurrency}", "--no-beat",
-                 "--loglevel=WARNING"],
+                [sys.executable, "-m", "web.cli", "worker", f"--concurrency={concurrency}",
+                 "--beat" if self.beat else "--no-beat", "--loglevel=WARNING"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return process, log_path
@@ -298,6 +299,16 @@ class CeleryStack:
                 raise TimeoutError(f"not all {len(ids)} instances completed within {timeout:.0f} s: {counts}")
             time.sleep(poll)
 
+    def relayed_jobs(self, ids: list[str]) -> int:
+        """Jobs of ``ids`` that the relay sent again (only the relay sets ``sent_at``)."""
+        from sqlalchemy import func, select
+
+        from engine.models import Job
+
+        with self.engine.db.reading() as session:
+            return session.scalar(select(func.count()).select_from(Job)
+                                  .where(Job.instance_id.in_(ids), Job.sent_at.is_not(None))) or 0
+
     def run(self, n: int, concurrency: int, timeout: float) -> dict[str, Any]:
         process, log_path = self.start_worker(concurrency)
         try:
@@ -313,7 +324,8 @@ class CeleryStack:
             started = time.perf_counter()
             ended = self.wait_completed(ids, timeout=timeout)
             check_run(final_states(self.engine, ids), n)
-            return {"instances": n, "seconds": ended - began, "start_seconds": started - began}
+            return {"instances": n, "seconds": ended - began, "start_seconds": started - began,
+                    "relayed_jobs": self.relayed_jobs(ids)}
         finally:
             self.stop_worker(process)
 
@@ -333,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, help="N for every mode (default: raw 500, embedded 100, celery 100)")
     parser.add_argument("--quick", action="store_true", help="small N (raw 100, embedded 20, celery 20)")
     parser.add_argument("--modes", default="raw,embedded,celery", help="comma-separated subset of raw,embedded,celery")
+    parser.add_argument("--beat", action="store_true",
+                        help="run the Celery workers with beat (the relay that re-sends stale pending jobs)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one Celery run")
     args = parser.parse_args(argv)
 
@@ -349,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Baton throughput: {PROCESS_KEY} (start -> {STEPS} service tasks -> end), "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"SpiffWorkflow {getattr(SpiffWorkflow, '__version__', '?')}")
+    load_before = os.getloadavg()
+    say(f"  load average before the run: {load_before[0]:.2f} (figures drop when the machine is busy)")
     results: dict[str, dict[str, Any] | None] = {"raw": None, "embedded": None, "celery_1": None, "celery_2": None}
     skipped: dict[str, str] = {}
 
@@ -366,11 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     if "celery" in modes:
         timeout = max(args.timeout, counts["celery"] * 2.0)
         try:
-            with CeleryStack() as stack:
+            with CeleryStack(beat=args.beat) as stack:
                 for concurrency in (1, 2):
                     name = f"celery_{concurrency}"
                     results[name] = stack.run(counts["celery"], concurrency, timeout)
                     show(name, f"3. Baton + Celery/Redis/PostgreSQL, {concurrency} proc")
+                    if args.beat:
+                        say(f"     (beat on: the relay re-sent {results[name]['relayed_jobs']} job(s))")
         except Skip as exc:
             for name in ("celery_1", "celery_2"):
                 skipped[name] = str(exc)
@@ -393,10 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "straight_ten",
         "steps": STEPS,
         "cpu_count": os.cpu_count(),
+        "load_average_before": round(load_before[0], 2),
+        "celery_beat": args.beat,
         "N": {name: (r["instances"] if r else None) for name, r in results.items()},
         "instances_per_s": rates,
         "seconds": {name: (round(r["seconds"], 3) if r else None) for name, r in results.items()},
         "ratios": ratios,
+        "relayed_jobs": {name: r["relayed_jobs"] for name, r in results.items() if r and "relayed_jobs" in r},
         "skipped": skipped,
     }), flush=True)
     return 0
