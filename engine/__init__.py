@@ -29,6 +29,7 @@ from .errors import (
     InstanceNotFound,
     InvalidRequest,
     InvalidVariables,
+    MessageNotCorrelated,
     NotFound,
     Problem,
     RetryableFailure,
@@ -41,6 +42,6 @@ __all__ = [
     "BatonError", "BpmnErrorRaised", "ConfigurationError", "DefinitionNotFound", "DeployedDefinition",
     "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
-    "JobCall", "JobTicket", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
+    "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
     "TaskNotFound",
 ]

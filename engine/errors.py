@@ -9,7 +9,8 @@ Catch the branch you can act on::
     │   ├── DefinitionNotFound
     │   ├── InstanceNotFound
     │   ├── IncidentNotFound
-    │   └── TaskNotFound          no waiting user/manual task with that element id
+    │   ├── TaskNotFound          no waiting user/manual task with that element id
+    │   └── MessageNotCorrelated  a message matched no waiting instance and started none
     ├── InvalidRequest            the call cannot apply to what exists (HTTP 409/400)
     │   ├── InvalidVariables      variables are not a JSON object of JSON values
     │   └── InstanceNotActive     the instance already ended (completed, cancelled...)
@@ -77,6 +78,10 @@ class IncidentNotFound(NotFound):
 
 
 class TaskNotFound(NotFound):
+    pass
+
+
+class MessageNotCorrelated(NotFound):
     pass
 
 

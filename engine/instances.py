@@ -21,7 +21,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
-from . import outbox
+from . import messages, outbox
 from ._bpmn.errorflow import throw_error
 from ._bpmn.history import Change, Tracker, all_tasks
 from ._bpmn.workflow import BatonWorkflow
@@ -300,10 +300,15 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     """Run the engine, then write history, jobs, state and status for ``instance``."""
     if step.status != "cancelled":
         try:
-            workflow.run_engine(before_prune=tracker.collect)
-            _compensate(engine, workflow, tracker)
+            for _ in range(1000):  # a buffered message delivered to a new subscription moves it again
+                workflow.run_engine(before_prune=tracker.collect)
+                _compensate(engine, workflow, tracker)
+                if not messages.sync_subscriptions(session, instance, workflow, step):
+                    break
         except SpiffWorkflowException as exc:
             _script_incident(session, instance, exc, step)
+    else:
+        messages.sync_subscriptions(session, instance, workflow, step)
     tracker.collect(workflow)
     changes = tracker.drain()
     _record(session, instance, step.events)

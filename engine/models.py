@@ -152,3 +152,45 @@ class Incident(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class MessageSubscription(Base):
+    """A waiting message catch (event, receive task, boundary, event-based gateway branch)."""
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (Index("ix_subscription_name_created", "name", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    correlation: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BufferedMessage(Base):
+    """A message published with a time to live that matched nothing yet."""
+
+    __tablename__ = "buffered_message"
+    __table_args__ = (Index("ix_buffered_name_expires", "name", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    correlation: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    variables: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MessageReceipt(Base):
+    """Message ids already handled: a publish with a known ``message_id`` is not applied twice."""
+
+    __tablename__ = "message_receipt"
+
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -106,6 +106,7 @@ class Engine:
         start,
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
+    from .messages import correlate  # noqa: E402
     from .monitoring import (  # noqa: E402
         changes_token,
         find_incidents,

@@ -151,6 +151,26 @@ def complete_task(instance_id: str, element_id: str) -> Response:
     return jsonify(engine().get_instance(instance_id, history=False))
 
 
+@api.post("/messages")
+@mutation
+def publish_message() -> Any:
+    """Deliver a message to one waiting instance, start one, or (with ``ttl``) keep it waiting."""
+    body = _json_body()
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        return problem(400, "Bad request", "a message needs a 'name'")
+    correlation = body.get("correlation_keys") or {}
+    if not isinstance(correlation, dict):
+        return problem(400, "Bad request", "'correlation_keys' must be an object")
+    ttl = body.get("ttl")
+    if ttl is not None and (not isinstance(ttl, int | float) or ttl <= 0):
+        return problem(400, "Bad request", "'ttl' is a number of seconds greater than 0")
+    result = engine().correlate(name, correlation=correlation, variables=body.get("variables") or {},
+                                business_key=body.get("business_key"), message_id=body.get("message_id"),
+                                ttl_seconds=ttl)
+    return jsonify(result), 202 if result["result"] == "buffered" else 200
+
+
 @api.get("/incidents")
 def list_incidents() -> Response:
     return jsonify({"items": engine().list_incidents(open_only=request.args.get("all") is None)})

@@ -218,6 +218,25 @@ def incident_retry(incident_id: str) -> None:
 
 
 @main.command()
+@click.argument("name")
+@click.option("--correlate", "pairs", multiple=True, help="KEY=VALUE a waiting instance must match.")
+@click.option("--vars", "raw_json", help="A JSON object of variables the message carries.")
+@click.option("--business-key")
+@click.option("--message-id", help="Makes the publish idempotent.")
+@click.option("--ttl", type=float, help="Seconds to keep the message if nothing waits for it yet.")
+def message(name: str, pairs: tuple[str, ...], raw_json: str | None, business_key: str | None,
+            message_id: str | None, ttl: float | None) -> None:
+    """Publish message NAME: resume the one instance waiting for it, or start one."""
+    try:
+        result = _engine().correlate(name, correlation=_parse_vars(pairs, None),
+                                     variables=_parse_vars((), raw_json), business_key=business_key,
+                                     message_id=message_id, ttl_seconds=ttl)
+    except BatonError as exc:
+        _fail(str(exc))
+    _print_json(result)
+
+
+@main.command()
 @click.argument("instance_id")
 @click.option("--reason")
 def cancel(instance_id: str, reason: str | None) -> None:

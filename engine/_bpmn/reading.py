@@ -77,10 +77,11 @@ _INNER = {
     "dataOutputAssociation", "assignment", "from", "to", "formalExpression", "property",
 }
 _EXPRESSION_HINT = " (write e.g. amount > 100)"
-# Until Baton has a message API and a bus bridge (DESIGN.md), a token that must wait for a message
-# waits forever, and a Camunda message throw fails at run time (it evaluates a missing payload).
-_NO_MESSAGES = ("message events are not supported yet: Baton cannot deliver a message to an instance or publish "
-                "one; use a user task to wait, or a service task (camunda:type=\"external\") to send")
+# Messages are delivered to waiting catches (engine/messages.py); publishing a message to the bus
+# arrives with the bus bridge: until then a throw would fail at run time (a Camunda message throw
+# evaluates a payload expression it does not have).
+_NO_MESSAGES = ("message throw events are not supported yet: Baton does not publish messages to a bus; "
+                "use a service task (camunda:type=\"external\") to send")
 
 Refuse = Callable[[etree._Element, str], None]
 
@@ -426,7 +427,7 @@ def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deploym
                                "camunda:type=\"external\" camunda:topic to run it as a job")
                 else:
                     refuse(el, _NO_MESSAGES)
-            elif local == "receiveTask" or (local == "messageEventDefinition" and _waits_for_message(el)):
+            elif local == "messageEventDefinition" and _throws_message(el):
                 refuse(el, _NO_MESSAGES)
             elif local == "businessRuleTask":
                 _check_business_rule(el, deployment, refuse)
@@ -453,14 +454,9 @@ def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deploym
     return problems
 
 
-def _waits_for_message(definition: etree._Element) -> bool:
-    """A message event the token must pass: not a boundary event or an event sub-process start,
-    which are paths that simply never open."""
+def _throws_message(definition: etree._Element) -> bool:
     event = definition.getparent()
-    if event is None or _local(event) == "boundaryEvent":
-        return False
-    scope = event.getparent()
-    return not (_local(event) == "startEvent" and scope is not None and scope.get("triggeredByEvent") == "true")
+    return event is not None and _local(event) in ("intermediateThrowEvent", "endEvent")
 
 
 def _check_juel(el: etree._Element, refuse: Refuse) -> None:

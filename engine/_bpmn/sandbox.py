@@ -27,6 +27,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 TIME_LIMIT_SECONDS = 2.0
 MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
@@ -239,11 +240,34 @@ def shared_sandbox() -> Sandbox:
         return _shared
 
 
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """For SpiffWorkflow code that calls ``script_engine.environment`` directly (correlations)."""
+
+    def __init__(self, engine: SandboxScriptEngine):
+        super().__init__()
+        self._engine = engine
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
+        data = {**context, **(external_context or {})}
+        return self._engine.sandbox.run("eval", expression, data)
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        result = self._engine.sandbox.run("exec", script, {**context, **(external_context or {})})
+        for key in [k for k in context if k not in result]:
+            del context[key]
+        context.update(result)
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        raise ScriptError("service calls from scripts are not allowed")
+
+
 class SandboxScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine seam, backed by the sandbox."""
 
     def __init__(self, sandbox: Sandbox | None = None):
-        super().__init__()
+        super().__init__(environment=None)
+        self.environment = SandboxEnvironment(self)
         self._sandbox = sandbox
 
     @property

@@ -1,0 +1,266 @@
+"""Messages: deliver a published message to exactly one waiting catch, or start one instance.
+
+SpiffWorkflow lets the first message set a workflow's correlation values whatever its keys, so
+routing is Baton's: every waiting message catch (intermediate event, receive task, boundary
+event, event-based gateway branch) is a ``message_subscription`` row with the instance's business
+key and its correlation values (each correlation property of the message, evaluated on the
+waiting task's data). A message matches a subscription when the names are equal, the business
+key (if given) is the instance's, and every correlation key given has the subscription's value.
+
+Otherwise a deployed process whose start event catches that message is started. Otherwise,
+with a ``ttl``, the message waits in ``buffered_message`` until a subscription appears (checked
+whenever one is created); without one, :class:`MessageNotCorrelated` says what matched nothing.
+A ``message_id`` makes a publish idempotent (``message_receipt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageDefinition
+from SpiffWorkflow.task import Task
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ._bpmn.workflow import BatonWorkflow
+from .errors import MessageNotCorrelated
+from .models import BufferedMessage, MessageReceipt, MessageSubscription, ProcessDefinition, ProcessInstance, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .instances import Step
+    from .runtime import Engine
+
+
+@dataclass(frozen=True)
+class _Found:
+    id: str
+    instance_id: str
+    element_id: str
+
+
+class _Gone(Exception):
+    """The subscription was taken by a concurrent delivery: look again."""
+
+
+def message_definitions(task: Task) -> list[MessageEventDefinition]:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MessageEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
+    return []
+
+
+def _correlation_values(task: Task, definition: MessageEventDefinition) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for prop in definition.correlation_properties:
+        try:
+            values[prop.name] = task.workflow.script_engine.evaluate(task, prop.retrieval_expression)
+        except Exception:
+            values[prop.name] = None  # not known yet on this instance: matches only messages without it
+    return values
+
+
+def matches(correlation: dict[str, Any], business_key: str | None, wanted: dict[str, Any],
+            wanted_business_key: str | None) -> bool:
+    if wanted_business_key is not None and business_key != wanted_business_key:
+        return False
+    return all(correlation.get(key) == value for key, value in wanted.items())
+
+
+def deliver_to_task(task: Task, name: str, variables: dict[str, Any]) -> None:
+    """Hand the message to the waiting task; its variables join the task's data."""
+    definition = next(d for d in message_definitions(task) if d.name == name)
+    payload: Any = variables
+    if isinstance(definition, CamundaMessageDefinition):
+        payload = {"payload": variables, "result_var": "message"}
+    event = BpmnEvent(definition, payload=payload, correlations={})
+    if isinstance(task.task_spec.event_definition, MultipleEventDefinition):
+        task.task_spec.catch(task, event)
+    else:
+        # Not MessageEventDefinition.catch: it would compute SpiffWorkflow's own correlations from
+        # the payload; Baton has routed the message already.
+        definition.update_internal_data(task, event)
+        task._set_internal_data(event_fired=True)
+    task.data.update(variables)
+    task.task_spec._update(task)
+
+
+def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> bool:
+    """Make the subscription rows match the waiting catches; deliver buffered messages to new ones.
+
+    Returns True when a buffered message was delivered (the engine must run again)."""
+    from .instances import Note
+
+    desired: dict[tuple[str, str], tuple[Task, dict[str, Any]]] = {}
+    for task in list(workflow.event_manager.tasks.values()):
+        for definition in message_definitions(task):
+            if isinstance(task.task_spec, StartEvent) and task.workflow is workflow and workflow.completed:
+                continue
+            desired[(str(task.id), definition.name)] = (task, _correlation_values(task, definition))
+    existing = {(s.task_id, s.name): s for s in session.scalars(
+        select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))}
+    for key, row in existing.items():
+        if key not in desired:
+            session.delete(row)
+    delivered = False
+    now = utcnow()
+    for key, (task, correlation) in desired.items():
+        if key in existing:
+            continue
+        buffered = _buffered_match(session, key[1], correlation, instance.business_key, now)
+        if buffered is not None:
+            deliver_to_task(task, key[1], buffered.variables or {})
+            step.events.append(Note(task.task_spec.bpmn_id, "message",
+                                    {"name": key[1], "buffered": True, "message_id": buffered.message_id}, task))
+            session.delete(buffered)
+            delivered = True
+            continue
+        session.add(MessageSubscription(instance_id=instance.id, task_id=key[0], element_id=task.task_spec.bpmn_id,
+                                        name=key[1], business_key=instance.business_key, correlation=correlation))
+    if delivered:
+        session.flush()
+    return delivered
+
+
+def _buffered_match(session: Session, name: str, correlation: dict[str, Any], business_key: str | None,
+                    now: Any) -> BufferedMessage | None:
+    for row in session.scalars(select(BufferedMessage).where(BufferedMessage.name == name,
+                                                             BufferedMessage.expires_at > now)
+                               .order_by(BufferedMessage.created_at).limit(200)):
+        if matches(correlation, business_key, row.correlation or {}, row.business_key):
+            return row
+    return None
+
+
+def correlate(engine: Engine, name: str, *, correlation: dict[str, Any] | None = None,
+              variables: dict[str, Any] | None = None, business_key: str | None = None,
+              message_id: str | None = None, ttl_seconds: float | None = None) -> dict[str, Any]:
+    """Publish message ``name``; return what happened: delivered, started or buffered."""
+    from .instances import check_variables
+
+    variables = check_variables(variables)
+    wanted = dict(correlation or {})
+    if message_id:
+        with engine.db.reading() as session:
+            receipt = session.get(MessageReceipt, message_id)
+            if receipt is not None:
+                return {**receipt.result, "duplicate": True}
+    for _ in range(20):
+        subscription = _find_subscription(engine, name, wanted, business_key)
+        if subscription is None:
+            break
+        try:
+            result = _deliver(engine, subscription, name, variables, message_id)
+        except _Gone:
+            continue
+        except IntegrityError:  # the same message_id was handled concurrently
+            return correlate(engine, name, correlation=correlation, variables=variables,
+                             business_key=business_key, message_id=message_id)
+        return result
+    started = _start_by_message(engine, name, variables, business_key, message_id)
+    if started is not None:
+        return started
+    if ttl_seconds:
+        expires = utcnow() + timedelta(seconds=ttl_seconds)
+        with engine.db.transaction() as session:
+            row = BufferedMessage(name=name, business_key=business_key, correlation=wanted, variables=variables,
+                                  message_id=message_id, expires_at=expires)
+            session.add(row)
+            session.flush()
+            result = {"result": "buffered", "name": name, "id": row.id, "expires_at": expires.isoformat()}
+            if message_id:
+                session.add(MessageReceipt(message_id=message_id, result=result))
+        return result
+    keys = ", ".join(f"{k}={v!r}" for k, v in wanted.items()) or "no correlation keys"
+    bk = f", business key {business_key!r}" if business_key else ""
+    raise MessageNotCorrelated(f"message {name!r} ({keys}{bk}) matches no waiting instance and starts no process")
+
+
+def _find_subscription(engine: Engine, name: str, wanted: dict[str, Any],
+                       business_key: str | None) -> _Found | None:
+    with engine.db.reading() as session:
+        query = select(MessageSubscription).where(MessageSubscription.name == name)
+        if business_key is not None:
+            query = query.where(MessageSubscription.business_key == business_key)
+        for row in session.scalars(query.order_by(MessageSubscription.created_at).limit(1000)):
+            if matches(row.correlation or {}, row.business_key, wanted, business_key):
+                return _Found(row.id, row.instance_id, row.element_id)
+    return None
+
+
+def _deliver(engine: Engine, subscription: _Found, name: str, variables: dict[str, Any],
+             message_id: str | None) -> dict[str, Any]:
+    from .instances import Note, advance
+
+    result = {"result": "delivered", "name": name, "instance_id": subscription.instance_id,
+              "element_id": subscription.element_id}
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        row = session.get(MessageSubscription, subscription.id)
+        if row is None:
+            raise _Gone()
+        try:
+            task = workflow.get_task_from_id(UUID(row.task_id))
+        except Exception:
+            task = None
+        session.delete(row)
+        if task is None or not any(d.name == name for d in message_definitions(task)):
+            session.flush()
+            raise _Gone()
+        deliver_to_task(task, name, variables)
+        step.events.append(Note(row.element_id, "message", {"name": name, "message_id": message_id}, task))
+        if message_id:
+            session.add(MessageReceipt(message_id=message_id, result=result))
+
+    advance(engine, subscription.instance_id, apply)
+    return result
+
+
+def _start_by_message(engine: Engine, name: str, variables: dict[str, Any], business_key: str | None,
+                      message_id: str | None) -> dict[str, Any] | None:
+    """Start the newest deployed process whose start event catches ``name``, if any."""
+    from .instances import start
+
+    with engine.db.reading() as session:
+        rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.spec_json)
+                               .order_by(ProcessDefinition.created_at.desc())).all()
+    seen: set[str] = set()
+    for definition_id, key, spec_json in rows:
+        if key in seen:
+            continue
+        seen.add(key)  # only the latest version of each key starts
+        specs = engine._spec(definition_id, lambda text=spec_json: text)
+        if any(isinstance(t, StartEvent) and any(d.name == name for d in _spec_messages(t))
+               for t in specs.spec.task_specs.values()):
+            instance_id = start(engine, key, {}, business_key=business_key)
+            with engine.db.reading() as session:
+                row = session.scalars(select(MessageSubscription).where(
+                    MessageSubscription.instance_id == instance_id, MessageSubscription.name == name)).first()
+                found = _Found(row.id, row.instance_id, row.element_id) if row is not None else None
+            if found is not None:
+                _deliver(engine, found, name, variables, message_id)
+            return {"result": "started", "name": name, "instance_id": instance_id, "definition": key}
+    return None
+
+
+def _spec_messages(spec: Any) -> list[MessageEventDefinition]:
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MessageEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
+    return []
+
+
+def purge_expired(session: Session) -> int:
+    return session.execute(delete(BufferedMessage).where(BufferedMessage.expires_at <= utcnow())).rowcount

@@ -1,0 +1,71 @@
+"""Messages reach exactly one waiting instance by correlation, start processes, wait with a ttl."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import EndpointMap, MessageNotCorrelated
+from tests.conftest import ROOT
+
+DIAGRAM = ROOT / "tests" / "diagrams" / "await_shipment.bpmn"
+
+
+@pytest.fixture
+def engine(settings_factory):  # type: ignore[no-untyped-def]
+    import migrations
+    from engine import Engine
+
+    settings = settings_factory()
+    migrations.upgrade(settings.database_url)
+    engine = Engine(settings, endpoints=EndpointMap())
+    engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes())])
+    yield engine
+    engine.close()
+
+
+def test_a_message_resumes_the_instance_whose_correlation_matches(engine):
+    instances = {f"o-{n}": engine.start("await_shipment", {"order_id": f"o-{n}"}) for n in range(5)}
+    assert {engine.get_instance(i)["status"] for i in instances.values()} == {"waiting"}
+    result = engine.correlate("OrderShipped", correlation={"order_id": "o-3"}, variables={"carrier": "DHL"})
+    assert result == {"result": "delivered", "name": "OrderShipped", "instance_id": instances["o-3"],
+                      "element_id": "wait_shipped"}
+    doc = engine.get_instance(instances["o-3"])
+    assert doc["status"] == "completed" and doc["variables"]["carrier"] == "DHL"
+    others = [engine.get_instance(i)["status"] for k, i in instances.items() if k != "o-3"]
+    assert others == ["waiting"] * 4
+
+
+def test_a_message_by_business_key(engine):
+    first = engine.start("await_shipment", {"order_id": "x"}, business_key="bk-1")
+    second = engine.start("await_shipment", {"order_id": "x"}, business_key="bk-2")
+    engine.correlate("OrderShipped", business_key="bk-2")
+    assert engine.get_instance(second)["status"] == "completed"
+    assert engine.get_instance(first)["status"] == "waiting"
+
+
+def test_a_message_that_matches_nothing_is_refused_clearly(engine):
+    engine.start("await_shipment", {"order_id": "o-1"})
+    with pytest.raises(MessageNotCorrelated) as refused:
+        engine.correlate("OrderShipped", correlation={"order_id": "nope"})
+    assert "OrderShipped" in str(refused.value) and "order_id='nope'" in str(refused.value)
+
+
+def test_a_message_start_event_starts_exactly_one_instance(engine):
+    result = engine.correlate("NewOrder", variables={"sku": "A-1"}, message_id="m-1")
+    assert result["result"] == "started" and result["definition"] == "order_intake"
+    doc = engine.get_instance(result["instance_id"])
+    assert doc["status"] == "completed" and doc["variables"]["sku"] == "A-1" and doc["variables"]["accepted"]
+    again = engine.correlate("NewOrder", variables={"sku": "A-1"}, message_id="m-1")
+    assert again["duplicate"] is True and again["instance_id"] == result["instance_id"]
+    assert engine.list_instances(definition="order_intake")["total"] == 1
+
+
+def test_a_buffered_message_is_delivered_when_the_instance_starts_waiting(engine):
+    buffered = engine.correlate("OrderShipped", correlation={"order_id": "later"}, ttl_seconds=60)
+    assert buffered["result"] == "buffered"
+    instance_id = engine.start("await_shipment", {"order_id": "later"})
+    doc = engine.get_instance(instance_id)
+    assert doc["status"] == "completed"
+    assert any(h["event"] == "message" for h in doc["history"])
+    with pytest.raises(MessageNotCorrelated):  # consumed: not delivered twice
+        engine.correlate("OrderShipped", correlation={"order_id": "later"})
