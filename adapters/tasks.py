@@ -45,7 +45,10 @@ def create_celery(settings: Settings) -> Celery:
         "beat_schedule": {
             "baton-relay": {"task": "baton.relay", "schedule": settings.relay_interval_seconds},
         },
-        "beat_schedule_filename": str(settings.home / "celerybeat-schedule"),
+        # In memory: the relay's interval needs no state across restarts. A schedule file in
+        # BATON_HOME killed beat, so the relay, when that folder did not exist (nothing creates it
+        # on server backends), and two workers on one machine would share one unlocked file.
+        "beat_scheduler": "celery.beat:Scheduler",
         "task_default_queue": "baton",
     }
     if is_embedded(broker_url):
