@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .runtime import Engine
 
 COUNT_CAP = 10_000
+MANY = 1_000  # matching rows past which a page walks the sort index instead of sorting the matches
 SORTS: dict[str, tuple[Any, ...]] = {
     "started": (ProcessInstance.created_at, ProcessInstance.id),
     "updated": (ProcessInstance.updated_at, ProcessInstance.id),
@@ -68,7 +69,12 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
-def _variable_filter(engine: Engine, name: str, raw: str) -> Any:
+def _variable_filter(engine: Engine, name: str, raw: str, *, many: bool = False) -> Any:
+    """``variables[name] == value``. On PostgreSQL, two spellings of the same test steer the plan:
+    by default ``@>`` (served by the GIN index of migration 0004), right when few rows match;
+    with ``many`` a plain ``->`` equality the GIN index cannot serve, so a page walks the sort
+    index and stops after one page. The planner's JSONB estimates are constants: it cannot
+    choose between the two by itself (bench/ui.py: 75 ms either way it guessed wrong)."""
     if not _VARIABLE_NAME.match(name):
         raise InvalidRequest(f"variable name {name!r}: use letters, digits and '_'")
     value = parse_value(raw)
@@ -90,9 +96,12 @@ def _variable_filter(engine: Engine, name: str, raw: str) -> Any:
             else:
                 clauses.append(and_(typed.notin_(("true", "false")), extracted == v))
         return or_(*clauses)
-    # PostgreSQL: containment uses the GIN index (migration 0002); the equality keeps it exact.
     jsonb = type_coerce(column, JSONB)
-    return or_(*[and_(jsonb.contains({name: v}), jsonb[name] == type_coerce(v, JSONB)) for v in candidates])
+    if many:
+        return or_(*[jsonb[name] == type_coerce(v, JSONB) for v in candidates])
+    # For a scalar, containment under a top-level key is equality; objects and lists need both.
+    return or_(*[and_(jsonb.contains({name: v}), jsonb[name] == type_coerce(v, JSONB))
+                 if isinstance(v, dict | list) else jsonb.contains({name: v}) for v in candidates])
 
 
 def find_instances(engine: Engine, *, definition: str | None = None, version: int | None = None,
@@ -126,13 +135,15 @@ def find_instances(engine: Engine, *, definition: str | None = None, version: in
             where.append(ProcessInstance.created_at >= _aware(started_from))
         if started_to:
             where.append(ProcessInstance.created_at < _aware(started_to))
+        page_where = list(where)
         if variable:
             where.append(_variable_filter(engine, variable, value or ""))
 
         total = session.scalar(select(func.count()).select_from(
             select(literal(1)).select_from(ProcessInstance).where(*where).limit(COUNT_CAP + 1).subquery()))
+        if variable:
+            page_where.append(_variable_filter(engine, variable, value or "", many=(total or 0) > MANY))
         backwards = before is not None
-        page_where = list(where)
         cursor = before if backwards else after
         if cursor:
             key = tuple_(*columns)
@@ -162,6 +173,12 @@ def find_instances(engine: Engine, *, definition: str | None = None, version: in
     }
 
 
+def definition_keys(engine: Engine) -> list[str]:
+    """Every deployed process key, sorted: for filters (``list_definitions`` also counts instances)."""
+    with engine.db.reading() as session:
+        return list(session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
+
+
 def lookup_instances(engine: Engine, text: str, limit: int = 20) -> list[str]:
     """Instance ids for what an operator typed in the search box: an id, a business key, or the
     short id prefix the lists show (8+ hex characters)."""
@@ -181,8 +198,7 @@ def monitor_overview(engine: Engine, recent: int = 10) -> dict[str, Any]:
     """The dashboard: instances by status and by definition version, open incidents, recent
     failures (incidents and calls being retried)."""
     with engine.db.reading() as session:
-        by_status = dict(session.execute(
-            select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all())
+        # One pass over the instances; the totals per status are summed from it.
         per_definition = session.execute(
             select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
             .group_by(ProcessInstance.definition_id, ProcessInstance.status)).all()
@@ -190,7 +206,9 @@ def monitor_overview(engine: Engine, recent: int = 10) -> dict[str, Any]:
             select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version,
                    ProcessDefinition.name)).all()}
         table: dict[tuple[str, int], dict[str, Any]] = {}
+        by_status: dict[str, int] = {}
         for definition_id, status, count in per_definition:
+            by_status[status] = by_status.get(status, 0) + count
             d = definitions.get(definition_id)
             if d is None:
                 continue

@@ -109,6 +109,7 @@ class Engine:
     from .messages import correlate  # noqa: E402
     from .monitoring import (  # noqa: E402
         changes_token,
+        definition_keys,
         find_incidents,
         find_instances,
         instance_history,

@@ -189,7 +189,7 @@ def instances() -> Any:
     except InvalidRequest as exc:
         flash(str(exc), "error")
         page = {"items": [], "total": 0, "total_capped": False, "next": None, "prev": None, "limit": limit}
-    return render_template("instances.html", page=page, definitions=engine().list_definitions(),
+    return render_template("instances.html", page=page, definition_keys=engine().definition_keys(),
                            sort=sort, descending=descending, page_sizes=PAGE_SIZES)
 
 
@@ -199,7 +199,7 @@ def incidents() -> str:
     state = args.get("state", "open")
     items = engine().find_incidents(state=state, definition=args.get("definition") or None,
                                     element_id=args.get("element") or None, text=args.get("text") or None)
-    return render_template("incidents.html", items=items, state=state, definitions=engine().list_definitions())
+    return render_template("incidents.html", items=items, state=state, definition_keys=engine().definition_keys())
 
 
 @ui.post("/incidents/retry")

@@ -8,6 +8,7 @@ the live answer, so there is one way to draw each of them.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from flask import (
@@ -26,6 +27,7 @@ from engine import BatonError, Engine, InstanceNotFound
 
 from .ui import engine, int_arg, ui
 
+log = logging.getLogger("baton.ui")
 PANELS = ("summary", "actions", "variables", "incidents", "jobs")
 HISTORY_PAGE = 100
 
@@ -38,7 +40,13 @@ def compensation(eng: Engine, instance_id: str) -> dict[str, Any] | None:
     """
     if not hasattr(eng, "get_compensation"):  # the compensation issue has not landed yet
         return None
-    raw = eng.get_compensation(instance_id) or {}
+    try:
+        raw = eng.get_compensation(instance_id) or {}
+    except InstanceNotFound:
+        raise
+    except Exception:  # the page must still show what it can of a broken instance
+        log.exception("no compensation path for instance %s", instance_id)
+        return None
     executed = [{**step, "position": n} for n, step in enumerate(raw.get("executed") or [], start=1)]
     pending = []
     for scope in raw.get("pending") or []:
