@@ -10,7 +10,7 @@ import os
 import socket
 from collections import deque
 
-from engine import EndpointFailure, Engine, FatalFailure, JobTicket
+from engine import EndpointFailure, Engine, FatalFailure, JobCall, JobTicket, MessageNotCorrelated
 
 from .endpoints import adapter_for
 
@@ -21,6 +21,16 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def publish(engine: Engine, call: JobCall) -> dict[str, object]:
+    """Hand on a message an instance threw: to the instances of this Baton waiting for it."""
+    payload = call.payload or {}
+    try:
+        return engine.correlate(payload["name"], correlation=payload.get("correlation") or {},
+                                variables=payload.get("variables") or {})
+    except MessageNotCorrelated as exc:
+        return {"result": "unrouted", "detail": str(exc)}
+
+
 def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     """Run ``job_id`` once if it is ours to run; return what happened (for logs and tests)."""
     call = engine.claim_job(job_id, owner or worker_identity())
@@ -29,6 +39,9 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     if call.kind == "timer":
         engine.fire_timer(job_id)
         return "fired"
+    if call.kind == "publish":
+        engine.finish_publish(job_id, publish(engine, call))
+        return "published"
     try:
         result = adapter_for(call.endpoint).call(call)
     except EndpointFailure as failure:

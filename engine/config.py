@@ -23,7 +23,9 @@ BATON_JOB_LEASE_SECONDS         lease on a claimed job beyond the endpoint ``15`
                                 timeout (then the relay takes it back)
 BATON_RETRY_BASE_SECONDS        first retry delay (doubles per attempt)    ``1.0``
 BATON_RELAY_INTERVAL_SECONDS    how often the relay re-sends stale jobs    ``2.0``
-BATON_RELAY_STALE_SECONDS       age after which a pending job is re-sent   ``5.0``
+BATON_RELAY_STALE_SECONDS       age after which a job nobody took is sent  ``30.0``
+                                again (a lost message; a dead worker's job
+                                comes back by its lease instead)
 ==============================  =========================================  ==============================
 """
 
@@ -55,7 +57,7 @@ class Settings:
     job_lease_seconds: float = 15.0
     retry_base_seconds: float = 1.0
     relay_interval_seconds: float = 2.0
-    relay_stale_seconds: float = 5.0
+    relay_stale_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         home = Path(self.home)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from ._bpmn import events
 from ._bpmn.reading import read_deployment
 from .errors import DefinitionNotFound, DeploymentError
 from .models import Deployment, ProcessDefinition
@@ -44,6 +45,8 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
     with engine.db.transaction() as session:
         deployment: Deployment | None = None
         for source in sources:
+            events.plain_messages([source.spec, *source.subprocess_specs.values(),
+                                   *(s for unit in source.units.values() for s in (unit[0], *unit[1].values()))])
             spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs, source.plan, source.units)
             checksum = hashlib.sha256(
                 (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()

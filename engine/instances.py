@@ -97,6 +97,8 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
         instance_id = instance.id
         _record(session, instance, [Note("process", "started", {"business_key": business_key})])
         tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
+        revision = instance.revision
+    engine._remember_workflow(instance_id, revision, workflow)
     engine.notifier(tickets)
     return instance_id
 
@@ -104,19 +106,22 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
 def advance(engine: Engine, instance_id: str,
             apply: Callable[[Session, ProcessInstance, BatonWorkflow, Step], None] | None = None) -> str:
     """Lock the instance, apply ``apply`` to its workflow, run the engine, store; return the status."""
-    with engine.db.transaction() as session:
-        instance = _lock(session, instance_id)
-        workflow = restore_workflow(engine, session, instance)
-        tracker = Tracker.watch(workflow)
-        step = Step()
-        try:
+    # The workflow object is mutated in place: it leaves the cache while it changes (readers in other
+    # threads restore their own copy) and is cached again only once its state has committed.
+    try:
+        with engine.db.transaction() as session:
+            instance = _lock(session, instance_id)
+            workflow = restore_workflow(engine, session, instance, take=True)
+            tracker = Tracker.watch(workflow)
+            step = Step()
             if apply is not None:
                 apply(session, instance, workflow, step)
             tickets = _move(engine, session, instance, workflow, tracker, step)
-        except BaseException:
-            engine._remember_workflow(instance_id, -1, None)
-            raise
-        status = instance.status
+            status, revision = instance.status, instance.revision
+    except BaseException:
+        engine._remember_workflow(instance_id, -1, None)
+        raise
+    engine._remember_workflow(instance_id, revision, workflow)
     engine.notifier(tickets)
     return status
 
@@ -162,7 +167,7 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
             return
         if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
             delay = engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0))
-            job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), None
+            job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), now
             step.events.append(Note(job.element_id, "retrying",
                                     {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}, task))
             from .runtime import JobTicket
@@ -182,6 +187,15 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
     return advance(engine, instance_id, apply)
 
 
+def finish_publish(engine: Engine, job_id: str, result: dict[str, Any]) -> None:
+    """A message the instance threw was handed on (bus or Baton itself): nothing moves."""
+    with engine.db.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.status not in ("done", "cancelled"):
+            job.status, job.result, job.updated_at = "done", result, utcnow()
+            job.lock_owner = job.locked_until = None
+
+
 def fire_timer(engine: Engine, job_id: str) -> str | None:
     """A timer job came due: let the workflow see the time (SpiffWorkflow fires due timers)."""
     instance_id = _job_instance(engine, job_id)
@@ -195,7 +209,7 @@ def fire_timer(engine: Engine, job_id: str) -> str | None:
         due = outbox.timer_due(workflow, job.task_id)
         now = utcnow()
         if due is not None and due > now:  # woken early (clock skew, an early ETA): wait again
-            job.status, job.next_run_at, job.sent_at = "pending", due, None
+            job.status, job.next_run_at, job.sent_at = "pending", due, now
             job.lock_owner = job.locked_until = None
             from .runtime import JobTicket
 
@@ -259,7 +273,7 @@ def retry_incident(engine: Engine, incident_id: str) -> str:
         if found.job_id:
             job = session.get(Job, found.job_id)
             if job is not None and job.status == "failed":
-                job.status, job.attempts, job.next_run_at, job.sent_at = "pending", 0, utcnow(), None
+                job.status, job.attempts, job.next_run_at, job.sent_at = "pending", 0, utcnow(), utcnow()
                 from .runtime import JobTicket
 
                 step.tickets.append(JobTicket(job.id, instance.id, job.kind))
@@ -282,9 +296,12 @@ def _lock(session: Session, instance_id: str) -> ProcessInstance:
     return instance
 
 
-def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance) -> BatonWorkflow:
-    """The instance's workflow: from the in-process cache when the revision matches, else the row."""
-    cached = engine._cached_workflow(instance.id, instance.revision)
+def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance, *,
+                     take: bool = False) -> BatonWorkflow:
+    """The instance's workflow: from the in-process cache when the revision matches, else the row.
+
+    ``take`` removes it from the cache (the caller is about to change it)."""
+    cached = engine._cached_workflow(instance.id, instance.revision, take=take)
     if cached is not None:
         return cached
     definition_id = instance.definition_id
@@ -316,6 +333,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     tickets = list(step.tickets) + outbox.create_service_jobs(engine, session, instance, workflow, changes)
     outbox.cancel_orphan_jobs(session, instance, changes)
     tickets += outbox.schedule_timers(session, instance, workflow)
+    tickets += outbox.publish_jobs(session, instance, workflow)
     instance.status = step.status or _status(session, instance, workflow)
     now = utcnow()
     if instance.status in ENDED and instance.ended_at is None:
@@ -326,7 +344,6 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     instance.revision += 1
     instance.updated_at = now
     session.flush()
-    engine._remember_workflow(instance.id, instance.revision, workflow)
     return tickets
 
 

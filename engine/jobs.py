@@ -33,6 +33,7 @@ class JobCall:
     idempotency_key: str
     attempt: int
     traceparent: str
+    payload: dict[str, Any] | None = None
 
 
 def _claimable(now: Any) -> Any:
@@ -76,7 +77,7 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
             job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, kind=job.kind, topic=job.topic,
             endpoint=endpoint, variables=payload.get("variables", {}),
             idempotency_key=job.idempotency_key, attempt=job.attempts,
-            traceparent=f"00-{trace_id}-{span_id}-01",
+            traceparent=f"00-{trace_id}-{span_id}-01", payload=payload,
         )
 
 

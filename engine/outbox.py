@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from ._bpmn.history import Change
+from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow
 from .endpoints import Endpoint
-from .models import Job, ProcessDefinition, ProcessInstance, utcnow
+from .models import Job, ProcessDefinition, ProcessInstance, new_id, utcnow
 
 # A timer due later than this is not handed to the broker now: an ETA message is held in a
 # worker's memory (and, on Redis, redelivered after the visibility timeout).
@@ -53,11 +54,46 @@ def create_service_jobs(engine: Engine, session: Session, instance: ProcessInsta
         job = Job(instance_id=instance.id, task_id=task_id, element_id=element_id, kind="service",
                   topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task_id}:{element_id}",
                   payload={"endpoint": binding.get("endpoint"), "variables": _json(task.data)},
-                  max_attempts=(endpoint.retries + 1) if endpoint else 1, status="pending")
+                  max_attempts=(endpoint.retries + 1) if endpoint else 1, status="pending", sent_at=utcnow())
         session.add(job)
         session.flush()
         tickets.append(JobTicket(job.id, instance.id, job.kind))
     return tickets
+
+
+def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> list[JobTicket]:
+    """A job per message the workflow threw that nothing inside it caught: for the bus bridge."""
+    from .runtime import JobTicket
+
+    tickets = []
+    for event in workflow.get_events():
+        definition = event.event_definition
+        if not isinstance(definition, MessageEventDefinition):
+            continue
+        payload = _json(event.payload or {})
+        correlation = {}
+        for prop in definition.correlation_properties:  # the values the message carries, by property
+            try:
+                correlation[prop.name] = workflow.script_engine.environment.evaluate(prop.retrieval_expression, payload)
+            except Exception:
+                continue
+        thrower = _thrower(workflow, definition)
+        job = Job(instance_id=instance.id, task_id=str(thrower.id) if thrower else "-",
+                  element_id=thrower.task_spec.bpmn_id if thrower else definition.name,
+                  kind="publish", topic=definition.name, idempotency_key=f"{instance.id}:publish:{new_id()}",
+                  payload={"name": definition.name, "variables": payload,
+                           "correlation": _json(correlation), "business_key": instance.business_key},
+                  status="pending", max_attempts=6, sent_at=utcnow())
+        session.add(job)
+        session.flush()
+        tickets.append(JobTicket(job.id, instance.id, "publish"))
+    return tickets
+
+
+def _thrower(workflow: BatonWorkflow, definition: MessageEventDefinition):  # type: ignore[no-untyped-def]
+    found = [t for t in all_tasks(workflow)
+             if getattr(t.task_spec, "event_definition", None) is definition and t.state == TaskState.COMPLETED]
+    return max(found, key=lambda t: t.last_state_change) if found else None
 
 
 def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
@@ -118,6 +154,7 @@ def schedule_timers(session: Session, instance: ProcessInstance, workflow: Baton
         session.flush()
         eta = max(0.0, (due - now).total_seconds())
         if eta <= SEND_TIMERS_WITHIN:  # later ones are sent by the relay as they come due
+            job.sent_at = now
             tickets.append(JobTicket(job.id, instance.id, "timer", eta))
     return tickets
 
@@ -133,4 +170,4 @@ def _task(workflow: BatonWorkflow, task_id: str):  # type: ignore[no-untyped-def
         return None
 
 
-__all__ = ["cancel_orphan_jobs", "create_service_jobs", "schedule_timers", "timer_due"]
+__all__ = ["cancel_orphan_jobs", "create_service_jobs", "publish_jobs", "schedule_timers", "timer_due"]

@@ -51,6 +51,10 @@ class _LRU:
         with self._lock:
             self._items.pop(key, None)
 
+    def pop(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.pop(key, None)
+
 
 class Engine:
     """Wires settings, the database, the endpoint map and the notifier together.
@@ -78,8 +82,8 @@ class Engine:
             self._specs.put(definition_id, found)
         return found
 
-    def _cached_workflow(self, instance_id: str, revision: int) -> BatonWorkflow | None:
-        found = self._workflows.get(instance_id)
+    def _cached_workflow(self, instance_id: str, revision: int, *, take: bool = False) -> BatonWorkflow | None:
+        found = self._workflows.pop(instance_id) if take else self._workflows.get(instance_id)
         if found is not None and found[0] == revision:
             return found[1]
         return None
@@ -101,6 +105,7 @@ class Engine:
         complete_job,
         complete_user_task,
         fail_job,
+        finish_publish,
         fire_timer,
         retry_incident,
         start,

@@ -69,3 +69,27 @@ def test_a_buffered_message_is_delivered_when_the_instance_starts_waiting(engine
     assert any(h["event"] == "message" for h in doc["history"])
     with pytest.raises(MessageNotCorrelated):  # consumed: not delivered twice
         engine.correlate("OrderShipped", correlation={"order_id": "later"})
+
+
+def test_a_thrown_message_resumes_the_instance_waiting_for_it(settings_factory, services):  # type: ignore[no-untyped-def]
+    import migrations
+    from adapters.runner import InlineDriver
+    from engine import Engine
+
+    settings = settings_factory()
+    migrations.upgrade(settings.database_url)
+    driver = InlineDriver()
+    engine = Engine(settings, notifier=driver.notify, endpoints=EndpointMap())
+    driver.engine = engine
+    events = ROOT / "tests" / "diagrams" / "order_events.bpmn"
+    engine.deploy([(events.name, events.read_bytes())])
+    waiting = {n: engine.start("ship_order", {"order_id": n}) for n in ("a", "b", "c")}
+    thrower = engine.start("place_order", {"order_id": "b", "qty": 2})
+    driver.drain()
+    assert engine.get_instance(thrower)["status"] == "completed"
+    [publish] = [j for j in engine.get_instance(thrower)["jobs"] if j["kind"] == "publish"]
+    assert publish["status"] == "done"
+    resumed = engine.get_instance(waiting["b"])
+    assert resumed["status"] == "completed" and resumed["variables"]["total"] == 6
+    assert [engine.get_instance(waiting[n])["status"] for n in ("a", "c")] == ["waiting", "waiting"]
+    engine.close()

@@ -17,7 +17,10 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     SIGNAL_EVENT_XPATH,
     TIMER_EVENT_XPATH,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageDefinition
 
 
 class StartEventParser(CamundaStartEventParser):
@@ -29,3 +32,26 @@ class StartEventParser(CamundaStartEventParser):
         task = self._create_task(event_definition)
         self.spec.start.connect(task)
         return task
+
+
+def plain_messages(specs: list[Any]) -> None:
+    """Give message events without a Camunda payload expression SpiffWorkflow's plain definition.
+
+    The Camunda parser makes every message definition Camunda's, whose throw evaluates a payload
+    expression (``camunda:expression``) and fails when there is none. Baton's rule: a message
+    carries the throwing task's variables, which the plain definition does.
+    """
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(definition, MultipleEventDefinition):
+                definition.event_definitions = [_plain(d) for d in definition.event_definitions]
+            elif definition is not None:
+                task_spec.event_definition = _plain(definition)
+
+
+def _plain(definition: Any) -> Any:
+    if isinstance(definition, CamundaMessageDefinition) and definition.expression is None:
+        return MessageEventDefinition(definition.name, definition.correlation_properties,
+                                      description=definition.description)
+    return definition

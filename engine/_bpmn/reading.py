@@ -77,12 +77,6 @@ _INNER = {
     "dataOutputAssociation", "assignment", "from", "to", "formalExpression", "property",
 }
 _EXPRESSION_HINT = " (write e.g. amount > 100)"
-# Messages are delivered to waiting catches (engine/messages.py); publishing a message to the bus
-# arrives with the bus bridge: until then a throw would fail at run time (a Camunda message throw
-# evaluates a payload expression it does not have).
-_NO_MESSAGES = ("message throw events are not supported yet: Baton does not publish messages to a bus; "
-                "use a service task (camunda:type=\"external\") to send")
-
 Refuse = Callable[[etree._Element, str], None]
 
 
@@ -425,10 +419,6 @@ def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deploym
                 if el.get("messageRef") is None and el.find(f"{{{BPMN}}}messageEventDefinition") is None:
                     refuse(el, "send task has neither a message nor an endpoint binding: give it "
                                "camunda:type=\"external\" camunda:topic to run it as a job")
-                else:
-                    refuse(el, _NO_MESSAGES)
-            elif local == "messageEventDefinition" and _throws_message(el):
-                refuse(el, _NO_MESSAGES)
             elif local == "businessRuleTask":
                 _check_business_rule(el, deployment, refuse)
             elif local == "callActivity":
@@ -452,11 +442,6 @@ def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deploym
             elif local in ("dataInputAssociation", "dataOutputAssociation"):
                 _check_data_association(el, doc, refuse)
     return problems
-
-
-def _throws_message(definition: etree._Element) -> bool:
-    event = definition.getparent()
-    return event is not None and _local(event) in ("intermediateThrowEvent", "endEvent")
 
 
 def _check_juel(el: etree._Element, refuse: Refuse) -> None:

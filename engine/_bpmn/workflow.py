@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import (
     BpmnTaskSpecConverter,
     EventConverter,
@@ -33,6 +34,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask as DefaultParallelMITask
 from SpiffWorkflow.bpmn.specs.defaults import SequentialMultiInstanceTask as DefaultSequentialMITask
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -217,6 +219,7 @@ class WorkflowCodec:
         # service tasks, but its serializer config only knows its own (same class names).
         MultiInstanceTaskConverter(DefaultSequentialMITask, self._registry, "BpmnSequentialMultiInstanceTask")
         MultiInstanceTaskConverter(DefaultParallelMITask, self._registry, "BpmnParallelMultiInstanceTask")
+        MessageEventDefinitionConverter(MessageEventDefinition, self._registry, "BpmnMessageEventDefinition")
         self._serializer = BpmnWorkflowSerializer(self._registry)
 
     def spec_to_json(self, spec: Any, subprocess_specs: dict[str, Any], plan: CompensationPlan | None = None,
