@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import time
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from engine import (
     BatonError,
@@ -18,6 +19,7 @@ from engine import (
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_WAIT_SECONDS = 60.0
 
 
 def engine() -> Engine:
@@ -111,10 +113,26 @@ def definition_xml(key: str) -> Response:
 @api.post("/process-definitions/<key>/start")
 @mutation
 def start(key: str) -> Any:
+    """Start an instance. With ``?wait=SECONDS`` (the synchronous edge) answer once it no longer
+    runs (completed, or waiting for a person, a message or a timer) with its variables, or 202 with
+    its URL when the time is up."""
     body = _json_body()
+    wait = request.args.get("wait", type=float)
+    if wait is not None and not 0 <= wait <= MAX_WAIT_SECONDS:
+        return problem(400, "Bad request", f"wait is between 0 and {MAX_WAIT_SECONDS:g} seconds")
     instance_id = engine().start(key, body.get("variables") or {}, business_key=body.get("business_key"),
                                  version=body.get("version"))
-    return jsonify(engine().get_instance(instance_id, history=False)), 201
+    doc = engine().get_instance(instance_id, history=False)
+    if wait is None:
+        return jsonify(doc), 201
+    deadline = time.monotonic() + wait
+    while doc["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        doc = engine().get_instance(instance_id, history=False)
+    location = url_for("api.get_instance", instance_id=instance_id)
+    if doc["status"] == "running":
+        return jsonify({"id": instance_id, "status": "running", "url": location}), 202, {"Location": location}
+    return jsonify(doc), 201, {"Location": location}
 
 
 @api.get("/process-instances")
