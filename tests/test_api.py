@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 
@@ -60,13 +61,13 @@ def test_errors_are_problem_json(client):
     assert "nope" in missing.json["detail"]
     bad = client.post("/api/v1/process-definitions/order_fulfillment/start", json={"variables": [1]})
     assert bad.status_code == 400
-    refused = client.post("/api/v1/deployments", data={"files": (__import__("io").BytesIO(b"<x"), "b.bpmn")})
+    refused = client.post("/api/v1/deployments", data={"files": (io.BytesIO(b"<x"), "b.bpmn")})
     assert refused.status_code == 422 and refused.json["problems"][0]["file"] == "b.bpmn"
 
 
 def test_message_api(client):
-    client.post("/api/v1/deployments", data={
-        "files": (open(PROCESSES.parent / "tests" / "diagrams" / "await_shipment.bpmn", "rb"), "a.bpmn")})
+    diagram = (PROCESSES.parent / "tests" / "diagrams" / "await_shipment.bpmn").read_bytes()
+    client.post("/api/v1/deployments", data={"files": (io.BytesIO(diagram), "a.bpmn")})
     started = client.post("/api/v1/process-definitions/await_shipment/start", json={"variables": {"order_id": "z"}})
     assert started.status_code == 201
     unknown = client.post("/api/v1/messages", json={"name": "OrderShipped", "correlation_keys": {"order_id": "?"}})
