@@ -21,7 +21,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
-from . import messages, outbox
+from . import messages, outbox, usertasks
 from ._bpmn.errorflow import throw_error
 from ._bpmn.history import Change, Tracker, all_tasks
 from ._bpmn.workflow import BatonWorkflow
@@ -326,6 +326,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
             _script_incident(session, instance, exc, step)
     else:
         messages.sync_subscriptions(session, instance, workflow, step)
+    usertasks.sync_user_tasks(session, instance, workflow)
     tracker.collect(workflow)
     changes = tracker.drain()
     _record(session, instance, step.events)

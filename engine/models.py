@@ -194,3 +194,22 @@ class MessageReceipt(Base):
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     result: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UserTaskRow(Base):
+    """An open user or manual task (the task list reads this, not the workflows)."""
+
+    __tablename__ = "user_task"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200), index=True)
+    candidate_users: Mapped[str | None] = mapped_column(String(1000))
+    candidate_groups: Mapped[str | None] = mapped_column(String(1000))
+    claimed_by: Mapped[str | None] = mapped_column(String(200), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    form: Mapped[list[Any] | None] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

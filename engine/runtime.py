@@ -132,3 +132,9 @@ class Engine:
         list_instances,
         open_tasks,
     )
+    from .usertasks import (  # noqa: E402
+        claim_user_task,
+        complete_user_task_by_id,
+        get_user_task,
+        list_user_tasks,
+    )

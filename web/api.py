@@ -43,6 +43,9 @@ def _baton_error(exc: BatonError) -> Response:
     if isinstance(exc, InstanceNotActive):
         return problem(409, "Conflict", str(exc))
     if isinstance(exc, InvalidRequest):
+        errors = getattr(exc, "errors", None)
+        if errors:
+            return problem(422, "Invalid input", str(exc), errors=errors)
         return problem(400, "Bad request", str(exc))
     return problem(500, "Engine error", str(exc))
 
@@ -167,6 +170,42 @@ def cancel(instance_id: str) -> Response:
 def complete_task(instance_id: str, element_id: str) -> Response:
     engine().complete_user_task(instance_id, element_id, _json_body().get("variables") or {})
     return jsonify(engine().get_instance(instance_id, history=False))
+
+
+@api.get("/tasks")
+def list_tasks() -> Response:
+    """Open user tasks; ``user`` and ``group`` (repeatable) narrow to what they may do."""
+    args = request.args
+    return jsonify({"items": engine().list_user_tasks(user=args.get("user"), groups=args.getlist("group"),
+                                                      instance_id=args.get("instance_id"))})
+
+
+@api.get("/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    return jsonify(engine().get_user_task(task_id))
+
+
+@api.post("/tasks/<task_id>/claim")
+@mutation
+def claim_task(task_id: str) -> Response:
+    user = _json_body().get("user")
+    if not isinstance(user, str) or not user:
+        return problem(400, "Bad request", "say who claims the task: {\"user\": \"...\"}")
+    return jsonify(engine().claim_user_task(task_id, user))
+
+
+@api.post("/tasks/<task_id>/unclaim")
+@mutation
+def unclaim_task(task_id: str) -> Response:
+    return jsonify(engine().claim_user_task(task_id, None))
+
+
+@api.post("/tasks/<task_id>/complete")
+@mutation
+def complete_task_by_id(task_id: str) -> Response:
+    body = _json_body()
+    status = engine().complete_user_task_by_id(task_id, body.get("variables") or {}, body.get("user"))
+    return jsonify({"id": task_id, "instance_status": status})
 
 
 @api.post("/messages")

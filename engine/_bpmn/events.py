@@ -55,3 +55,20 @@ def _plain(definition: Any) -> Any:
         return MessageEventDefinition(definition.name, definition.correlation_properties,
                                       description=definition.description)
     return definition
+
+
+def user_task_people(root: Any) -> dict[str, dict[str, Any]]:
+    """Who may do each user task, from Camunda's attributes: element id -> assignee, candidates."""
+    camunda = "http://camunda.org/schema/1.0/bpmn"
+    people: dict[str, dict[str, Any]] = {}
+    for el in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}userTask"):
+        entry: dict[str, Any] = {}
+        if el.get(f"{{{camunda}}}assignee"):
+            entry["assignee"] = el.get(f"{{{camunda}}}assignee")
+        for attr, key in (("candidateUsers", "candidate_users"), ("candidateGroups", "candidate_groups")):
+            value = el.get(f"{{{camunda}}}{attr}")
+            if value:
+                entry[key] = [v.strip() for v in value.split(",") if v.strip()]
+        if entry:
+            people[el.get("id", "")] = {"user_task": entry}
+    return people
