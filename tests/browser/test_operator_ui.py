@@ -70,6 +70,7 @@ def test_refused_uploads_show_the_refusals_never_an_error_page(page, live, tmp_p
     page.wait_for_selector("#refusal-diagram[data-ready]")
     assert "baton-failed" in markers(page, "create_shipment")
     assert page.query_selector(".baton-refusal") is not None
+    screenshot(page, "refusals.png")
 
     too_big = tmp_path / "big.bpmn"
     too_big.write_bytes(b"<x>" + b" " * (600 * 1024) + b"</x>")

@@ -66,6 +66,7 @@ def test_instances_list_filters_pages_and_follows_changes(page, live):
     page.wait_for_selector(f'tr[data-instance-id="{new_id}"]', timeout=5_000)
     assert page.evaluate("window.__sameDocument") is True
     assert page.inner_text("#instance-total") == "8"
+    screenshot(page, "instances.png")
     assert live.console_errors == []
 
 
@@ -105,3 +106,25 @@ def test_model_in_the_modeler_deploy_and_land_on_the_definition_page(page, live)
     assert "new_process" not in [d["key"] for d in live.engine.list_definitions()]
     # The refusal is answered 422, which Chromium logs as a failed resource: that one is expected.
     assert [e for e in live.console_errors if "status of 422" not in e] == []
+
+
+def test_banner_says_so_when_the_broker_does_not_answer(settings_factory):
+    """No browser needed: the banner is server-rendered on every page."""
+    import migrations
+    from adapters.broker import CeleryNotifier
+    from adapters.tasks import create_celery
+    from engine import Engine
+    from web.app import create_app
+
+    settings = settings_factory(broker_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    migrations.upgrade(settings.database_url)
+    engine = Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
+    client = create_app(settings, engine=engine).test_client()
+    assert b'class="banner"' not in client.get("/").data  # the first look starts the probe
+    probe = client.application.extensions["baton_broker_probe"]
+    deadline = time.monotonic() + 10
+    while probe.result is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    page = client.get("/instances").data.decode()
+    assert "the broker does not answer" in page
+    engine.close()

@@ -166,7 +166,7 @@
     problems.forEach((p) => {
       if (!p.element_id || !registry.get(p.element_id)) return;
       viewer.get('canvas').addMarker(p.element_id, 'baton-failed');
-      viewer.get('overlays').add(p.element_id, 'baton', { position: { bottom: -6, left: 0 },
+      viewer.get('overlays').add(p.element_id, 'baton', { position: { bottom: -24, left: 0 },
         html: `<div class="baton-refusal">${esc(p.reason)}</div>` });
     });
     container.dataset.ready = '1';

@@ -71,7 +71,7 @@
       if (!p.element_id || !registry.get(p.element_id)) return;
       canvas.addMarker(p.element_id, 'baton-failed');
       marked.push(p.element_id);
-      overlays.add(p.element_id, 'baton', { position: { bottom: -6, left: 0 }, html: `<div class="baton-refusal">${esc(p.reason)}</div>` });
+      overlays.add(p.element_id, 'baton', { position: { bottom: -24, left: 0 }, html: `<div class="baton-refusal">${esc(p.reason)}</div>` });
     });
   }
 
