@@ -136,7 +136,10 @@ def _not_found(exc: HTTPException) -> Any:
 @ui.app_errorhandler(413)
 def _too_large(exc: HTTPException) -> Any:
     if not _wants_html():
-        return exc
+        from .api import problem
+
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        return problem(413, "Payload too large", f"the request is larger than {limit} bytes; nothing was changed")
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     problems = [{"file": "upload", "line": None, "element_id": None,
                  "reason": f"the upload is larger than {limit // 1024} KiB; nothing was deployed"}]

@@ -396,6 +396,11 @@ def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deploym
                 quiet.update(injected.iter())
         if process.find(f"{{{BPMN}}}startEvent") is None:
             refuse(process, "the process has no start event")
+        for mapping in process.iter(f"{{{CAMUNDA}}}inputOutput", f"{{{CAMUNDA}}}in", f"{{{CAMUNDA}}}out"):
+            if mapping.getparent() is not None and etree.QName(mapping.getparent()).localname == "connector":
+                continue  # the http-connector's url/method parameters are read by Baton
+            refuse(mapping, f"camunda:{etree.QName(mapping).localname} variable mappings are not supported: "
+                            "a task sees all the variables of its token; remove the mapping")
         for el in process.iter():
             if not isinstance(el.tag, str):
                 continue
