@@ -10,7 +10,15 @@ import os
 import socket
 from collections import deque
 
-from engine import EndpointFailure, Engine, FatalFailure, JobCall, JobTicket, MessageNotCorrelated
+from engine import (
+    EndpointFailure,
+    Engine,
+    FatalFailure,
+    JobCall,
+    JobTicket,
+    MessageNotCorrelated,
+    RetryableFailure,
+)
 
 from .endpoints import adapter_for
 
@@ -22,8 +30,15 @@ def worker_identity() -> str:
 
 
 def publish(engine: Engine, call: JobCall) -> dict[str, object]:
-    """Hand on a message an instance threw: to the instances of this Baton waiting for it."""
+    """Hand on a message an instance threw: to the bus (``BATON_BUS_URL``, see ``adapters.bus``),
+    or, without a bus, to the instances of this Baton waiting for it.
+
+    Raises :class:`engine.RetryableFailure` when the bus could not take it."""
     payload = call.payload or {}
+    if engine.settings.bus_url:
+        from .bus import publish_event
+
+        return publish_event(engine.settings, call)
     try:
         return engine.correlate(payload["name"], correlation=payload.get("correlation") or {},
                                 variables=payload.get("variables") or {})
@@ -31,17 +46,43 @@ def publish(engine: Engine, call: JobCall) -> dict[str, object]:
         return {"result": "unrouted", "detail": str(exc)}
 
 
+def _run_publish(engine: Engine, call: JobCall, owner: str) -> str:
+    """A publish job: the message must not be lost when the bus is down.
+
+    ``engine.fail_job`` cannot retry a publish job (it looks for a started task, and the thrower
+    has completed), so a failed publish gives the job back (``release_job``): it stays
+    ``pending`` and the relay sends it again once it is ``BATON_RELAY_STALE_SECONDS`` old, as
+    often as it takes. The event id is the job id, so a publish that did reach the bus before
+    the failure was noticed is deduplicated by the consumers.
+    """
+    try:
+        result = publish(engine, call)
+    except RetryableFailure as failure:
+        log.warning("publish job %s (%s) attempt %s failed, kept for the relay: %s", call.job_id,
+                    call.element_id, call.attempt, failure)
+        engine.release_job(call.job_id, owner)
+        return "retry"
+    engine.finish_publish(call.job_id, result)
+    return "published"
+
+
 def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     """Run ``job_id`` once if it is ours to run; return what happened (for logs and tests)."""
-    call = engine.claim_job(job_id, owner or worker_identity())
+    owner = owner or worker_identity()
+    call = engine.claim_job(job_id, owner)
     if call is None:
         return "skipped"
     if call.kind == "timer":
         engine.fire_timer(job_id)
         return "fired"
+    if call.kind == "call":
+        engine.start_child(job_id)
+        return "called"
+    if call.kind == "return":
+        engine.return_from_child(job_id)
+        return "returned"
     if call.kind == "publish":
-        engine.finish_publish(job_id, publish(engine, call))
-        return "published"
+        return _run_publish(engine, call, owner)
     try:
         result = adapter_for(call.endpoint).call(call)
     except EndpointFailure as failure:

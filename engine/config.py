@@ -26,6 +26,11 @@ BATON_RELAY_INTERVAL_SECONDS    how often the relay re-sends stale jobs    ``2.0
 BATON_RELAY_STALE_SECONDS       age after which a job nobody took is sent  ``30.0``
                                 again (a lost message; a dead worker's job
                                 comes back by its lease instead)
+BATON_BUS_URL                   message bus of domain events (kombu URL:   (none: a thrown message goes
+                                ``amqp://...`` or ``redis://...``)         to this Baton's own instances)
+BATON_BUS_ROUTES                TOML file: bus events -> Baton messages,   (none: ``baton bus`` refuses
+                                and what Baton's message events publish    to start)
+BATON_BUS_EXCHANGE              topic exchange of the bus                  ``baton.events``
 ==============================  =========================================  ==============================
 """
 
@@ -58,6 +63,9 @@ class Settings:
     retry_base_seconds: float = 1.0
     relay_interval_seconds: float = 2.0
     relay_stale_seconds: float = 30.0
+    bus_url: str = field(default="", repr=False)  # may carry a password
+    bus_routes: Path | None = None
+    bus_exchange: str = "baton.events"
 
     def __post_init__(self) -> None:
         home = Path(self.home)
