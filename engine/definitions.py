@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from ._bpmn import events
+from ._bpmn import calls, events
 from ._bpmn.reading import read_deployment
 from ._bpmn.xmlsafe import parse_document
 from .errors import DefinitionNotFound, DeploymentError
@@ -38,7 +38,11 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
     """Deploy BPMN (and DMN) files together; raise :class:`DeploymentError` with every problem."""
     if not files:
         raise DeploymentError([])
-    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes)
+    with engine.db.reading() as session:
+        deployed: dict[str, set[int]] = {}
+        for key, version in session.execute(select(ProcessDefinition.key, ProcessDefinition.version)):
+            deployed.setdefault(key, set()).add(version)
+    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes, deployed)
     if problems:
         raise DeploymentError(problems)
     results: list[DeployedDefinition] = []
@@ -50,7 +54,8 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
                                    *(s for unit in source.units.values() for s in (unit[0], *unit[1].values()))])
             spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs, source.plan, source.units)
             root, _ = parse_document(source.source_xml.encode(), source.file_name, engine.settings.max_xml_bytes)
-            bindings = {**(events.user_task_people(root) if root is not None else {}), **source.bindings}
+            bindings = {**(events.user_task_people(root) if root is not None else {}),
+                        **(calls.call_targets(root) if root is not None else {}), **source.bindings}
             checksum = hashlib.sha256(
                 (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()
             ).hexdigest()

@@ -27,8 +27,10 @@ from ._bpmn.history import Change, Tracker, all_tasks
 from ._bpmn.workflow import BatonWorkflow
 from .definitions import get_definition
 from .errors import (
+    BatonError,
     BpmnErrorRaised,
     EndpointFailure,
+    FatalFailure,
     IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
@@ -80,7 +82,8 @@ def check_variables(variables: Any) -> dict[str, Any]:
 
 
 def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
-          business_key: str | None = None, version: int | None = None) -> str:
+          business_key: str | None = None, version: int | None = None,
+          parent: tuple[str, str] | None = None) -> str:
     """Create an instance of the latest (or given) version and run it to its first wait."""
     variables = check_variables(variables)
     with engine.db.reading() as session:
@@ -91,7 +94,8 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
     with engine.db.transaction() as session:
         instance = ProcessInstance(definition_id=definition_id, business_key=business_key,
                                    status="running", state="", revision=0, event_seq=0,
-                                   variables=variables)
+                                   variables=variables, parent_instance_id=parent[0] if parent else None,
+                                   parent_task_id=parent[1] if parent else None)
         session.add(instance)
         session.flush()
         instance_id = instance.id
@@ -183,6 +187,71 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
                 return
         job.status = "failed"
         _open_incident(session, instance, job, task, failure, step)
+
+    return advance(engine, instance_id, apply)
+
+
+def start_child(engine: Engine, job_id: str) -> str | None:
+    """Run a call job: start the called process as a child instance (once, even if run twice)."""
+    with engine.db.reading() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ("running", "pending"):
+            return None
+        payload, instance_id, task_id = dict(job.payload or {}), job.instance_id, job.task_id
+        child = session.scalar(select(ProcessInstance.id).where(ProcessInstance.parent_instance_id == instance_id,
+                                                                ProcessInstance.parent_task_id == task_id))
+        business_key = session.scalar(select(ProcessInstance.business_key).where(ProcessInstance.id == instance_id))
+    if child is None:
+        try:
+            child = start(engine, payload["key"], payload.get("variables") or {}, business_key=business_key,
+                          version=payload.get("version"), parent=(instance_id, task_id))
+        except BatonError as exc:
+            fail_job(engine, job_id, FatalFailure(f"cannot start {payload.get('key')!r}: {exc}"))
+            return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        found = session.get(Job, job_id)
+        if found is not None and found.status in ("pending", "running"):
+            found.status, found.result, found.updated_at = "waiting", {"child": child}, utcnow()
+            found.lock_owner = found.locked_until = None
+            step.events.append(Note(found.element_id, "called", {"child": child, "key": payload["key"]},
+                                    _task(workflow, task_id)))
+
+    advance(engine, instance_id, apply)
+    return child
+
+
+def return_from_child(engine: Engine, job_id: str) -> str | None:
+    """Run a return job: the child ended; complete the caller's call activity with its variables."""
+    instance_id = _job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        job = session.get(Job, job_id)
+        if job is None or job.status == "done":
+            return
+        job.status, job.updated_at = "done", utcnow()
+        job.lock_owner = job.locked_until = None
+        payload = job.payload or {}
+        call = session.scalars(select(Job).where(Job.instance_id == instance.id, Job.task_id == job.task_id,
+                                                 Job.kind == "call")).first()
+        task = _task(workflow, job.task_id)
+        if task is None or task.state != TaskState.STARTED:
+            return
+        if payload.get("status") in ("completed", "compensated"):
+            if call is not None:
+                call.status = "done"
+            task.data.update(payload.get("variables") or {})
+            task.complete()
+        else:
+            message = f"{task.task_spec.bpmn_id}: called instance {payload.get('child')} ended {payload.get('status')}"
+            if call is not None:
+                call.status = "failed"
+            session.add(Incident(instance_id=instance.id, task_id=job.task_id, job_id=call.id if call else None,
+                                 element_id=task.task_spec.bpmn_id, message=message, detail="CalledInstanceEnded",
+                                 created_at=datetime.now(UTC)))
+            step.events.append(Note(task.task_spec.bpmn_id, "failed", {"error": message}, task))
 
     return advance(engine, instance_id, apply)
 
@@ -335,11 +404,13 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     outbox.cancel_orphan_jobs(session, instance, changes)
     tickets += outbox.schedule_timers(session, instance, workflow)
     tickets += outbox.publish_jobs(session, instance, workflow)
+    tickets += outbox.call_jobs(session, instance, workflow, changes)
     instance.status = step.status or _status(session, instance, workflow)
     now = utcnow()
     if instance.status in ENDED and instance.ended_at is None:
         instance.ended_at = now
         _record(session, instance, [Note("process", instance.status)])
+        tickets += outbox.return_job(session, instance, _variables(workflow))
     instance.variables = _variables(workflow)
     instance.state = engine.codec.state_to_json(workflow)
     instance.revision += 1
@@ -395,7 +466,7 @@ def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow
     if open_incidents:
         return "incident"
     active_jobs = session.scalar(select(func.count()).select_from(Job).where(
-        Job.instance_id == instance.id, Job.status.in_(("pending", "running")), Job.kind != "timer"))
+        Job.instance_id == instance.id, Job.status.in_(("pending", "running", "waiting")), Job.kind != "timer"))
     return "running" if active_jobs else "waiting"
 
 

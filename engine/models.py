@@ -88,6 +88,8 @@ class ProcessInstance(Base):
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(Text)
     variables: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    parent_instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    parent_task_id: Mapped[str | None] = mapped_column(String(36))
 
     definition: Mapped[ProcessDefinition] = relationship()
 

@@ -61,6 +61,47 @@ def create_service_jobs(engine: Engine, session: Session, instance: ProcessInsta
     return tickets
 
 
+def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+              changes: list[Change]) -> list[JobTicket]:
+    """A job per call activity that started: it starts the child instance."""
+    from .runtime import JobTicket
+
+    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == "CallActivityTask"}
+    if not started:
+        return []
+    bindings = session.scalar(select(ProcessDefinition.bindings)
+                              .where(ProcessDefinition.id == instance.definition_id)) or {}
+    tickets = []
+    for task_id in started:
+        task = _task(workflow, task_id)
+        if task is None or task.state != TaskState.STARTED:
+            continue
+        target = (bindings.get(task.task_spec.bpmn_id) or {}).get("call") or {}
+        job = Job(instance_id=instance.id, task_id=task_id, element_id=task.task_spec.bpmn_id, kind="call",
+                  topic=target.get("key"), idempotency_key=f"{instance.id}:{task_id}:{task.task_spec.bpmn_id}",
+                  payload={"key": target.get("key"), "version": target.get("version"), "variables": _json(task.data)},
+                  status="pending", max_attempts=1, sent_at=utcnow())
+        session.add(job)
+        session.flush()
+        tickets.append(JobTicket(job.id, instance.id, "call"))
+    return tickets
+
+
+def return_job(session: Session, instance: ProcessInstance, variables: dict[str, Any]) -> list[JobTicket]:
+    """A child instance ended: a job on its caller that completes the call activity."""
+    from .runtime import JobTicket
+
+    if not instance.parent_instance_id or not instance.parent_task_id:
+        return []
+    job = Job(instance_id=instance.parent_instance_id, task_id=instance.parent_task_id, element_id="-",
+              kind="return", idempotency_key=f"{instance.id}:return", status="pending", max_attempts=1,
+              payload={"child": instance.id, "status": instance.status, "variables": _json(variables)},
+              sent_at=utcnow())
+    session.add(job)
+    session.flush()
+    return [JobTicket(job.id, instance.parent_instance_id, "return")]
+
+
 def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> list[JobTicket]:
     """A job per message the workflow threw that nothing inside it caught: for the bus bridge."""
     from .runtime import JobTicket

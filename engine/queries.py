@@ -45,6 +45,15 @@ def get_instance(engine: Engine, instance_id: str, *, history: bool = True) -> d
         doc = instance_summary(instance, definition)
         doc["variables"] = instance.variables or {}
         doc["revision"] = instance.revision
+        doc["parent_instance_id"] = instance.parent_instance_id
+        doc["children"] = [
+            {"id": c.id, "status": c.status, "definition": {"key": d.key, "version": d.version},
+             "element_id": _called_from(session, c)}
+            for c, d in session.execute(
+                select(ProcessInstance, ProcessDefinition)
+                .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+                .where(ProcessInstance.parent_instance_id == instance_id).order_by(ProcessInstance.created_at))
+        ]
         if history:
             doc["history"] = [
                 {"seq": e.seq, "element_id": e.element_id, "element_type": e.element_type, "name": e.name,
@@ -63,6 +72,11 @@ def get_instance(engine: Engine, instance_id: str, *, history: bool = True) -> d
                 select(Incident).where(Incident.instance_id == instance_id).order_by(Incident.created_at))
         ]
         return doc
+
+
+def _called_from(session: Any, child: ProcessInstance) -> str | None:
+    return session.scalar(select(Job.element_id).where(Job.instance_id == child.parent_instance_id,
+                                                       Job.task_id == child.parent_task_id, Job.kind == "call"))
 
 
 def _incident(i: Incident) -> dict[str, Any]:

@@ -108,7 +108,9 @@ class Engine:
         finish_publish,
         fire_timer,
         retry_incident,
+        return_from_child,
         start,
+        start_child,
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
     from .messages import correlate  # noqa: E402

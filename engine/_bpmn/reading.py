@@ -41,7 +41,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import compensation, events
+from . import calls, compensation, events
 from .compensation import CompensationPlan
 from .workflow import WorkflowCodec
 from .xmlsafe import document_text, parse_document
@@ -129,6 +129,7 @@ class BatonParser(CamundaParser):
         full_tag("intermediateThrowEvent"): (compensation.ThrowEventParser, IntermediateThrowEvent),
         full_tag("endEvent"): (compensation.EndEventParser, EndEvent),
         full_tag("startEvent"): (events.StartEventParser, StartEvent),
+        full_tag("callActivity"): (calls.CallActivityParser, calls.CallActivityTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
     }
@@ -176,12 +177,16 @@ class _Deployment:
     processes: dict[str, etree._Element]  # id -> bpmn:process, in every BPMN file
     decisions: dict[str, etree._Element]  # id -> dmn:decision, first decision of every DMN file
     bindings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    deployed: dict[str, set[int]] = field(default_factory=dict)  # already deployed key -> versions
 
 
 def read_deployment(
-    files: list[tuple[str, bytes]], endpoints: EndpointMap, max_bytes: int
+    files: list[tuple[str, bytes]], endpoints: EndpointMap, max_bytes: int,
+    deployed: dict[str, set[int]] | None = None,
 ) -> tuple[list[ProcessSource], list[Problem]]:
-    """Parse and check every file; return the executable processes, or every problem found."""
+    """Parse and check every file; return the executable processes, or every problem found.
+
+    ``deployed`` (key -> versions) lets a call activity call a process deployed earlier."""
     problems: list[Problem] = []
     documents: list[_Document] = []
     for file_name, data in files:
@@ -215,6 +220,7 @@ def read_deployment(
     deployment = _Deployment(
         processes={p.get("id"): p for doc in bpmn_docs for p in doc.processes if p.get("id")},
         decisions={},
+        deployed=deployed or {},
     )
     # A file with no executable process only describes: it is neither checked nor deployed.
     bpmn_docs = [d for d in bpmn_docs if d.executable]
@@ -529,15 +535,21 @@ def _check_business_rule(el: etree._Element, deployment: _Deployment, refuse: Re
 
 def _check_call(el: etree._Element, deployment: _Deployment, refuse: Refuse) -> None:
     called = (el.get("calledElement") or "").strip()
+    target = calls.call_targets_of(el)
     if not called:
-        refuse(el, "call activity names no process: set calledElement to the id of a process deployed with it")
+        refuse(el, "call activity names no process: set calledElement to the id of a deployed process")
     elif _JUEL.search(called):
         return  # refused as JUEL
-    elif called not in deployment.processes:
-        refuse(el, f"calls process {called!r}, which is not in this deployment: deploy its file together "
-                   "with this diagram")
-    elif deployment.processes[called].get("isExecutable") != "true":
-        refuse(el, f"calls process {called!r}, which is not marked isExecutable=\"true\"")
+    elif called in deployment.processes:
+        if deployment.processes[called].get("isExecutable") != "true":
+            refuse(el, f"calls process {called!r}, which is not marked isExecutable=\"true\"")
+        elif target["version"] is not None and called not in deployment.deployed:
+            refuse(el, f"pins version {target['version']} of {called!r}, which is not deployed yet")
+    elif called not in deployment.deployed:
+        refuse(el, f"calls process {called!r}, which is neither deployed nor in this deployment")
+    elif target["version"] is not None and target["version"] not in deployment.deployed[called]:
+        refuse(el, f"pins version {target['version']} of {called!r}; deployed versions are "
+                   f"{sorted(deployment.deployed[called])}")
 
 
 def _check_data_association(el: etree._Element, doc: _Document, refuse: Refuse) -> None:

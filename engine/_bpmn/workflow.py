@@ -42,6 +42,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .calls import CallActivityTask
 from .compensation import (
     CompensationEndEvent,
     CompensationIntermediateThrowEvent,
@@ -194,6 +195,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[ServiceTask] = BpmnTaskSpecConverter
     config[CompensationIntermediateThrowEvent] = EventConverter
     config[CompensationEndEvent] = EventConverter
+    config[CallActivityTask] = BpmnTaskSpecConverter
     return config
 
 
