@@ -10,7 +10,8 @@ CALLEE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="c" targetNamespace="t">
   <bpmn:process id="score_customer" isExecutable="true">
     <bpmn:startEvent id="s"/>
-    <bpmn:scriptTask id="score" scriptFormat="python"><bpmn:script>score = {factor} * orders</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="score" scriptFormat="python">
+      <bpmn:script>score = {factor} * orders</bpmn:script></bpmn:scriptTask>
     <bpmn:endEvent id="e"/>
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="score"/>
     <bpmn:sequenceFlow id="f2" sourceRef="score" targetRef="e"/>
