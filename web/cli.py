@@ -277,6 +277,47 @@ def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
     app.worker_main(argv)
 
 
+@main.command()
+@click.option("--check", is_flag=True, help="Read BATON_BUS_ROUTES, print the bindings and exit.")
+@click.option("--loglevel", default="INFO")
+def bus(check: bool, loglevel: str) -> None:
+    """Consume domain events from the bus (BATON_BUS_URL) and correlate them (BATON_BUS_ROUTES)."""
+    import logging
+    import signal
+
+    from adapters.bus import BusConsumer
+    from adapters.bus_routes import BusRoutes
+
+    settings = _settings()
+    if not settings.bus_routes:
+        _fail("BATON_BUS_ROUTES is not set: name the TOML file of bus routes (see processes/bus_routes.toml)")
+    try:
+        routes = BusRoutes.load(settings.bus_routes)
+    except BatonError as exc:
+        _fail(str(exc))
+    if check:
+        for route in routes.routes:
+            keys = ", ".join(f"{k}={p}" for k, p in route.correlate.items()) or "no correlation keys"
+            kind = f" (event type {route.event_type})" if route.event_type else ""
+            click.echo(f"{route.routing_key}{kind} -> message {route.message} [{keys}]")
+        for out in routes.outbound.values():
+            click.echo(f"message {out.message} -> publishes with routing key {out.routing_key}")
+        click.echo(f"queue {routes.queue} on exchange {settings.bus_exchange}; "
+                   f"dead letters: {routes.dead_letter or 'logged and dropped'}")
+        return
+    if not settings.bus_url:
+        _fail("BATON_BUS_URL is not set: give the bus, amqp://... or redis://...")
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    consumer = BusConsumer(_engine(), routes)
+
+    def stop(*_: object) -> None:
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    consumer.run()
+
+
 @main.command("run")
 @click.option("--services/--no-services", default=True, help="Also start the demo endpoint services.")
 def run_all(services: bool) -> None:

@@ -24,6 +24,9 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
     if settings.endpoints is None and (ROOT / "processes" / "endpoints.toml").exists():
         settings = settings.replace(endpoints=ROOT / "processes" / "endpoints.toml")
         env["BATON_ENDPOINTS"] = str(settings.endpoints)
+    if settings.bus_url and settings.bus_routes is None and (ROOT / "processes" / "bus_routes.toml").exists():
+        settings = settings.replace(bus_routes=ROOT / "processes" / "bus_routes.toml")
+        env["BATON_BUS_ROUTES"] = str(settings.bus_routes)
     settings.home.mkdir(parents=True, exist_ok=True)
     env.setdefault("BATON_HOME", str(settings.home.resolve()))
 
@@ -49,6 +52,10 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
         spawn("demo services", ["-m", "processes.services", "--host", "127.0.0.1", "--port", str(DEMO_PORT),
                                 "--quiet"])
     spawn("worker", ["-m", "web.cli", "worker", "--loglevel=WARNING"])
+    if settings.bus_url:  # the bus bridge, and the demo services that react to order_hybrid's events
+        spawn("bus", ["-m", "web.cli", "bus", "--loglevel=WARNING"])
+        if with_services:
+            spawn("demo consumers", ["-m", "processes.services.consumers", "--quiet"])
     spawn("web", ["-m", "web.cli", "serve"])
 
     click.echo("")
@@ -56,6 +63,9 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
     if with_services:
         click.echo(f"Demo endpoint services: http://127.0.0.1:{DEMO_PORT}/_control/calls")
     click.echo(f"Data: {settings.database_url}   Broker: {settings.broker_url}")
+    if settings.bus_url:
+        click.echo(f"Bus: exchange {settings.bus_exchange}, routes {settings.bus_routes}; try: "
+                   ".venv/bin/baton start order_hybrid --var amount=42 --wait 10")
     click.echo("Try: .venv/bin/baton start order_fulfillment --var amount=42 --business-key order-1 --wait 10")
     click.echo("Ctrl-C stops everything.")
 

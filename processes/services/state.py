@@ -40,6 +40,8 @@ ENDPOINTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "/shipping/create": lambda body: {"shipment_id": _new_id("shp")},
     "/shipping/cancel": lambda body: {"shipment_cancelled": True},
     "/accounts/create": lambda body: {"account_id": _new_id("acc")},
+    # Order hybrid (order_hybrid.bpmn): the order the synchronous edge creates.
+    "/orders/create": lambda body: {"order_id": _new_id("ord"), "order_status": "created"},
     "/notify/send": lambda body: {"notified": True},
     # Trip booking (trip_booking.bpmn): one booking and one cancellation per supplier.
     "/hotel/book": lambda body: {"hotel_booking_id": _new_id("htl")},
