@@ -1,4 +1,4 @@
-"""Event parsing SpiffWorkflow 3.2 gets wrong, fixed by parser subclasses.
+"""Parsing SpiffWorkflow 3.2 gets wrong or leaves unsaid, fixed by parser and spec subclasses.
 
 Its start event parser reads message, signal, timer and conditional definitions only: an error
 or escalation start event of an event sub-process becomes a *none* start event, so the event
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
@@ -20,6 +21,8 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
+from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser as CamundaBusinessRuleTaskParser
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask as CamundaBusinessRuleTask
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageDefinition
 
 
@@ -72,3 +75,32 @@ def user_task_people(root: Any) -> dict[str, dict[str, Any]]:
         if entry:
             people[el.get("id", "")] = {"user_task": entry}
     return people
+
+
+class BusinessRuleTask(CamundaBusinessRuleTask):
+    """A decision table with no matching rule is a clear incident, not an undefined variable later.
+
+    (A COLLECT table's empty result is a valid answer: its outputs become empty lists.)"""
+
+    def _run_hook(self, my_task: Any) -> Any:
+        table = self.dmnEngine.decision_table
+        if table.hit_policy != "COLLECT" and not self.dmnEngine.decide(my_task):
+            inputs = ", ".join(f"{i.label or i.expression}={_peek(my_task, i.expression)!r}" for i in table.inputs)
+            raise WorkflowTaskException(f"decision {table.name or table.id!r} matched no rule "
+                                        f"(hit policy {table.hit_policy}) for {inputs}", task=my_task)
+        return super()._run_hook(my_task)
+
+
+def _peek(task: Any, expression: str) -> Any:
+    try:
+        return task.workflow.script_engine.evaluate(task, expression)
+    except Exception:
+        return "?"
+
+
+class BusinessRuleTaskParser(CamundaBusinessRuleTaskParser):
+    def create_task(self) -> BusinessRuleTask:
+        decision_ref = self.get_decision_ref(self.node)
+        return BusinessRuleTask(self.spec, self.bpmn_id,
+                                dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
+                                **self.bpmn_attributes)

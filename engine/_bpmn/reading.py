@@ -130,6 +130,7 @@ class BatonParser(CamundaParser):
         full_tag("endEvent"): (compensation.EndEventParser, EndEvent),
         full_tag("startEvent"): (events.StartEventParser, StartEvent),
         full_tag("callActivity"): (calls.CallActivityParser, calls.CallActivityTask),
+        full_tag("businessRuleTask"): (events.BusinessRuleTaskParser, events.BusinessRuleTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
     }

@@ -38,6 +38,7 @@ class ScriptError(Exception):
 
     def __init__(self, message: str, line: int | None = None):
         self.line = line
+        self.reason = message
         super().__init__(message if line is None else f"line {line}: {message}")
 
 
@@ -60,7 +61,7 @@ def _child_main(conn: Any, memory_limit: int) -> None:  # pragma: no cover - run
             result = _run(kind, source, data, compiled)
             reply = json.dumps({"ok": True, "result": result}, default=_loose)
         except ScriptError as exc:
-            reply = json.dumps({"ok": False, "message": str(exc.args[0]), "line": exc.line})
+            reply = json.dumps({"ok": False, "message": exc.reason, "line": exc.line})
         except MemoryError:
             reply = json.dumps({"ok": False, "message": "the script ran out of memory", "line": None})
         except BaseException as exc:  # anything a script does must come back as a message

@@ -39,6 +39,7 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -48,6 +49,7 @@ from .compensation import (
     CompensationIntermediateThrowEvent,
     CompensationPlan,
 )
+from .events import BusinessRuleTask
 from .saga import CompensationState
 from .sandbox import SandboxScriptEngine
 
@@ -196,6 +198,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[CompensationIntermediateThrowEvent] = EventConverter
     config[CompensationEndEvent] = EventConverter
     config[CallActivityTask] = BpmnTaskSpecConverter
+    config[BusinessRuleTask] = BaseBusinessRuleTaskConverter
     return config
 
 
