@@ -83,4 +83,4 @@ def test_no_matching_rule_is_a_clear_incident(engine):
     [incident] = doc["incidents"]
     assert incident["element_id"] == "route_credit"
     assert "decision 'credit_table' matched no rule (hit policy UNIQUE)" in incident["message"]
-    assert "tier='bronze'" in incident["message"] and "5000" in incident["message"]
+    assert "Tier='bronze'" in incident["message"] and "5000" in incident["message"]
