@@ -81,6 +81,10 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     if call.kind == "return":
         engine.return_from_child(job_id)
         return "returned"
+    if call.kind == "signal":
+        payload = call.payload or {}
+        engine.finish_publish(job_id, engine.broadcast_signal(payload["name"], payload.get("variables") or {}))
+        return "signalled"
     if call.kind == "publish":
         return _run_publish(engine, call, owner)
     try:

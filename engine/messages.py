@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -57,6 +58,15 @@ def message_definitions(task: Task) -> list[MessageEventDefinition]:
         return [definition]
     if isinstance(definition, MultipleEventDefinition):
         return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
+    return []
+
+
+def signal_definitions(task: Task) -> list[SignalEventDefinition]:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, SignalEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions if isinstance(d, SignalEventDefinition)]
     return []
 
 
@@ -101,13 +111,13 @@ def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: Ba
     Returns True when a buffered message was delivered (the engine must run again)."""
     from .instances import Note
 
-    desired: dict[tuple[str, str], tuple[Task, dict[str, Any]]] = {}
+    desired: dict[tuple[str, str, str], tuple[Task, dict[str, Any]]] = {}
     for task in list(workflow.event_manager.tasks.values()):
         for definition in message_definitions(task):
-            if isinstance(task.task_spec, StartEvent) and task.workflow is workflow and workflow.completed:
-                continue
-            desired[(str(task.id), definition.name)] = (task, _correlation_values(task, definition))
-    existing = {(s.task_id, s.name): s for s in session.scalars(
+            desired[(str(task.id), "message", definition.name)] = (task, _correlation_values(task, definition))
+        for definition in signal_definitions(task):
+            desired[(str(task.id), "signal", definition.name)] = (task, {})
+    existing = {(s.task_id, s.kind, s.name): s for s in session.scalars(
         select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))}
     for key, row in existing.items():
         if key not in desired:
@@ -117,16 +127,18 @@ def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: Ba
     for key, (task, correlation) in desired.items():
         if key in existing:
             continue
-        buffered = _buffered_match(session, key[1], correlation, instance.business_key, now)
+        buffered = _buffered_match(session, key[2], correlation, instance.business_key, now) \
+            if key[1] == "message" else None
         if buffered is not None:
-            deliver_to_task(task, key[1], buffered.variables or {})
+            deliver_to_task(task, key[2], buffered.variables or {})
             step.events.append(Note(task.task_spec.bpmn_id, "message",
-                                    {"name": key[1], "buffered": True, "message_id": buffered.message_id}, task))
+                                    {"name": key[2], "buffered": True, "message_id": buffered.message_id}, task))
             session.delete(buffered)
             delivered = True
             continue
         session.add(MessageSubscription(instance_id=instance.id, task_id=key[0], element_id=task.task_spec.bpmn_id,
-                                        name=key[1], business_key=instance.business_key, correlation=correlation))
+                                        kind=key[1], name=key[2], business_key=instance.business_key,
+                                        correlation=correlation))
     if delivered:
         session.flush()
     return delivered
@@ -189,7 +201,8 @@ def correlate(engine: Engine, name: str, *, correlation: dict[str, Any] | None =
 def _find_subscription(engine: Engine, name: str, wanted: dict[str, Any],
                        business_key: str | None) -> _Found | None:
     with engine.db.reading() as session:
-        query = select(MessageSubscription).where(MessageSubscription.name == name)
+        query = select(MessageSubscription).where(MessageSubscription.kind == "message",
+                                                  MessageSubscription.name == name)
         if business_key is not None:
             query = query.where(MessageSubscription.business_key == business_key)
         for row in session.scalars(query.order_by(MessageSubscription.created_at).limit(1000)):
@@ -259,6 +272,77 @@ def _spec_messages(spec: Any) -> list[MessageEventDefinition]:
         return [definition]
     if isinstance(definition, MultipleEventDefinition):
         return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
+    return []
+
+
+def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Deliver signal ``name`` to every waiting signal catch, and start every process whose start
+    event catches it (a signal is a broadcast, unlike a message)."""
+    from .instances import check_variables, start
+
+    variables = check_variables(variables)
+    with engine.db.reading() as session:
+        rows = _signal_subscriptions(session, name)
+        definitions = session.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.spec_json)
+                                      .order_by(ProcessDefinition.created_at.desc())).all()
+    delivered = [found.instance_id for found in rows if _deliver_signal(engine, found, name, variables)]
+    started: list[str] = []
+    seen: set[str] = set()
+    for definition_id, key, spec_json in definitions:
+        if key in seen:
+            continue
+        seen.add(key)  # the latest version of each key
+        specs = engine._spec(definition_id, lambda text=spec_json: text)
+        if any(isinstance(t, StartEvent) and any(d.name == name for d in _spec_signals(t))
+               for t in specs.spec.task_specs.values()):
+            instance_id = start(engine, key, {})
+            with engine.db.reading() as session:
+                own = [f for f in _signal_subscriptions(session, name) if f.instance_id == instance_id]
+            for found in own:
+                _deliver_signal(engine, found, name, variables)
+            started.append(instance_id)
+    return {"result": "broadcast", "name": name, "delivered": delivered, "started": started}
+
+
+def _signal_subscriptions(session: Session, name: str) -> list[_Found]:
+    return [_Found(r.id, r.instance_id, r.element_id) for r in session.scalars(
+        select(MessageSubscription).where(MessageSubscription.kind == "signal", MessageSubscription.name == name)
+        .order_by(MessageSubscription.created_at))]
+
+
+def _deliver_signal(engine: Engine, found: _Found, name: str, variables: dict[str, Any]) -> bool:
+    from .instances import Note, advance
+
+    done: list[bool] = []
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        row = session.get(MessageSubscription, found.id)
+        if row is None:
+            return
+        try:
+            task = workflow.get_task_from_id(UUID(row.task_id))
+        except Exception:
+            return
+        definition = next((d for d in signal_definitions(task) if d.name == name), None)
+        if definition is None:
+            return
+        session.delete(row)
+        task.task_spec.catch(task, BpmnEvent(definition, payload=variables))
+        task.data.update(variables)
+        task.task_spec._update(task)
+        step.events.append(Note(row.element_id, "signal", {"name": name}, task))
+        done.append(True)
+
+    advance(engine, found.instance_id, apply)
+    return bool(done)
+
+
+def _spec_signals(spec: Any) -> list[SignalEventDefinition]:
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, SignalEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions if isinstance(d, SignalEventDefinition)]
     return []
 
 

@@ -166,6 +166,7 @@ class MessageSubscription(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="message")  # message | signal
     name: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str | None] = mapped_column(String(200))
     correlation: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)

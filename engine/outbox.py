@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -109,6 +110,15 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
     tickets = []
     for event in workflow.get_events():
         definition = event.event_definition
+        if isinstance(definition, SignalEventDefinition):
+            job = Job(instance_id=instance.id, task_id="-", element_id=definition.name, kind="signal",
+                      topic=definition.name, idempotency_key=f"{instance.id}:signal:{new_id()}",
+                      payload={"name": definition.name, "variables": _json(event.payload or {})},
+                      status="pending", max_attempts=6, sent_at=utcnow())
+            session.add(job)
+            session.flush()
+            tickets.append(JobTicket(job.id, instance.id, "signal"))
+            continue
         if not isinstance(definition, MessageEventDefinition):
             continue
         payload = _json(event.payload or {})

@@ -113,7 +113,7 @@ class Engine:
         start_child,
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
-    from .messages import correlate  # noqa: E402
+    from .messages import broadcast_signal, correlate  # noqa: E402
     from .monitoring import (  # noqa: E402
         changes_token,
         definition_keys,

@@ -23,6 +23,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
+)
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaEndEventParser,
@@ -286,7 +294,15 @@ class ThrowEventParser(CamundaIntermediateThrowEventParser):
 
 
 class EndEventParser(CamundaEndEventParser):
+    """Also reads signal end events, which SpiffWorkflow 3.2 parses as none end events."""
+
     def create_task(self):  # type: ignore[no-untyped-def]
         if _compensating(self.node) or self.node.find(_q("cancelEventDefinition")) is not None:
             self.spec_class = CompensationEndEvent
-        return super().create_task()
+        event_definition = self.get_event_definition([
+            MESSAGE_EVENT_XPATH, CANCEL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH,
+            TERMINATION_EVENT_XPATH, SIGNAL_EVENT_XPATH,
+        ])
+        task = self._create_task(event_definition)
+        task.connect(self.spec.end)
+        return task
