@@ -228,6 +228,17 @@ def publish_message() -> Any:
     return jsonify(result), 202 if result["result"] == "buffered" else 200
 
 
+@api.post("/signals")
+@mutation
+def broadcast_signal() -> Any:
+    """Broadcast a signal: every waiting catch receives it; processes it starts are started."""
+    body = _json_body()
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        return problem(400, "Bad request", "a signal needs a 'name'")
+    return jsonify(engine().broadcast_signal(name, body.get("variables") or {}))
+
+
 @api.get("/incidents")
 def list_incidents() -> Response:
     return jsonify({"items": engine().list_incidents(open_only=request.args.get("all") is None)})

@@ -237,6 +237,18 @@ def message(name: str, pairs: tuple[str, ...], raw_json: str | None, business_ke
 
 
 @main.command()
+@click.argument("name")
+@click.option("--vars", "raw_json", help="A JSON object of variables the signal carries.")
+def signal(name: str, raw_json: str | None) -> None:
+    """Broadcast signal NAME to every instance waiting for it (and start processes it starts)."""
+    try:
+        result = _engine().broadcast_signal(name, _parse_vars((), raw_json))
+    except BatonError as exc:
+        _fail(str(exc))
+    _print_json(result)
+
+
+@main.command()
 @click.argument("instance_id")
 @click.option("--reason")
 def cancel(instance_id: str, reason: str | None) -> None:
