@@ -44,3 +44,34 @@ def test_a_boundary_timer_interrupts_a_waiting_task_on_time(inline_engine):
 def _naive(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+REMINDERS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="remind" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="pay_invoice" name="Pay invoice"/>
+    <bpmn:boundaryEvent id="every_second" attachedToRef="pay_invoice" cancelActivity="false">
+      <bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:scriptTask id="send_reminder" scriptFormat="python"><bpmn:script>reminded = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="reminder_sent"/>
+    <bpmn:endEvent id="paid"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pay_invoice"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="pay_invoice" targetRef="paid"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="every_second" targetRef="send_reminder"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="send_reminder" targetRef="reminder_sent"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_cycle_timer_fires_three_times(inline_engine):
+    inline_engine.deploy([("remind.bpmn", REMINDERS)])
+    instance_id = inline_engine.start("remind")
+    inline_engine.driver.drain()
+    doc = inline_engine.get_instance(instance_id)
+    reminders = [h for h in doc["history"] if h["element_id"] == "send_reminder" and h["event"] == "completed"]
+    assert len(reminders) == 3
+    assert doc["status"] == "waiting"  # the invoice is still to be paid
+    inline_engine.complete_user_task(instance_id, "pay_invoice")
+    assert inline_engine.get_instance(instance_id)["status"] == "completed"
