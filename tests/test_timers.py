@@ -54,7 +54,8 @@ REMINDERS = b"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:boundaryEvent id="every_second" attachedToRef="pay_invoice" cancelActivity="false">
       <bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition>
     </bpmn:boundaryEvent>
-    <bpmn:scriptTask id="send_reminder" scriptFormat="python"><bpmn:script>reminded = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="send_reminder" scriptFormat="python">
+      <bpmn:script>reminded = True</bpmn:script></bpmn:scriptTask>
     <bpmn:endEvent id="reminder_sent"/>
     <bpmn:endEvent id="paid"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pay_invoice"/>
