@@ -62,12 +62,14 @@ class DemoConsumers(ConsumerProducerMixin):
     """Shipping and notification, one connection, one queue each."""
 
     def __init__(self, url: str, exchange: str = "baton.events", *, delay: float = 0.0,
-                 state: ConsumerState | None = None):
+                 state: ConsumerState | None = None, queue_prefix: str = ""):
         opts = {"confirm_publish": True} if url.startswith(("amqp://", "amqps://", "pyamqp://")) else {}
         self.connection = Connection(url, transport_options=opts, connect_timeout=5)
         self.exchange = Exchange(exchange, type="topic", durable=True)
-        self.shipping_queue = Queue(SHIPPING_QUEUE, self.exchange, routing_key="OrderCreated", durable=True)
-        self.notification_queue = Queue(NOTIFICATION_QUEUE, self.exchange, routing_key="OrderCreated", durable=True)
+        self.shipping_queue = Queue(queue_prefix + SHIPPING_QUEUE, self.exchange, routing_key="OrderCreated",
+                                    durable=True)
+        self.notification_queue = Queue(queue_prefix + NOTIFICATION_QUEUE, self.exchange, routing_key="OrderCreated",
+                                        durable=True)
         self.delay = delay
         self.state = state or ConsumerState()
         self.ready = threading.Event()
@@ -132,10 +134,10 @@ class DemoConsumers(ConsumerProducerMixin):
         message.ack()
 
 
-def start_in_thread(url: str, exchange: str = "baton.events", *, delay: float = 0.0,
+def start_in_thread(url: str, exchange: str = "baton.events", *, delay: float = 0.0, queue_prefix: str = "",
                     ready_timeout: float = 15.0) -> tuple[DemoConsumers, threading.Thread]:
     """Both services in a daemon thread, returned once they consume; ``consumers.stop()`` ends them."""
-    consumers = DemoConsumers(url, exchange, delay=delay)
+    consumers = DemoConsumers(url, exchange, delay=delay, queue_prefix=queue_prefix)
     thread = threading.Thread(target=consumers.run, name="demo-consumers", daemon=True)
     thread.start()
     if not consumers.ready.wait(ready_timeout):
