@@ -5,6 +5,7 @@ Shared by the Celery task and the in-process driver, so both behave the same.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -63,7 +64,30 @@ def _run_publish(engine: Engine, call: JobCall, owner: str) -> str:
         engine.release_job(call.job_id, owner)
         return "retry"
     engine.finish_publish(call.job_id, result)
+    _settle_status(engine, call.instance_id)
     return "published"
+
+
+class _NotRunning(Exception):
+    pass
+
+
+def _settle_status(engine: Engine, instance_id: str) -> None:
+    """Let the instance's status see that its publish job is done.
+
+    ``engine.finish_publish`` does not recompute the status, so an instance that threw a message
+    and then waits for an answer (order_hybrid) would stay ``running`` although only the outside
+    can move it, and the synchronous edge (``start --wait``) would never answer at that wait
+    state. An empty advance of a still-``running`` instance computes it again (``waiting``); an
+    instance in any other status is left as it is (the advance is abandoned under its lock).
+    """
+
+    def only_if_running(session: object, instance: object, workflow: object, step: object) -> None:
+        if getattr(instance, "status", None) != "running":
+            raise _NotRunning
+
+    with contextlib.suppress(_NotRunning):
+        engine.advance(instance_id, only_if_running)
 
 
 def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
@@ -83,7 +107,8 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
         return "returned"
     if call.kind == "signal":
         payload = call.payload or {}
-        engine.finish_publish(job_id, engine.broadcast_signal(payload["name"], payload.get("variables") or {}))
+        engine.finish_publish(job_id, engine.broadcast_signal(payload["name"], payload.get("variables") or {},
+                                                              payload.get("exclude_instance")))
         return "signalled"
     if call.kind == "publish":
         return _run_publish(engine, call, owner)

@@ -403,7 +403,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     tickets = list(step.tickets) + outbox.create_service_jobs(engine, session, instance, workflow, changes)
     outbox.cancel_orphan_jobs(session, instance, changes)
     tickets += outbox.schedule_timers(session, instance, workflow)
-    tickets += outbox.publish_jobs(session, instance, workflow)
+    tickets += outbox.publish_jobs(session, instance, workflow, changes)
     tickets += outbox.call_jobs(session, instance, workflow, changes)
     instance.status = step.status or _status(session, instance, workflow)
     now = utcnow()

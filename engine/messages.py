@@ -275,7 +275,8 @@ def _spec_messages(spec: Any) -> list[MessageEventDefinition]:
     return []
 
 
-def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None = None,
+                     exclude_instance: str | None = None) -> dict[str, Any]:
     """Deliver signal ``name`` to every waiting signal catch, and start every process whose start
     event catches it (a signal is a broadcast, unlike a message)."""
     from .instances import check_variables, start
@@ -285,7 +286,8 @@ def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None
         rows = _signal_subscriptions(session, name)
         definitions = session.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.spec_json)
                                       .order_by(ProcessDefinition.created_at.desc())).all()
-    delivered = [found.instance_id for found in rows if _deliver_signal(engine, found, name, variables)]
+    delivered = [found.instance_id for found in rows
+                 if found.instance_id != exclude_instance and _deliver_signal(engine, found, name, variables)]
     started: list[str] = []
     seen: set[str] = set()
     for definition_id, key, spec_json in definitions:

@@ -103,22 +103,31 @@ def return_job(session: Session, instance: ProcessInstance, variables: dict[str,
     return [JobTicket(job.id, instance.parent_instance_id, "return")]
 
 
-def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> list[JobTicket]:
-    """A job per message the workflow threw that nothing inside it caught: for the bus bridge."""
+def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+                 changes: list[Change]) -> list[JobTicket]:
+    """A job per message the workflow threw that nothing inside it caught (for the bus bridge),
+    and per signal it threw (a broadcast reaches the other instances even when one inside this
+    instance caught it: SpiffWorkflow keeps an internally caught event internal)."""
     from .runtime import JobTicket
 
     tickets = []
+    for change in changes:
+        if change.event != "completed" or "Throw" not in (change.element_type or "") \
+                and "EndEvent" not in (change.element_type or ""):
+            continue
+        task = _task(workflow, change.task_id)
+        definition = getattr(task.task_spec, "event_definition", None) if task is not None else None
+        if not isinstance(definition, SignalEventDefinition):
+            continue
+        job = Job(instance_id=instance.id, task_id=change.task_id, element_id=change.element_id, kind="signal",
+                  topic=definition.name, idempotency_key=f"{instance.id}:signal:{new_id()}",
+                  payload={"name": definition.name, "variables": _json(task.data), "exclude_instance": instance.id},
+                  status="pending", max_attempts=6, sent_at=utcnow())
+        session.add(job)
+        session.flush()
+        tickets.append(JobTicket(job.id, instance.id, "signal"))
     for event in workflow.get_events():
         definition = event.event_definition
-        if isinstance(definition, SignalEventDefinition):
-            job = Job(instance_id=instance.id, task_id="-", element_id=definition.name, kind="signal",
-                      topic=definition.name, idempotency_key=f"{instance.id}:signal:{new_id()}",
-                      payload={"name": definition.name, "variables": _json(event.payload or {})},
-                      status="pending", max_attempts=6, sent_at=utcnow())
-            session.add(job)
-            session.flush()
-            tickets.append(JobTicket(job.id, instance.id, "signal"))
-            continue
         if not isinstance(definition, MessageEventDefinition):
             continue
         payload = _json(event.payload or {})
