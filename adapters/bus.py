@@ -53,8 +53,9 @@ log = logging.getLogger("baton.bus")
 #: Content types the consumer decodes. Never pickle or YAML from a bus others publish on.
 ACCEPT = ["application/json", "text/plain", "application/data"]
 
-#: How long one publish keeps trying (reconnecting) before the job gives up this attempt.
-PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0}
+#: How long one publish keeps trying (reconnecting) before the job gives up this attempt: a blip
+#: (a dropped idle connection) is retried at once; an outage is the relay's, not a worker's to sit out.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.5}
 
 #: A non-database error on the same event this many times dead-letters it (a poison message).
 POISON_ATTEMPTS = 5
