@@ -6,6 +6,7 @@ With ``CI=true`` a test whose service is missing fails; on a developer machine i
 from __future__ import annotations
 
 import os
+import random
 import socket
 import sys
 import uuid
@@ -56,20 +57,29 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own: claimed with a lock key (other test runs and benchmarks on the
+    machine use the same server), emptied before and after."""
     need_service("Redis", "127.0.0.1", 6379)
     import redis
 
-    # an empty database: others (another test run, a benchmark) may be using some of the 16
-    for _ in range(50):
-        db = 1 + (uuid.uuid4().int % 14)
+    claimed = None
+    for db in random.sample(range(1, 16), 15):
         client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}")
-        try:
-            if client.dbsize() == 0:
-                return f"redis://127.0.0.1:6379/{db}"
-        finally:
-            client.close()
-    pytest.fail("no empty Redis database among 1..14")
+        if client.set("baton:test-claim", "1", nx=True, ex=1800):
+            claimed = (db, client)
+            break
+        client.close()
+    if claimed is None:
+        pytest.fail("every Redis database 1..15 is claimed by another test run")
+    db, client = claimed
+    client.flushdb()
+    client.set("baton:test-claim", "1", ex=1800)
+    try:
+        yield f"redis://127.0.0.1:6379/{db}"
+    finally:
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture

@@ -105,3 +105,29 @@ def test_show_json_carries_the_compensation_path(inline_engine, services, settin
     doc = json.loads(shown.stdout)
     assert doc["status"] == "compensated"
     assert [s["handler"] for s in doc["compensation"]["executed"]] == ["release_inventory", "refund_payment"]
+
+
+def test_a_saga_mid_compensation_survives_a_restart_of_the_engine(inline_engine, services, settings_factory):
+    """The compensation frames are part of the stored state: a fresh engine (another process, a
+    restarted worker) restores them without the in-process cache."""
+    from adapters.runner import InlineDriver, run_job
+    from engine import Engine
+
+    deploy(inline_engine, "order_saga.bpmn")
+    httpx.post(f"{services}/_control/fail", json={"path": "/shipping/create", "mode": "bpmn_error",
+                                                   "code": "SHIPPING_UNAVAILABLE", "count": -1})
+    instance_id = inline_engine.start("order_saga", {"amount": 9})
+    queue = inline_engine.driver.queue
+    for _ in range(3):  # charge, reserve, the failing shipment: compensation starts, release is queued
+        run_job(inline_engine, queue.popleft().id, "first")
+    assert inline_engine.get_compensation(instance_id)["executed"][0]["status"] == "compensating"
+
+    driver = InlineDriver()
+    fresh = Engine(inline_engine.settings, notifier=driver.notify)
+    driver.engine = fresh
+    assert fresh.get_compensation(instance_id)["executed"][0]["handler"] == "release_inventory"
+    for ticket in list(queue):
+        run_job(fresh, ticket.id, "second")
+    driver.drain()
+    assert fresh.get_instance(instance_id)["status"] == "compensated"
+    fresh.close()

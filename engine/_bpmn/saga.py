@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -267,8 +268,10 @@ class CompensationState:
         for frame in self.frames:
             current = None
             if frame.current is not None:
+                # A JSON string, not a dict: the serializer restores typed dicts it finds in the
+                # workflow's data, and a unit workflow cannot be restored without its spec.
                 current = {"unit": frame.current.unit_id, "entry": frame.current.entry, "seed": frame.current.seed,
-                           "state": codec.workflow_to_dict(frame.current.workflow)}
+                           "state": json.dumps(codec.workflow_to_dict(frame.current.workflow))}
             frames.append({"throw_id": frame.throw_id, "scopes": frame.scopes, "current": current,
                            "queue": [[u.unit_id, u.entry] for u in frame.queue]})
         return {"entries": [asdict(e) for e in self.entries], "frames": frames, "ran": self.ran}
@@ -282,7 +285,7 @@ class CompensationState:
             current = None
             if raw.get("current"):
                 c = raw["current"]
-                unit_workflow = codec.workflow_from_dict(c["state"], self.units[c["unit"]])
+                unit_workflow = codec.workflow_from_dict(json.loads(c["state"]), self.units[c["unit"]])
                 unit_workflow.unit_scope = self.entries[c["entry"]].task_id
                 current = Unit(unit_id=c["unit"], entry=c["entry"], seed=c["seed"], workflow=unit_workflow)
             self.frames.append(Frame(throw_id=raw["throw_id"], scopes=raw["scopes"], current=current,
