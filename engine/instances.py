@@ -309,9 +309,35 @@ def complete_user_task(engine: Engine, instance_id: str, element_id: str,
     return advance(engine, instance_id, apply)
 
 
-def cancel(engine: Engine, instance_id: str, reason: str | None = None) -> str:
+def suspend(engine: Engine, instance_id: str) -> str:
+    """Hold the instance: no job of it runs, no message or user task reaches it, until resume."""
+
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
         _require_active(instance)
+        instance.status = "suspended"
+        step.events.append(Note("process", "suspended"))
+
+    return advance(engine, instance_id, apply)
+
+
+def resume(engine: Engine, instance_id: str) -> str:
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        if instance.status != "suspended":
+            raise InstanceNotActive(f"instance {instance.id} is {instance.status}, not suspended")
+        instance.status = "running"
+        step.events.append(Note("process", "resumed"))
+        from .runtime import JobTicket
+
+        for job in session.scalars(select(Job).where(Job.instance_id == instance.id, Job.status == "pending")):
+            job.sent_at = utcnow()
+            step.tickets.append(JobTicket(job.id, instance.id, job.kind))
+
+    return advance(engine, instance_id, apply)
+
+
+def cancel(engine: Engine, instance_id: str, reason: str | None = None) -> str:
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        _require_active(instance, suspended_ok=True)
         workflow.cancel()
         session.execute(update(Job).where(Job.instance_id == instance.id,
                                           Job.status.in_(("pending", "running")))
@@ -461,6 +487,8 @@ def _record_changes(session: Session, instance: ProcessInstance, changes: list[C
 def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> str:
     if workflow.completed:
         return "compensated" if workflow.compensation is not None and workflow.compensation.ran else "completed"
+    if instance.status == "suspended":  # only resume lifts it (a call in flight may still finish)
+        return "suspended"
     open_incidents = session.scalar(select(func.count()).select_from(Incident).where(
         Incident.instance_id == instance.id, Incident.resolved_at.is_(None)))
     if open_incidents:
@@ -501,8 +529,8 @@ def _job_instance(engine: Engine, job_id: str) -> str | None:
         return session.scalar(select(Job.instance_id).where(Job.id == job_id))
 
 
-def _require_active(instance: ProcessInstance) -> None:
-    if instance.status in ENDED:
+def _require_active(instance: ProcessInstance, *, suspended_ok: bool = False) -> None:
+    if instance.status in ENDED or (instance.status == "suspended" and not suspended_ok):
         raise InstanceNotActive(f"instance {instance.id} is {instance.status}")
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, or_, select, update
 
 from .endpoints import Endpoint
-from .models import Job, utcnow
+from .models import Job, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
     from .runtime import Engine, JobTicket
@@ -54,6 +54,8 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         job = session.get(Job, job_id)
         if job is None or job.status not in ("pending", "running"):
             return None
+        if session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == job.instance_id)) == "suspended":
+            return None  # resume sends it again
         payload = job.payload or {}
         endpoint = None
         if payload.get("endpoint"):
@@ -105,7 +107,9 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500) -> list[JobTi
     never_or_long_ago = or_(Job.sent_at.is_(None), Job.sent_at < stale)
     with engine.db.transaction() as session:
         rows = session.execute(
-            select(Job.id, Job.instance_id, Job.kind, Job.next_run_at).where(or_(
+            select(Job.id, Job.instance_id, Job.kind, Job.next_run_at)
+            .join(ProcessInstance, ProcessInstance.id == Job.instance_id)
+            .where(ProcessInstance.status != "suspended").where(or_(
                 and_(Job.status == "pending", Job.kind != "timer", Job.next_run_at <= stale, never_or_long_ago),
                 and_(Job.status == "pending", Job.kind == "timer", Job.next_run_at <= horizon, never_or_long_ago),
                 and_(Job.status == "running", Job.locked_until < now),

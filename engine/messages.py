@@ -201,8 +201,10 @@ def correlate(engine: Engine, name: str, *, correlation: dict[str, Any] | None =
 def _find_subscription(engine: Engine, name: str, wanted: dict[str, Any],
                        business_key: str | None) -> _Found | None:
     with engine.db.reading() as session:
-        query = select(MessageSubscription).where(MessageSubscription.kind == "message",
-                                                  MessageSubscription.name == name)
+        query = (select(MessageSubscription)
+                 .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
+                 .where(MessageSubscription.kind == "message", MessageSubscription.name == name,
+                        ProcessInstance.status != "suspended"))
         if business_key is not None:
             query = query.where(MessageSubscription.business_key == business_key)
         for row in session.scalars(query.order_by(MessageSubscription.created_at).limit(1000)):

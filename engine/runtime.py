@@ -107,10 +107,12 @@ class Engine:
         fail_job,
         finish_publish,
         fire_timer,
+        resume,
         retry_incident,
         return_from_child,
         start,
         start_child,
+        suspend,
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
     from .messages import broadcast_signal, correlate  # noqa: E402

@@ -192,7 +192,7 @@ def complete_user_task_by_id(engine: Engine, task_id: str, variables: dict[str, 
     """Validate ``variables`` against the task's form, then complete it; return the instance status."""
     from uuid import UUID
 
-    from .instances import Note, Step, advance, check_variables
+    from .instances import Note, Step, _require_active, advance, check_variables
 
     task_row = get_user_task(engine, task_id)
     if user and task_row["claimed_by"] not in (None, user):
@@ -200,6 +200,7 @@ def complete_user_task_by_id(engine: Engine, task_id: str, variables: dict[str, 
     clean = validate(task_row["form"], check_variables(variables))
 
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        _require_active(instance)
         try:
             task = workflow.get_task_from_id(UUID(task_id))
         except Exception as exc:

@@ -155,3 +155,17 @@ def test_deploy_refuses_what_cannot_run_naming_file_line_and_element(inline_engi
 
     assert "not well-formed XML" in refusal(inline_engine, b"<bpmn:definitions")[0]
     assert "not a BPMN 2.0 document" in refusal(inline_engine, b"<html/>")[0]
+
+
+def test_a_suspended_instance_runs_nothing_until_resumed(inline_engine, services):
+    deploy_bundled(inline_engine)
+    instance_id = inline_engine.start("order_fulfillment", {"amount": 3})
+    assert inline_engine.suspend(instance_id) == "suspended"
+    inline_engine.driver.drain()  # the queued job is not claimed while suspended
+    doc = inline_engine.get_instance(instance_id)
+    assert doc["status"] == "suspended" and doc["jobs"][0]["status"] == "pending"
+    with pytest.raises(InstanceNotActive):
+        inline_engine.suspend(instance_id)
+    assert inline_engine.resume(instance_id) == "running"
+    inline_engine.driver.drain()
+    assert inline_engine.get_instance(instance_id)["status"] == "completed"

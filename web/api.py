@@ -165,6 +165,20 @@ def cancel(instance_id: str) -> Response:
     return jsonify(engine().get_instance(instance_id, history=False))
 
 
+@api.post("/process-instances/<instance_id>/suspend")
+@mutation
+def suspend(instance_id: str) -> Response:
+    engine().suspend(instance_id)
+    return jsonify(engine().get_instance(instance_id, history=False))
+
+
+@api.post("/process-instances/<instance_id>/resume")
+@mutation
+def resume(instance_id: str) -> Response:
+    engine().resume(instance_id)
+    return jsonify(engine().get_instance(instance_id, history=False))
+
+
 @api.post("/process-instances/<instance_id>/tasks/<element_id>/complete")
 @mutation
 def complete_task(instance_id: str, element_id: str) -> Response:

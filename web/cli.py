@@ -250,6 +250,26 @@ def signal(name: str, raw_json: str | None) -> None:
 
 @main.command()
 @click.argument("instance_id")
+def suspend(instance_id: str) -> None:
+    """Hold an instance: none of its jobs run until `baton resume`."""
+    try:
+        click.echo(_engine().suspend(instance_id))
+    except BatonError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("instance_id")
+def resume(instance_id: str) -> None:
+    """Let a suspended instance run again."""
+    try:
+        click.echo(_engine().resume(instance_id))
+    except BatonError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("instance_id")
 @click.option("--reason")
 def cancel(instance_id: str, reason: str | None) -> None:
     """Cancel a running or waiting instance."""
