@@ -107,3 +107,20 @@ def test_the_bundled_routes_file_loads(tmp_path) -> None:  # type: ignore[no-unt
     broken.write_text("[routes.X\n")
     with pytest.raises(ConfigurationError, match="cannot be read"):
         BusRoutes.load(broken)
+
+
+def test_baton_bus_checks_its_routes_and_refuses_without_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import baton_cli
+
+    env = {"BATON_HOME": str(tmp_path), "BATON_BUS_URL": "", "BATON_BUS_ROUTES": str(PROCESSES / "bus_routes.toml")}
+    checked = baton_cli("bus", "--check", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "OrderShipped -> message OrderShipped [order_id=$.correlation.order_id]" in checked.stdout
+    assert "message OrderCreated -> publishes with routing key OrderCreated" in checked.stdout
+    assert "queue baton.bus on exchange baton.events; dead letters: baton.bus.dead" in checked.stdout
+    refused = baton_cli("bus", env=env)
+    assert refused.returncode == 1 and "BATON_BUS_URL is not set" in refused.stderr
+    broken = tmp_path / "routes.toml"
+    broken.write_text('[routes.X]\ncorrelate = { id = "id" }\n')
+    refused = baton_cli("bus", "--check", env={**env, "BATON_BUS_ROUTES": str(broken)})
+    assert refused.returncode == 1 and "[routes.X] correlate.id: 'id' is not a JSON path" in refused.stderr
