@@ -49,6 +49,7 @@ QUICK = {"raw": 100, "embedded": 20, "celery": 20}
 
 POSTGRES_ADMIN_URL = os.environ.get("BATON_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+CLAIM_KEY, CLAIM_SECONDS = "baton:test-claim", 1800  # the Redis claim of tests/conftest.py's redis_url
 
 
 class Skip(Exception):
@@ -198,17 +199,40 @@ class CeleryStack:
         except Exception as exc:
             raise Skip(f"cannot create a PostgreSQL database through {POSTGRES_ADMIN_URL}: {exc}") from exc
         self._created = True
-        # The tests take Redis databases 1..14 and flush them: stay on 15 unless it is busy.
+        try:
+            self._claim_redis_database(redis)
+            self._prepare()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _claim_redis_database(self, redis: Any) -> None:
+        """Take an empty Redis database with the claim key the test fixtures honour.
+
+        Test runs on the same server pick a database among 1..15 by setting ``CLAIM_KEY`` with NX
+        and then flush it; a database holding our claim is left alone. Highest first.
+        """
         for db in range(15, 0, -1):
             client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
             try:
-                if client.dbsize() == 0:
-                    self.redis_db = db
-                    break
+                if client.set(CLAIM_KEY, "bench", nx=True, ex=CLAIM_SECONDS):
+                    if client.dbsize() == 1:
+                        self.redis_db = db
+                        return
+                    client.delete(CLAIM_KEY)  # someone's unclaimed data: not ours to flush
             finally:
                 client.close()
-        if self.redis_db is None:
-            raise Skip("no empty Redis database among 1..15 (the benchmark flushes the one it uses)")
+        raise Skip("no free Redis database among 1..15 (each is claimed or holds data)")
+
+    def renew_claim(self) -> None:
+        import redis
+
+        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=self.redis_db)
+        client.set(CLAIM_KEY, "bench", ex=CLAIM_SECONDS)
+        client.close()
+
+    def _prepare(self) -> None:
         import migrations
 
         migrations.upgrade(self.database_url)
@@ -219,7 +243,6 @@ class CeleryStack:
         settings = Settings.from_env(self.env())
         self.engine = Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
         self.engine.deploy([(BPMN.name, BPMN.read_bytes())])
-        return self
 
     @property
     def broker_url(self) -> str:
@@ -278,8 +301,12 @@ class CeleryStack:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
 
-    def wait_completed(self, ids: list[str], timeout: float, poll: float = 0.02) -> float:
-        """Poll the database until every instance in ``ids`` is completed; return when that was."""
+    def wait_completed(self, ids: list[str], timeout: float, worker: subprocess.Popen[bytes] | None = None,
+                       poll: float = 0.02) -> float:
+        """Poll the database until every instance in ``ids`` is completed; return when that was.
+
+        Gives up at ``timeout``, on an incident, or as soon as ``worker`` has exited.
+        """
         from sqlalchemy import func, select
 
         from engine.models import ProcessInstance
@@ -295,34 +322,45 @@ class CeleryStack:
                 return now
             if counts.get("incident"):
                 raise RuntimeError(f"{counts['incident']} instance(s) opened an incident: {counts}")
+            if worker is not None and worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with code {worker.returncode}: {counts}")
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"not all {len(ids)} instances completed within {timeout:.0f} s: {counts}")
             time.sleep(poll)
 
     def relayed_jobs(self, ids: list[str]) -> int:
-        """Jobs of ``ids`` that the relay sent again (only the relay sets ``sent_at``)."""
-        from sqlalchemy import func, select
+        """Jobs of ``ids`` sent again by the relay: ``sent_at`` well after the job was created.
+
+        (The engine stamps ``sent_at`` when it sends a new job, the relay when it re-sends one;
+        no job fails or retries in this benchmark.)
+        """
+        from sqlalchemy import select
 
         from engine.models import Job
 
         with self.engine.db.reading() as session:
-            return session.scalar(select(func.count()).select_from(Job)
-                                  .where(Job.instance_id.in_(ids), Job.sent_at.is_not(None))) or 0
+            rows = session.execute(select(Job.created_at, Job.sent_at).where(Job.instance_id.in_(ids))).all()
+        return sum(1 for created, sent in rows if sent is not None and (sent - created).total_seconds() > 1.0)
 
     def run(self, n: int, concurrency: int, timeout: float) -> dict[str, Any]:
+        self.renew_claim()
         process, log_path = self.start_worker(concurrency)
         try:
             # Warm-up, not timed: proves the worker consumes and warms its pool processes' caches.
             warm = [self.engine.start(PROCESS_KEY, {"i": -1 - i}) for i in range(2 * concurrency)]
             try:
-                self.wait_completed(warm, timeout=60)
+                self.wait_completed(warm, timeout=60, worker=process)
             except (TimeoutError, RuntimeError) as exc:
                 tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
                 raise RuntimeError(f"the worker did not run the warm-up instances: {exc}\n{tail}") from exc
             began = time.perf_counter()
             ids = [self.engine.start(PROCESS_KEY, {"i": i}) for i in range(n)]
             started = time.perf_counter()
-            ended = self.wait_completed(ids, timeout=timeout)
+            try:
+                ended = self.wait_completed(ids, timeout=timeout, worker=process)
+            except (TimeoutError, RuntimeError) as exc:
+                tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+                raise RuntimeError(f"{exc}\nworker log (tail):\n{tail}") from exc
             check_run(final_states(self.engine, ids), n)
             return {"instances": n, "seconds": ended - began, "start_seconds": started - began,
                     "relayed_jobs": self.relayed_jobs(ids)}
