@@ -114,12 +114,15 @@ def hybrid(tmp_path: Path, services: str, postgres_url: str, bus_url: str  # noq
 def test_hybrid_orders_complete_through_the_bus(hybrid: dict[str, Any]) -> None:
     env, demo, bus = hybrid["env"], hybrid["demo"], hybrid["bus"]
 
-    # the synchronous edge: the client's one call answers with payment and order
+    # the synchronous edge: the client's one call answers with payment and order, while the
+    # instance waits for its shipment (shipping takes 3 s for this first order)
+    demo.delay = 3.0
     began = time.monotonic()
     answer = cli_json(env, "start", "order_hybrid", "--var", "amount=42", "--business-key", "web-1",
                       "--wait", "30", timeout=60)
     edge_seconds = time.monotonic() - began
-    assert answer["status"] in ("waiting", "completed"), summary(answer)
+    assert answer["status"] == "waiting", summary(answer)
+    assert [h["element_id"] for h in answer["history"]][-1] == "await_shipment"
     variables = answer["variables"]
     assert variables["payment_id"].startswith("pay_") and variables["charged"] == 42
     assert variables["order_id"].startswith("ord_") and variables["order_status"] == "created"
@@ -131,6 +134,7 @@ def test_hybrid_orders_complete_through_the_bus(hybrid: dict[str, Any]) -> None:
 
         first = wait_for(lambda: status(answer["id"]), lambda d: d["status"] == "completed", timeout=30,
                          what="the first order to be shipped", describe=summary)
+        demo.delay = 0.0
         assert first["variables"]["shipped_order_id"] == variables["order_id"]
 
         # fifty orders at once: each shipping reply must resume its own instance
