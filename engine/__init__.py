@@ -37,11 +37,12 @@ from .errors import (
 )
 from .jobs import JobCall
 from .runtime import Engine, JobTicket, Notifier
+from .users import ROLES, role_allows
 
 __all__ = [
     "BatonError", "BpmnErrorRaised", "ConfigurationError", "DefinitionNotFound", "DeployedDefinition",
     "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
-    "TaskNotFound",
+    "TaskNotFound", "ROLES", "role_allows",
 ]

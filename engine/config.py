@@ -16,8 +16,16 @@ BATON_ENDPOINTS                 TOML file mapping topics to endpoints      (none
 BATON_HOST / BATON_PORT         where ``baton serve`` listens              ``127.0.0.1`` / ``8000``
 BATON_WEB_THREADS               gunicorn threads of the web server         ``8``
 BATON_WORKER_CONCURRENCY        Celery worker processes                    ``2``
-BATON_SECRET_KEY                Flask session signing key                  random per process
-BATON_API_TOKEN                 bearer token every API mutation must show  (none: mutations open)
+BATON_SECRET_KEY                Flask session signing key (set it: a       random per process (``make
+                                random key logs everyone out at restart)   run`` keeps one in BATON_HOME)
+BATON_API_TOKEN                 admin bootstrap bearer token, for          (none)
+                                automation before any token exists
+BATON_ADMIN_PASSWORD            password of the ``admin`` user that        (none: ``make run`` generates
+                                ``make run`` creates when there is none    one and prints it once)
+BATON_SESSION_HOURS             how long a UI login lasts                  ``12``
+BATON_TRUSTED_PROXIES           reverse proxies in front of ``baton        ``0`` (client address and
+                                serve`` whose X-Forwarded-For/-Proto to    scheme from the socket)
+                                trust (login limits, Secure cookies)
 BATON_MAX_XML_BYTES             largest diagram accepted at deploy         ``10485760`` (10 MiB)
 BATON_JOB_LEASE_SECONDS         lease on a claimed job beyond the endpoint ``15``
                                 timeout (then the relay takes it back)
@@ -58,6 +66,9 @@ class Settings:
     worker_concurrency: int = 2
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     api_token: str = field(default="", repr=False)
+    admin_password: str = field(default="", repr=False)
+    session_hours: float = 12.0
+    trusted_proxies: int = 0
     max_xml_bytes: int = 10 * 1024 * 1024
     job_lease_seconds: float = 15.0
     retry_base_seconds: float = 1.0

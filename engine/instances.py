@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
@@ -22,20 +22,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
 
 from . import messages, outbox, usertasks
-from ._bpmn.errorflow import throw_error
 from ._bpmn.history import Change, Tracker, all_tasks
-from ._bpmn.workflow import BatonWorkflow
+from ._bpmn.workflow import BatonWorkflow, json_copy
 from .definitions import get_definition
 from .errors import (
-    BatonError,
-    BpmnErrorRaised,
-    EndpointFailure,
-    FatalFailure,
     IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
     InvalidVariables,
-    RetryableFailure,
     TaskNotFound,
 )
 from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance, utcnow
@@ -130,167 +124,6 @@ def advance(engine: Engine, instance_id: str,
     return status
 
 
-def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None) -> str | None:
-    """Store a service call's result and move the instance on. Idempotent per job."""
-    result = check_variables(result or {})
-    instance_id = _job_instance(engine, job_id)
-    if instance_id is None:
-        return None
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        job = session.get(Job, job_id)
-        if job is None or job.status in ("done", "cancelled"):
-            return
-        task = _task(workflow, job.task_id)
-        job.status, job.result, job.updated_at = "done", result, utcnow()
-        job.lock_owner = job.locked_until = None
-        if task is None or task.state != TaskState.STARTED:
-            return
-        task.data.update(result)
-        task.complete()
-
-    return advance(engine, instance_id, apply)
-
-
-def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
-    """Turn a failed call into a retry, a BPMN error in the workflow, or an incident."""
-    instance_id = _job_instance(engine, job_id)
-    if instance_id is None:
-        return None
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        job = session.get(Job, job_id)
-        if job is None or job.status in ("done", "cancelled", "failed"):
-            return
-        task = _task(workflow, job.task_id)
-        now = utcnow()
-        job.last_error, job.updated_at = str(failure), now
-        job.lock_owner = job.locked_until = None
-        if task is None or task.state != TaskState.STARTED:
-            job.status = "cancelled"
-            return
-        if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
-            delay = engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0))
-            job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), now
-            step.events.append(Note(job.element_id, "retrying",
-                                    {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}, task))
-            from .runtime import JobTicket
-
-            step.tickets.append(JobTicket(job.id, instance.id, job.kind, delay))
-            return
-        if isinstance(failure, BpmnErrorRaised):
-            step.events.append(Note(job.element_id, "error", {"code": failure.code, "message": failure.message},
-                                    task))
-            if throw_error(workflow, task, failure.code, failure.message):
-                job.status = "done"
-                job.result = {"error": {"code": failure.code, "message": failure.message}}
-                return
-        job.status = "failed"
-        _open_incident(session, instance, job, task, failure, step)
-
-    return advance(engine, instance_id, apply)
-
-
-def start_child(engine: Engine, job_id: str) -> str | None:
-    """Run a call job: start the called process as a child instance (once, even if run twice)."""
-    with engine.db.reading() as session:
-        job = session.get(Job, job_id)
-        if job is None or job.status not in ("running", "pending"):
-            return None
-        payload, instance_id, task_id = dict(job.payload or {}), job.instance_id, job.task_id
-        child = session.scalar(select(ProcessInstance.id).where(ProcessInstance.parent_instance_id == instance_id,
-                                                                ProcessInstance.parent_task_id == task_id))
-        business_key = session.scalar(select(ProcessInstance.business_key).where(ProcessInstance.id == instance_id))
-    if child is None:
-        try:
-            child = start(engine, payload["key"], payload.get("variables") or {}, business_key=business_key,
-                          version=payload.get("version"), parent=(instance_id, task_id))
-        except BatonError as exc:
-            fail_job(engine, job_id, FatalFailure(f"cannot start {payload.get('key')!r}: {exc}"))
-            return None
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        found = session.get(Job, job_id)
-        if found is not None and found.status in ("pending", "running"):
-            found.status, found.result, found.updated_at = "waiting", {"child": child}, utcnow()
-            found.lock_owner = found.locked_until = None
-            step.events.append(Note(found.element_id, "called", {"child": child, "key": payload["key"]},
-                                    _task(workflow, task_id)))
-
-    advance(engine, instance_id, apply)
-    return child
-
-
-def return_from_child(engine: Engine, job_id: str) -> str | None:
-    """Run a return job: the child ended; complete the caller's call activity with its variables."""
-    instance_id = _job_instance(engine, job_id)
-    if instance_id is None:
-        return None
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        job = session.get(Job, job_id)
-        if job is None or job.status == "done":
-            return
-        job.status, job.updated_at = "done", utcnow()
-        job.lock_owner = job.locked_until = None
-        payload = job.payload or {}
-        call = session.scalars(select(Job).where(Job.instance_id == instance.id, Job.task_id == job.task_id,
-                                                 Job.kind == "call")).first()
-        task = _task(workflow, job.task_id)
-        if task is None or task.state != TaskState.STARTED:
-            return
-        if payload.get("status") in ("completed", "compensated"):
-            if call is not None:
-                call.status = "done"
-            task.data.update(payload.get("variables") or {})
-            task.complete()
-        else:
-            message = f"{task.task_spec.bpmn_id}: called instance {payload.get('child')} ended {payload.get('status')}"
-            if call is not None:
-                call.status = "failed"
-            session.add(Incident(instance_id=instance.id, task_id=job.task_id, job_id=call.id if call else None,
-                                 element_id=task.task_spec.bpmn_id, message=message, detail="CalledInstanceEnded",
-                                 created_at=datetime.now(UTC)))
-            step.events.append(Note(task.task_spec.bpmn_id, "failed", {"error": message}, task))
-
-    return advance(engine, instance_id, apply)
-
-
-def finish_publish(engine: Engine, job_id: str, result: dict[str, Any]) -> None:
-    """A message the instance threw was handed on (bus or Baton itself): nothing moves."""
-    with engine.db.transaction() as session:
-        job = session.get(Job, job_id)
-        if job is not None and job.status not in ("done", "cancelled"):
-            job.status, job.result, job.updated_at = "done", result, utcnow()
-            job.lock_owner = job.locked_until = None
-
-
-def fire_timer(engine: Engine, job_id: str) -> str | None:
-    """A timer job came due: let the workflow see the time (SpiffWorkflow fires due timers)."""
-    instance_id = _job_instance(engine, job_id)
-    if instance_id is None:
-        return None
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        job = session.get(Job, job_id)
-        if job is None or job.status in ("done", "cancelled"):
-            return
-        due = outbox.timer_due(workflow, job.task_id)
-        now = utcnow()
-        if due is not None and due > now:  # woken early (clock skew, an early ETA): wait again
-            job.status, job.next_run_at, job.sent_at = "pending", due, now
-            job.lock_owner = job.locked_until = None
-            from .runtime import JobTicket
-
-            step.tickets.append(JobTicket(job.id, instance.id, job.kind, (due - now).total_seconds()))
-            return
-        job.status, job.updated_at = "done", now
-        job.lock_owner = job.locked_until = None
-        workflow.refresh_timers()
-
-    return advance(engine, instance_id, apply)
-
-
 def complete_user_task(engine: Engine, instance_id: str, element_id: str,
                        variables: dict[str, Any] | None = None) -> str:
     """Complete the waiting user or manual task ``element_id`` with ``variables``."""
@@ -373,7 +206,7 @@ def retry_incident(engine: Engine, incident_id: str) -> str:
 
                 step.tickets.append(JobTicket(job.id, instance.id, job.kind))
         elif found.task_id:
-            task = _task(workflow, found.task_id)
+            task = workflow.find_task(found.task_id)
             if task is not None and task.state == TaskState.ERROR:
                 task._set_state(TaskState.READY)  # the engine runs it again on this advance
 
@@ -508,20 +341,10 @@ def _variables(workflow: BatonWorkflow) -> dict[str, Any]:
                                                                   | TaskState.WAITING)]
         for task in sorted(live, key=lambda t: t.last_state_change):
             data.update(task.data)
-    return _json(data)
+    return json_copy(data)
 
 
-def _json(data: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(data, default=str))
 
-
-def _task(workflow: BatonWorkflow, task_id: str) -> Task | None:
-    from uuid import UUID
-
-    try:
-        return workflow.get_task_from_id(UUID(task_id))
-    except Exception:
-        return None
 
 
 def _job_instance(engine: Engine, job_id: str) -> str | None:
@@ -546,11 +369,3 @@ def _script_incident(session: Session, instance: ProcessInstance, exc: SpiffWork
     step.events.append(Note(element_id, "failed", {"error": str(exc)[:1000]}, task))
 
 
-def _open_incident(session: Session, instance: ProcessInstance, job: Job, task: Task,
-                   failure: EndpointFailure, step: Step) -> None:
-    message = f"{job.element_id}: {failure}"
-    if isinstance(failure, RetryableFailure):
-        message += f" (after {job.attempts} attempts)"
-    session.add(Incident(instance_id=instance.id, job_id=job.id, element_id=job.element_id,
-                         message=message, detail=type(failure).__name__, created_at=datetime.now(UTC)))
-    step.events.append(Note(job.element_id, "failed", {"error": str(failure), "attempts": job.attempts}, task))

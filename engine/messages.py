@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.base import EventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -52,22 +53,22 @@ class _Gone(Exception):
     """The subscription was taken by a concurrent delivery: look again."""
 
 
-def message_definitions(task: Task) -> list[MessageEventDefinition]:
-    definition = getattr(task.task_spec, "event_definition", None)
-    if isinstance(definition, MessageEventDefinition):
+def definitions_of(spec: Any, kind: type[EventDefinition]) -> list[Any]:
+    """The event definitions of ``kind`` a task spec catches (several behind an event-based gateway)."""
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, kind):
         return [definition]
     if isinstance(definition, MultipleEventDefinition):
-        return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
+        return [d for d in definition.event_definitions if isinstance(d, kind)]
     return []
+
+
+def message_definitions(task: Task) -> list[MessageEventDefinition]:
+    return definitions_of(task.task_spec, MessageEventDefinition)
 
 
 def signal_definitions(task: Task) -> list[SignalEventDefinition]:
-    definition = getattr(task.task_spec, "event_definition", None)
-    if isinstance(definition, SignalEventDefinition):
-        return [definition]
-    if isinstance(definition, MultipleEventDefinition):
-        return [d for d in definition.event_definitions if isinstance(d, SignalEventDefinition)]
-    return []
+    return definitions_of(task.task_spec, SignalEventDefinition)
 
 
 def _correlation_values(task: Task, definition: MessageEventDefinition) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def _start_by_message(engine: Engine, name: str, variables: dict[str, Any], busi
             continue
         seen.add(key)  # only the latest version of each key starts
         specs = engine._spec(definition_id, lambda text=spec_json: text)
-        if any(isinstance(t, StartEvent) and any(d.name == name for d in _spec_messages(t))
+        if any(isinstance(t, StartEvent) and any(d.name == name for d in definitions_of(t, MessageEventDefinition))
                for t in specs.spec.task_specs.values()):
             instance_id = start(engine, key, {}, business_key=business_key)
             with engine.db.reading() as session:
@@ -266,15 +267,6 @@ def _start_by_message(engine: Engine, name: str, variables: dict[str, Any], busi
                 _deliver(engine, found, name, variables, message_id)
             return {"result": "started", "name": name, "instance_id": instance_id, "definition": key}
     return None
-
-
-def _spec_messages(spec: Any) -> list[MessageEventDefinition]:
-    definition = getattr(spec, "event_definition", None)
-    if isinstance(definition, MessageEventDefinition):
-        return [definition]
-    if isinstance(definition, MultipleEventDefinition):
-        return [d for d in definition.event_definitions if isinstance(d, MessageEventDefinition)]
-    return []
 
 
 def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None = None,
@@ -297,7 +289,7 @@ def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None
             continue
         seen.add(key)  # the latest version of each key
         specs = engine._spec(definition_id, lambda text=spec_json: text)
-        if any(isinstance(t, StartEvent) and any(d.name == name for d in _spec_signals(t))
+        if any(isinstance(t, StartEvent) and any(d.name == name for d in definitions_of(t, SignalEventDefinition))
                for t in specs.spec.task_specs.values()):
             instance_id = start(engine, key, {})
             with engine.db.reading() as session:
@@ -339,15 +331,6 @@ def _deliver_signal(engine: Engine, found: _Found, name: str, variables: dict[st
 
     advance(engine, found.instance_id, apply)
     return bool(done)
-
-
-def _spec_signals(spec: Any) -> list[SignalEventDefinition]:
-    definition = getattr(spec, "event_definition", None)
-    if isinstance(definition, SignalEventDefinition):
-        return [definition]
-    if isinstance(definition, MultipleEventDefinition):
-        return [d for d in definition.event_definitions if isinstance(d, SignalEventDefinition)]
-    return []
 
 
 def purge_expired(session: Session) -> int:

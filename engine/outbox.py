@@ -6,20 +6,18 @@ needs it was committed; the notifier (Celery) hears of them only after the commi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
 from ._bpmn.history import Change, all_tasks
-from ._bpmn.workflow import BatonWorkflow
+from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
 from .models import Job, ProcessDefinition, ProcessInstance, new_id, utcnow
 
@@ -33,58 +31,59 @@ if TYPE_CHECKING:
     from .runtime import Engine, JobTicket
 
 
-def create_service_jobs(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
-                        changes: list[Change]) -> list[JobTicket]:
-    """One job per service task that started in this advance (handlers of compensation included)."""
-    from .runtime import JobTicket
-
-    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == "ServiceTask"}
+def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, changes: list[Change],
+             element_type: str) -> list[tuple[Task, dict[str, Any]]]:
+    """Tasks of ``element_type`` that started waiting in this advance, with their deploy bindings."""
+    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == element_type}
     if not started:
         return []
     bindings = session.scalar(select(ProcessDefinition.bindings)
                               .where(ProcessDefinition.id == instance.definition_id)) or {}
-    tickets = []
+    found = []
     for task_id in started:
-        task = _task(workflow, task_id)
-        if task is None or task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask):
-            continue
+        task = workflow.find_task(task_id)
+        if task is not None and task.state == TaskState.STARTED:
+            found.append((task, bindings.get(task.task_spec.bpmn_id) or {}))
+    return found
+
+
+def _add(session: Session, job: Job) -> JobTicket:
+    from .runtime import JobTicket
+
+    job.status, job.sent_at = "pending", utcnow()  # the notifier sends it right after the commit
+    session.add(job)
+    session.flush()
+    return JobTicket(job.id, job.instance_id, job.kind)
+
+
+def create_service_jobs(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+                        changes: list[Change]) -> list[JobTicket]:
+    """One job per service task that started in this advance (handlers of compensation included)."""
+    tickets = []
+    for task, binding in _started(session, instance, workflow, changes, "ServiceTask"):
         element_id = task.task_spec.bpmn_id
-        binding = bindings.get(element_id, {})
         endpoint = (Endpoint.from_dict(binding["endpoint"]) if "endpoint" in binding
                     else engine.endpoints.resolve(binding.get("topic", "")))
-        job = Job(instance_id=instance.id, task_id=task_id, element_id=element_id, kind="service",
-                  topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task_id}:{element_id}",
-                  payload={"endpoint": binding.get("endpoint"), "variables": _json(task.data)},
-                  max_attempts=(endpoint.retries + 1) if endpoint else 1, status="pending", sent_at=utcnow())
-        session.add(job)
-        session.flush()
-        tickets.append(JobTicket(job.id, instance.id, job.kind))
+        tickets.append(_add(session, Job(
+            instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="service",
+            topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
+            payload={"endpoint": binding.get("endpoint"), "variables": json_copy(task.data)},
+            max_attempts=(endpoint.retries + 1) if endpoint else 1)))
     return tickets
 
 
 def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
               changes: list[Change]) -> list[JobTicket]:
     """A job per call activity that started: it starts the child instance."""
-    from .runtime import JobTicket
-
-    started = {c.task_id for c in changes if c.event == "entered" and c.element_type == "CallActivityTask"}
-    if not started:
-        return []
-    bindings = session.scalar(select(ProcessDefinition.bindings)
-                              .where(ProcessDefinition.id == instance.definition_id)) or {}
     tickets = []
-    for task_id in started:
-        task = _task(workflow, task_id)
-        if task is None or task.state != TaskState.STARTED:
-            continue
-        target = (bindings.get(task.task_spec.bpmn_id) or {}).get("call") or {}
-        job = Job(instance_id=instance.id, task_id=task_id, element_id=task.task_spec.bpmn_id, kind="call",
-                  topic=target.get("key"), idempotency_key=f"{instance.id}:{task_id}:{task.task_spec.bpmn_id}",
-                  payload={"key": target.get("key"), "version": target.get("version"), "variables": _json(task.data)},
-                  status="pending", max_attempts=1, sent_at=utcnow())
-        session.add(job)
-        session.flush()
-        tickets.append(JobTicket(job.id, instance.id, "call"))
+    for task, binding in _started(session, instance, workflow, changes, "CallActivityTask"):
+        target = binding.get("call") or {}
+        element_id = task.task_spec.bpmn_id
+        tickets.append(_add(session, Job(
+            instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="call",
+            topic=target.get("key"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
+            payload={"key": target.get("key"), "version": target.get("version"), "variables": json_copy(task.data)},
+            max_attempts=1)))
     return tickets
 
 
@@ -96,7 +95,7 @@ def return_job(session: Session, instance: ProcessInstance, variables: dict[str,
         return []
     job = Job(instance_id=instance.parent_instance_id, task_id=instance.parent_task_id, element_id="-",
               kind="return", idempotency_key=f"{instance.id}:return", status="pending", max_attempts=1,
-              payload={"child": instance.id, "status": instance.status, "variables": _json(variables)},
+              payload={"child": instance.id, "status": instance.status, "variables": json_copy(variables)},
               sent_at=utcnow())
     session.add(job)
     session.flush()
@@ -115,13 +114,13 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
         if change.event != "completed" or "Throw" not in (change.element_type or "") \
                 and "EndEvent" not in (change.element_type or ""):
             continue
-        task = _task(workflow, change.task_id)
+        task = workflow.find_task(change.task_id)
         definition = getattr(task.task_spec, "event_definition", None) if task is not None else None
         if not isinstance(definition, SignalEventDefinition):
             continue
         job = Job(instance_id=instance.id, task_id=change.task_id, element_id=change.element_id, kind="signal",
                   topic=definition.name, idempotency_key=f"{instance.id}:signal:{new_id()}",
-                  payload={"name": definition.name, "variables": _json(task.data), "exclude_instance": instance.id},
+                  payload={"name": definition.name, "variables": json_copy(task.data), "exclude_instance": instance.id},
                   status="pending", max_attempts=6, sent_at=utcnow())
         session.add(job)
         session.flush()
@@ -130,7 +129,7 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
         definition = event.event_definition
         if not isinstance(definition, MessageEventDefinition):
             continue
-        payload = _json(event.payload or {})
+        payload = json_copy(event.payload or {})
         correlation = {}
         for prop in definition.correlation_properties:  # the values the message carries, by property
             try:
@@ -142,7 +141,7 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
                   element_id=thrower.task_spec.bpmn_id if thrower else definition.name,
                   kind="publish", topic=definition.name, idempotency_key=f"{instance.id}:publish:{new_id()}",
                   payload={"name": definition.name, "variables": payload,
-                           "correlation": _json(correlation), "business_key": instance.business_key},
+                           "correlation": json_copy(correlation), "business_key": instance.business_key},
                   status="pending", max_attempts=6, sent_at=utcnow())
         session.add(job)
         session.flush()
@@ -167,7 +166,7 @@ def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: lis
 
 def timer_due(workflow: BatonWorkflow, task_id: str) -> datetime | None:
     """When the waiting timer task ``task_id`` fires next, or None if it is not a waiting timer."""
-    task = _task(workflow, task_id)
+    task = workflow.find_task(task_id)
     if task is None or task.state != TaskState.WAITING:
         return None
     definition = getattr(task.task_spec, "event_definition", None)
@@ -219,15 +218,7 @@ def schedule_timers(session: Session, instance: ProcessInstance, workflow: Baton
     return tickets
 
 
-def _json(data: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(data, default=str))
 
-
-def _task(workflow: BatonWorkflow, task_id: str):  # type: ignore[no-untyped-def]
-    try:
-        return workflow.get_task_from_id(UUID(task_id))
-    except Exception:
-        return None
 
 
 __all__ = ["cancel_orphan_jobs", "create_service_jobs", "publish_jobs", "schedule_timers", "timer_due"]

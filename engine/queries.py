@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from . import definitions
-from .errors import InstanceNotFound
-from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance
+from .errors import InstanceNotFound, NotFound
+from .models import ActivityEvent, Deployment, Incident, Job, ProcessDefinition, ProcessInstance
 
 if TYPE_CHECKING:
     from .runtime import Engine
@@ -181,3 +181,34 @@ def get_compensation(engine: Engine, instance_id: str) -> dict[str, Any]:
             if workflow.compensation is not None:
                 pending = workflow.compensation.pending(workflow)
         return {"instance_id": instance_id, "status": instance.status, "executed": executed, "pending": pending}
+
+
+def _deployment(d: Deployment, definitions: list[ProcessDefinition]) -> dict[str, Any]:
+    return {"id": d.id, "name": d.name, "deployed_by": d.deployed_by, "deployed_at": _iso(d.deployed_at),
+            "checksum": d.checksum,
+            "definitions": [{"key": p.key, "version": p.version, "name": p.name, "file": p.file_name, "id": p.id}
+                            for p in definitions]}
+
+
+def list_deployments(engine: Engine, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Deployments newest first, each with the definition versions it made."""
+    with engine.db.reading() as session:
+        total = session.scalar(select(func.count()).select_from(Deployment)) or 0
+        rows = list(session.scalars(select(Deployment).order_by(Deployment.deployed_at.desc(), Deployment.id)
+                                    .limit(limit).offset(offset)))
+        made: dict[str, list[ProcessDefinition]] = {d.id: [] for d in rows}
+        for p in session.scalars(select(ProcessDefinition).where(ProcessDefinition.deployment_id.in_(list(made)))
+                                 .order_by(ProcessDefinition.key)):
+            made[p.deployment_id].append(p)
+        return {"total": total, "limit": limit, "offset": offset,
+                "items": [_deployment(d, made[d.id]) for d in rows]}
+
+
+def get_deployment(engine: Engine, deployment_id: str) -> dict[str, Any]:
+    with engine.db.reading() as session:
+        found = session.get(Deployment, deployment_id)
+        if found is None:
+            raise NotFound(f"no deployment {deployment_id}")
+        made = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.deployment_id == found.id)
+                                    .order_by(ProcessDefinition.key)))
+        return _deployment(found, made)

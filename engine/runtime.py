@@ -102,16 +102,10 @@ class Engine:
     from .instances import (  # noqa: E402
         advance,
         cancel,
-        complete_job,
         complete_user_task,
-        fail_job,
-        finish_publish,
-        fire_timer,
         resume,
         retry_incident,
-        return_from_child,
         start,
-        start_child,
         suspend,
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
@@ -127,11 +121,21 @@ class Engine:
         monitor_overview,
         worker_health,
     )
+    from .outcomes import (  # noqa: E402
+        complete_job,
+        fail_job,
+        finish_publish,
+        fire_timer,
+        return_from_child,
+        start_child,
+    )
     from .queries import (  # noqa: E402
         definition_xml,
         get_compensation,
+        get_deployment,
         get_instance,
         list_definitions,
+        list_deployments,
         list_incidents,
         list_instances,
         open_tasks,
@@ -141,4 +145,17 @@ class Engine:
         complete_user_task_by_id,
         get_user_task,
         list_user_tasks,
+    )
+    from .users import (  # noqa: E402
+        authenticate,
+        create_token,
+        create_user,
+        delete_user,
+        ensure_admin,
+        list_tokens,
+        list_users,
+        revoke_token,
+        session_user,
+        token_identity,
+        update_user,
     )

@@ -143,6 +143,24 @@ def inline_engine(settings_factory, services):  # type: ignore[no-untyped-def]
     engine.close()
 
 
+@pytest.fixture
+def bare_engine(settings_factory):  # type: ignore[no-untyped-def]
+    """An embedded engine with no endpoint map (diagrams without service calls); the jobs it
+    does make (timers, calls, publishes) run in this process with ``engine.driver.drain()``."""
+    import migrations
+    from adapters.runner import InlineDriver
+    from engine import EndpointMap, Engine
+
+    settings = settings_factory()
+    migrations.upgrade(settings.database_url)
+    driver = InlineDriver()
+    engine = Engine(settings, notifier=driver.notify, endpoints=EndpointMap())
+    driver.engine = engine
+    engine.driver = driver  # type: ignore[attr-defined]
+    yield engine
+    engine.close()
+
+
 def baton_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
     """Run the ``baton`` CLI in a subprocess (the public door), returning the CompletedProcess."""
     import subprocess

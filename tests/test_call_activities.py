@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import DeploymentError, EndpointMap
+from engine import DeploymentError
 
 CALLEE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="c" targetNamespace="t">
@@ -34,19 +34,8 @@ CALLER = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from adapters.runner import InlineDriver
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    driver = InlineDriver()
-    engine = Engine(settings, notifier=driver.notify, endpoints=EndpointMap())
-    driver.engine = engine
-    engine.driver = driver  # type: ignore[attr-defined]
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    return bare_engine
 
 
 def test_the_called_process_runs_as_a_linked_child_instance(engine):

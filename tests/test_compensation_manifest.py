@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from engine import DeploymentError, EndpointMap
+from engine import DeploymentError
 from tests.conftest import SHARED
 
 CORPUS = SHARED / "bpmn" / "compensation"
@@ -20,15 +20,8 @@ CASES = json.loads((CORPUS / "manifest.json").read_text()) if (CORPUS / "manifes
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    engine = Engine(settings, endpoints=EndpointMap())
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    return bare_engine
 
 
 def observed_log(engine, instance_id: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from engine import EndpointMap
-
 CREDIT_DMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="credit_defs" name="Credit"
     namespace="http://camunda.org/schema/1.0/dmn">
@@ -55,16 +53,9 @@ CREDIT_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    engine = Engine(settings, endpoints=EndpointMap())
-    engine.deploy([("credit.bpmn", CREDIT_BPMN), ("credit.dmn", CREDIT_DMN)])
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("credit.bpmn", CREDIT_BPMN), ("credit.dmn", CREDIT_DMN)])
+    return bare_engine
 
 
 @pytest.mark.parametrize(("amount", "tier", "status", "route"), [

@@ -6,33 +6,18 @@ import time
 from pathlib import Path
 
 from tests.e2e import baton_env, cli, events, show, wait_for, worker_pool
-
-DEADLINE = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
-  <bpmn:process id="restart_deadline" isExecutable="true">
-    <bpmn:startEvent id="start"/>
-    <bpmn:userTask id="review" name="Review"/>
-    <bpmn:boundaryEvent id="deadline" attachedToRef="review">
-      <bpmn:timerEventDefinition><bpmn:timeDuration>PT3S</bpmn:timeDuration></bpmn:timerEventDefinition>
-    </bpmn:boundaryEvent>
-    <bpmn:endEvent id="reviewed"/>
-    <bpmn:endEvent id="escalated"/>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="reviewed"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="deadline" targetRef="escalated"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+from tests.test_timers import deadline_diagram
 
 
 def test_a_timer_due_while_everything_is_stopped_fires_once_after_restart(tmp_path: Path, postgres_url, redis_url,
                                                                            services):
     env = baton_env(tmp_path / "home", services, database_url=postgres_url, broker_url=redis_url)
     diagram = tmp_path / "deadline.bpmn"
-    diagram.write_bytes(DEADLINE)
+    diagram.write_bytes(deadline_diagram("PT3S"))
     cli(env, "db", "upgrade")
     cli(env, "deploy", str(diagram))
     with worker_pool(env, tmp_path, "before") as workers:
-        instance_id = cli(env, "start", "restart_deadline").stdout.strip()
+        instance_id = cli(env, "start", "review_with_deadline").stdout.strip()
         assert show(env, instance_id)["status"] == "waiting"
         workers[0].stop()  # every Baton process is down now; the timer job waits in the database
     time.sleep(4.5)  # the deadline passes while nothing runs

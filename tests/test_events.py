@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine import EndpointMap
 from tests.conftest import ROOT
 
 DIAGRAM = ROOT / "tests" / "diagrams" / "signals_and_escalations.bpmn"
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from adapters.runner import InlineDriver
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    driver = InlineDriver()
-    engine = Engine(settings, notifier=driver.notify, endpoints=EndpointMap())
-    driver.engine = engine
-    engine.driver = driver  # type: ignore[attr-defined]
-    engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes())])
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes())])
+    return bare_engine
 
 
 def completed(engine, instance_id: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from engine import EndpointMap, MessageNotCorrelated
+from engine import MessageNotCorrelated
 from tests.conftest import ROOT
 
 DIAGRAM = ROOT / "tests" / "diagrams" / "await_shipment.bpmn"
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    engine = Engine(settings, endpoints=EndpointMap())
-    engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes())])
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes())])
+    return bare_engine
 
 
 def test_a_message_resumes_the_instance_whose_correlation_matches(engine):
@@ -71,25 +64,16 @@ def test_a_buffered_message_is_delivered_when_the_instance_starts_waiting(engine
         engine.correlate("OrderShipped", correlation={"order_id": "later"})
 
 
-def test_a_thrown_message_resumes_the_instance_waiting_for_it(settings_factory, services):  # type: ignore[no-untyped-def]
-    import migrations
-    from adapters.runner import InlineDriver
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    driver = InlineDriver()
-    engine = Engine(settings, notifier=driver.notify, endpoints=EndpointMap())
-    driver.engine = engine
+def test_a_thrown_message_resumes_the_instance_waiting_for_it(bare_engine):  # type: ignore[no-untyped-def]
+    engine = bare_engine
     events = ROOT / "tests" / "diagrams" / "order_events.bpmn"
     engine.deploy([(events.name, events.read_bytes())])
     waiting = {n: engine.start("ship_order", {"order_id": n}) for n in ("a", "b", "c")}
     thrower = engine.start("place_order", {"order_id": "b", "qty": 2})
-    driver.drain()
+    engine.driver.drain()
     assert engine.get_instance(thrower)["status"] == "completed"
     [publish] = [j for j in engine.get_instance(thrower)["jobs"] if j["kind"] == "publish"]
     assert publish["status"] == "done"
     resumed = engine.get_instance(waiting["b"])
     assert resumed["status"] == "completed" and resumed["variables"]["total"] == 6
     assert [engine.get_instance(waiting[n])["status"] for n in ("a", "c")] == ["waiting", "waiting"]
-    engine.close()

@@ -7,8 +7,6 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from engine import EndpointMap
-
 CANARY_TEXT = "untouched"
 
 SCRIPT_ATTEMPTS = [
@@ -86,16 +84,9 @@ OK_PROCESS = SCRIPT_PROCESS.format(key="still_serving", script="total = sum([1, 
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    engine = Engine(settings, endpoints=EndpointMap())
-    engine.deploy([("ok.bpmn", OK_PROCESS.encode())])
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("ok.bpmn", OK_PROCESS.encode())])
+    return bare_engine
 
 
 @pytest.fixture

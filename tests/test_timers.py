@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-TIMEOUT_REVIEW = b"""<?xml version="1.0" encoding="UTF-8"?>
+DEADLINE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
   <bpmn:process id="review_with_deadline" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:userTask id="review" name="Review"/>
     <bpmn:boundaryEvent id="deadline" attachedToRef="review">
-      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>{duration}</bpmn:timeDuration></bpmn:timerEventDefinition>
     </bpmn:boundaryEvent>
     <bpmn:endEvent id="reviewed"/>
     <bpmn:endEvent id="escalated"/>
@@ -22,8 +22,13 @@ TIMEOUT_REVIEW = b"""<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>"""
 
 
+def deadline_diagram(duration: str) -> bytes:
+    """A review (user task) with an interrupting boundary timer of ``duration`` that escalates."""
+    return DEADLINE.format(duration=duration).encode()
+
+
 def test_a_boundary_timer_interrupts_a_waiting_task_on_time(inline_engine):
-    inline_engine.deploy([("deadline.bpmn", TIMEOUT_REVIEW)])
+    inline_engine.deploy([("deadline.bpmn", deadline_diagram("PT1S"))])
     started = time.monotonic()
     instance_id = inline_engine.start("review_with_deadline")
     doc = inline_engine.get_instance(instance_id)

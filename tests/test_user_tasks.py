@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import EndpointMap, InvalidVariables
+from engine import InvalidVariables
 
 FORM_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -37,16 +37,9 @@ FORM_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture
-def engine(settings_factory):  # type: ignore[no-untyped-def]
-    import migrations
-    from engine import Engine
-
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    engine = Engine(settings, endpoints=EndpointMap())
-    engine.deploy([("expense.bpmn", FORM_PROCESS)])
-    yield engine
-    engine.close()
+def engine(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("expense.bpmn", FORM_PROCESS)])
+    return bare_engine
 
 
 def test_the_task_list_offers_tasks_to_their_groups_and_assignees(engine):

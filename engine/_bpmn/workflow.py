@@ -84,6 +84,13 @@ class BatonWorkflow(BpmnWorkflow):
         if self.compensation is not None:
             self.compensation.record(task)
 
+    def find_task(self, task_id: str) -> Task | None:
+        """The task with this id (string form), here, in a sub-process or a compensation unit."""
+        try:
+            return self.get_task_from_id(UUID(task_id))
+        except Exception:
+            return None
+
     def get_task_from_id(self, task_id: UUID) -> Task:
         try:
             return super().get_task_from_id(task_id)
@@ -167,6 +174,11 @@ class BatonWorkflow(BpmnWorkflow):
         if self.last_task is not None and self.last_task.id not in tasks:
             self.last_task = keep
         return len(doomed)
+
+
+def json_copy(data: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-only deep copy of task data (what Baton stores, sends and shows)."""
+    return json.loads(json.dumps(data, default=str))
 
 
 class _WorkflowConverter(BpmnWorkflowConverter):

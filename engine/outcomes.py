@@ -1,0 +1,186 @@
+"""What comes back from a job: a call's result or failure, a child instance, a timer, a publish.
+
+Each is one ``advance`` of the job's instance (``_advance_job``), idempotent: a job already
+settled is left alone, so a redelivered message or a second worker changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from . import outbox
+from ._bpmn.errorflow import throw_error
+from ._bpmn.workflow import BatonWorkflow
+from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFailure
+from .instances import Note, Step, _job_instance, advance, check_variables, start
+from .models import Incident, Job, ProcessInstance, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .runtime import Engine
+
+Act = Callable[["Session", ProcessInstance, BatonWorkflow, Step, Job], None]
+
+
+def _advance_job(engine: Engine, job_id: str, act: Act, *,
+                 unless: tuple[str, ...] = ("done", "cancelled")) -> str | None:
+    """Advance the job's instance with ``act`` unless the job is gone or already settled."""
+    instance_id = _job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        job = session.get(Job, job_id)
+        if job is not None and job.status not in unless:
+            act(session, instance, workflow, step, job)
+
+    return advance(engine, instance_id, apply)
+
+
+def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None) -> str | None:
+    """Store a service call's result and move the instance on. Idempotent per job."""
+    result = check_variables(result or {})
+    def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        task = workflow.find_task(job.task_id)
+        job.settle("done", result)
+        if task is None or task.state != TaskState.STARTED:
+            return
+        task.data.update(result)
+        task.complete()
+
+    return _advance_job(engine, job_id, act)
+
+
+def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
+    """Turn a failed call into a retry, a BPMN error in the workflow, or an incident."""
+
+    def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        task = workflow.find_task(job.task_id)
+        now = utcnow()
+        job.last_error = str(failure)
+        job.settle(job.status)
+        if task is None or task.state != TaskState.STARTED:
+            job.status = "cancelled"
+            return
+        if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
+            delay = engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0))
+            job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), now
+            step.events.append(Note(job.element_id, "retrying",
+                                    {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}, task))
+            from .runtime import JobTicket
+
+            step.tickets.append(JobTicket(job.id, instance.id, job.kind, delay))
+            return
+        if isinstance(failure, BpmnErrorRaised):
+            step.events.append(Note(job.element_id, "error", {"code": failure.code, "message": failure.message},
+                                    task))
+            if throw_error(workflow, task, failure.code, failure.message):
+                job.status = "done"
+                job.result = {"error": {"code": failure.code, "message": failure.message}}
+                return
+        job.status = "failed"
+        _open_incident(session, instance, job, task, failure, step)
+
+    return _advance_job(engine, job_id, act, unless=("done", "cancelled", "failed"))
+
+
+def start_child(engine: Engine, job_id: str) -> str | None:
+    """Run a call job: start the called process as a child instance (once, even if run twice)."""
+    with engine.db.reading() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ("running", "pending"):
+            return None
+        payload, instance_id, task_id = dict(job.payload or {}), job.instance_id, job.task_id
+        child = session.scalar(select(ProcessInstance.id).where(ProcessInstance.parent_instance_id == instance_id,
+                                                                ProcessInstance.parent_task_id == task_id))
+        business_key = session.scalar(select(ProcessInstance.business_key).where(ProcessInstance.id == instance_id))
+    if child is None:
+        try:
+            child = start(engine, payload["key"], payload.get("variables") or {}, business_key=business_key,
+                          version=payload.get("version"), parent=(instance_id, task_id))
+        except BatonError as exc:
+            fail_job(engine, job_id, FatalFailure(f"cannot start {payload.get('key')!r}: {exc}"))
+            return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        found = session.get(Job, job_id)
+        if found is not None and found.status in ("pending", "running"):
+            found.settle("waiting", {"child": child})
+            step.events.append(Note(found.element_id, "called", {"child": child, "key": payload["key"]},
+                                    workflow.find_task(task_id)))
+
+    advance(engine, instance_id, apply)
+    return child
+
+
+def return_from_child(engine: Engine, job_id: str) -> str | None:
+    """Run a return job: the child ended; complete the caller's call activity with its variables."""
+
+    def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        job.settle("done")
+        payload = job.payload or {}
+        call = session.scalars(select(Job).where(Job.instance_id == instance.id, Job.task_id == job.task_id,
+                                                 Job.kind == "call")).first()
+        task = workflow.find_task(job.task_id)
+        if task is None or task.state != TaskState.STARTED:
+            return
+        if payload.get("status") in ("completed", "compensated"):
+            if call is not None:
+                call.status = "done"
+            task.data.update(payload.get("variables") or {})
+            task.complete()
+        else:
+            message = f"{task.task_spec.bpmn_id}: called instance {payload.get('child')} ended {payload.get('status')}"
+            if call is not None:
+                call.status = "failed"
+            session.add(Incident(instance_id=instance.id, task_id=job.task_id, job_id=call.id if call else None,
+                                 element_id=task.task_spec.bpmn_id, message=message, detail="CalledInstanceEnded",
+                                 created_at=datetime.now(UTC)))
+            step.events.append(Note(task.task_spec.bpmn_id, "failed", {"error": message}, task))
+
+    return _advance_job(engine, job_id, act, unless=("done",))
+
+
+def finish_publish(engine: Engine, job_id: str, result: dict[str, Any]) -> None:
+    """A message the instance threw was handed on (bus or Baton itself): nothing moves."""
+    with engine.db.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.status not in ("done", "cancelled"):
+            job.settle("done", result)
+
+
+def fire_timer(engine: Engine, job_id: str) -> str | None:
+    """A timer job came due: let the workflow see the time (SpiffWorkflow fires due timers)."""
+
+    def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        due = outbox.timer_due(workflow, job.task_id)
+        now = utcnow()
+        if due is not None and due > now:  # woken early (clock skew, an early ETA): wait again
+            job.settle("pending")
+            job.next_run_at, job.sent_at = due, now
+            from .runtime import JobTicket
+
+            step.tickets.append(JobTicket(job.id, instance.id, job.kind, (due - now).total_seconds()))
+            return
+        job.settle("done")
+        workflow.refresh_timers()
+
+    return _advance_job(engine, job_id, act)
+
+
+
+def _open_incident(session: Session, instance: ProcessInstance, job: Job, task: Task,
+                   failure: EndpointFailure, step: Step) -> None:
+    message = f"{job.element_id}: {failure}"
+    if isinstance(failure, RetryableFailure):
+        message += f" (after {job.attempts} attempts)"
+    session.add(Incident(instance_id=instance.id, job_id=job.id, element_id=job.element_id,
+                         message=message, detail=type(failure).__name__, created_at=datetime.now(UTC)))
+    step.events.append(Note(job.element_id, "failed", {"error": str(failure), "attempts": job.attempts}, task))
