@@ -15,7 +15,6 @@ The full hybrid order, with real worker and ``baton bus`` processes, is in test_
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from kombu import Connection, Producer, Queue, binding
 from adapters.bus import BusConsumer, connect, load_routes, start_consumer_thread, topic_exchange
 from adapters.runner import InlineDriver, run_job
 from engine import EndpointMap, Engine
-from tests.conftest import ROOT, need_service
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,46 +38,9 @@ DIAGRAMS = ROOT / "tests" / "diagrams"
 # -- fixtures and helpers -------------------------------------------------------------------------
 
 @pytest.fixture(params=["rabbitmq", "redis"])
-def bus_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A real bus: a fresh RabbitMQ vhost or an empty Redis database (emptied again afterwards)."""
-    if request.param == "redis":
-        need_service("Redis", "127.0.0.1", 6379)
-        url = free_redis_database()
-    else:
-        url = request.getfixturevalue("rabbitmq_url")
-    yield url
-    if url.startswith("redis://"):
-        import redis
-
-        client = redis.Redis.from_url(url)
-        client.flushdb()
-        client.close()
-
-
-def free_redis_database() -> str:
-    """An empty Redis database among 1..14, as ``redis_url`` picks one, or else one holding only
-    a Celery/kombu broker's leftovers that nobody touched for 5 minutes (a finished test run
-    that did not clean up; a live broker reads its binding keys every second), emptied first."""
-    import redis
-
-    stale = []
-    for db in random.sample(range(1, 15), 14):
-        client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}")
-        try:
-            keys = client.keys("*")
-            if not keys:
-                return f"redis://127.0.0.1:6379/{db}"
-            if len(keys) < 50 and all(k.startswith((b"_kombu.", b"unacked")) or k == b"baton" for k in keys) \
-                    and min(client.object("idletime", k) or 0 for k in keys) > 300:
-                stale.append(db)
-        finally:
-            client.close()
-    if not stale:
-        pytest.fail("no empty Redis database among 1..14")
-    client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{stale[0]}")
-    client.flushdb()
-    client.close()
-    return f"redis://127.0.0.1:6379/{stale[0]}"
+def bus_url(request: pytest.FixtureRequest) -> str:
+    """A real bus: a fresh RabbitMQ vhost or a Redis database of its own (conftest's fixtures)."""
+    return request.getfixturevalue(f"{request.param}_url")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import pytest
 from engine import Engine, Settings
 from tests.conftest import PROCESSES, ROOT
 from tests.e2e import baton_env, cli, cli_json, summary, wait_for, worker_pool
-from tests.test_bus_bridge import bus_url, free_redis_database  # noqa: F401 (the fixture, and its helper)
+from tests.test_bus_bridge import bus_url  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
