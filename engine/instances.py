@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, select, update
 
 from . import messages, outbox, usertasks
 from ._bpmn.history import Change, Tracker, all_tasks
@@ -243,18 +243,20 @@ def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance
 def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
           tracker: Tracker, step: Step) -> list[JobTicket]:
     """Run the engine, then write history, jobs, state and status for ``instance``."""
+    waits = workflow.specs is None or workflow.specs.waits_for_people_or_events
     if step.status != "cancelled":
         try:
             for _ in range(1000):  # a buffered message delivered to a new subscription moves it again
                 workflow.run_engine(before_prune=tracker.collect)
                 _compensate(engine, workflow, tracker)
-                if not messages.sync_subscriptions(session, instance, workflow, step):
+                if not waits or not messages.sync_subscriptions(session, instance, workflow, step):
                     break
         except SpiffWorkflowException as exc:
             _script_incident(session, instance, exc, step)
-    else:
+    elif waits:
         messages.sync_subscriptions(session, instance, workflow, step)
-    usertasks.sync_user_tasks(session, instance, workflow)
+    if waits:
+        usertasks.sync_user_tasks(session, instance, workflow)
     tracker.collect(workflow)
     changes = tracker.drain()
     _record(session, instance, step.events)
@@ -322,13 +324,13 @@ def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow
         return "compensated" if workflow.compensation is not None and workflow.compensation.ran else "completed"
     if instance.status == "suspended":  # only resume lifts it (a call in flight may still finish)
         return "suspended"
-    open_incidents = session.scalar(select(func.count()).select_from(Incident).where(
-        Incident.instance_id == instance.id, Incident.resolved_at.is_(None)))
-    if open_incidents:
+    open_incident = exists().where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+    active_job = exists().where(Job.instance_id == instance.id, Job.status.in_(("pending", "running", "waiting")),
+                                Job.kind != "timer")
+    incident, active = session.execute(select(open_incident, active_job)).one()
+    if incident:
         return "incident"
-    active_jobs = session.scalar(select(func.count()).select_from(Job).where(
-        Job.instance_id == instance.id, Job.status.in_(("pending", "running", "waiting")), Job.kind != "timer"))
-    return "running" if active_jobs else "waiting"
+    return "running" if active else "waiting"
 
 
 def _variables(workflow: BatonWorkflow) -> dict[str, Any]:

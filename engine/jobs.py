@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 
 from .endpoints import Endpoint
 from .models import Job, ProcessInstance, utcnow
@@ -54,8 +54,6 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         job = session.get(Job, job_id)
         if job is None or job.status not in ("pending", "running"):
             return None
-        if session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == job.instance_id)) == "suspended":
-            return None  # resume sends it again
         payload = job.payload or {}
         endpoint = None
         if payload.get("endpoint"):
@@ -64,21 +62,22 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
             endpoint = engine.endpoints.resolve(job.topic)
         timeout = endpoint.timeout if endpoint else 30.0
         lease = now + timedelta(seconds=timeout + engine.settings.job_lease_seconds)
-        claimed = session.execute(
-            update(Job).where(Job.id == job_id, _claimable(now))
+        suspended = exists().where(ProcessInstance.id == Job.instance_id, ProcessInstance.status == "suspended")
+        claimed = session.execute(  # not for a suspended instance: resume sends it again
+            update(Job).where(Job.id == job_id, _claimable(now), ~suspended)
             .values(status="running", lock_owner=owner, locked_until=lease,
                     attempts=Job.attempts + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not claimed:
             return None
-        session.refresh(job)
+        attempt = job.attempts + 1  # what the UPDATE just wrote
         trace_id = job.instance_id.replace("-", "")
         span_id = job.id.replace("-", "")[:16]
         return JobCall(
             job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, kind=job.kind, topic=job.topic,
             endpoint=endpoint, variables=payload.get("variables", {}),
-            idempotency_key=job.idempotency_key, attempt=job.attempts,
+            idempotency_key=job.idempotency_key, attempt=attempt,
             traceparent=f"00-{trace_id}-{span_id}-01", payload=payload,
         )
 

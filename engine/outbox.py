@@ -31,14 +31,27 @@ if TYPE_CHECKING:
     from .runtime import Engine, JobTicket
 
 
+_BINDINGS: dict[str, dict[str, Any]] = {}
+
+
+def definition_bindings(session: Session, definition_id: str) -> dict[str, Any]:
+    """A definition version's deploy-time bindings (they never change: cached per process)."""
+    found = _BINDINGS.get(definition_id)
+    if found is None:
+        found = session.scalar(select(ProcessDefinition.bindings).where(ProcessDefinition.id == definition_id)) or {}
+        if len(_BINDINGS) > 1000:
+            _BINDINGS.clear()
+        _BINDINGS[definition_id] = found
+    return found
+
+
 def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, changes: list[Change],
              element_type: str) -> list[tuple[Task, dict[str, Any]]]:
     """Tasks of ``element_type`` that started waiting in this advance, with their deploy bindings."""
     started = {c.task_id for c in changes if c.event == "entered" and c.element_type == element_type}
     if not started:
         return []
-    bindings = session.scalar(select(ProcessDefinition.bindings)
-                              .where(ProcessDefinition.id == instance.definition_id)) or {}
+    bindings = definition_bindings(session, instance.definition_id)
     found = []
     for task_id in started:
         task = workflow.find_task(task_id)
@@ -50,9 +63,8 @@ def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflo
 def _add(session: Session, job: Job) -> JobTicket:
     from .runtime import JobTicket
 
-    job.status, job.sent_at = "pending", utcnow()  # the notifier sends it right after the commit
+    job.id, job.status, job.sent_at = new_id(), "pending", utcnow()  # sent right after the commit
     session.add(job)
-    session.flush()
     return JobTicket(job.id, job.instance_id, job.kind)
 
 

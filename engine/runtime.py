@@ -140,12 +140,6 @@ class Engine:
         list_instances,
         open_tasks,
     )
-    from .usertasks import (  # noqa: E402
-        claim_user_task,
-        complete_user_task_by_id,
-        get_user_task,
-        list_user_tasks,
-    )
     from .users import (  # noqa: E402
         authenticate,
         create_token,
@@ -158,4 +152,10 @@ class Engine:
         session_user,
         token_identity,
         update_user,
+    )
+    from .usertasks import (  # noqa: E402
+        claim_user_task,
+        complete_user_task_by_id,
+        get_user_task,
+        list_user_tasks,
     )

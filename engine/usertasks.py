@@ -21,7 +21,8 @@ from sqlalchemy import or_, select
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow
 from .errors import InvalidVariables, TaskNotFound
-from .models import ProcessDefinition, ProcessInstance, UserTaskRow, utcnow
+from .models import ProcessInstance, UserTaskRow, utcnow
+from .outbox import definition_bindings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -129,8 +130,7 @@ def sync_user_tasks(session: Session, instance: ProcessInstance, workflow: Baton
     missing = [t for task_id, t in ready.items() if task_id not in existing]
     if not missing:
         return
-    bindings = session.scalar(select(ProcessDefinition.bindings)
-                              .where(ProcessDefinition.id == instance.definition_id)) or {}
+    bindings = definition_bindings(session, instance.definition_id)
     for task in missing:
         people = (bindings.get(task.task_spec.bpmn_id) or {}).get("user_task") or {}
         session.add(UserTaskRow(

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -73,6 +74,7 @@ class BatonSubWorkflow(BpmnSubWorkflow):
 class BatonWorkflow(BpmnWorkflow):
     compensation: CompensationState | None = None
     unit_scope: str | None = None  # set on a compensation unit's own workflow
+    specs: DefinitionSpecs | None = None  # what it was made from (set by WorkflowCodec)
 
     def __init__(self, spec: Any, subprocess_specs: dict[str, Any] | None = None, script_engine: Any = None,
                  **kwargs: Any):
@@ -223,6 +225,21 @@ class DefinitionSpecs:
     plan: CompensationPlan = field(default_factory=CompensationPlan)
     units: dict[str, DefinitionSpecs] = field(default_factory=dict)
 
+    @cached_property
+    def waits_for_people_or_events(self) -> bool:
+        """Whether any task can wait for a user, a message or a signal (else advance skips the
+        queries that keep those lists)."""
+        from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+        from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+        from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+        from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+
+        waiting = (MessageEventDefinition, SignalEventDefinition, MultipleEventDefinition)
+        specs = [self.spec, *self.subprocess_specs.values()]
+        specs += [s for unit in self.units.values() for s in (unit.spec, *unit.subprocess_specs.values())]
+        return any(isinstance(t, UserTask | ManualTask) or isinstance(getattr(t, "event_definition", None), waiting)
+                   for spec in specs for t in spec.task_specs.values())
+
 
 COMPENSATION_KEY = "baton:compensation"
 
@@ -267,6 +284,7 @@ class WorkflowCodec:
 
     def new_workflow(self, specs: DefinitionSpecs) -> BatonWorkflow:
         workflow = BatonWorkflow(specs.spec, specs.subprocess_specs)
+        workflow.specs = specs
         if specs.plan.active:
             workflow.compensation = CompensationState(specs.plan, specs.units)
         return workflow
@@ -283,6 +301,7 @@ class WorkflowCodec:
         dct = json.loads(text)
         self._serializer.migrate(dct)
         workflow = self.workflow_from_dict(dct, specs)
+        workflow.specs = specs
         saved = workflow.data.pop(COMPENSATION_KEY, None)
         if specs.plan.active:
             workflow.compensation = CompensationState(specs.plan, specs.units)
