@@ -5,7 +5,6 @@ Shared by the Celery task and the in-process driver, so both behave the same.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -18,7 +17,6 @@ from engine import (
     JobCall,
     JobTicket,
     MessageNotCorrelated,
-    RetryableFailure,
 )
 
 from .endpoints import adapter_for
@@ -47,47 +45,23 @@ def publish(engine: Engine, call: JobCall) -> dict[str, object]:
         return {"result": "unrouted", "detail": str(exc)}
 
 
-def _run_publish(engine: Engine, call: JobCall, owner: str) -> str:
-    """A publish job: the message must not be lost when the bus is down.
-
-    ``engine.fail_job`` cannot retry a publish job (it looks for a started task, and the thrower
-    has completed), so a failed publish gives the job back (``release_job``): it stays
-    ``pending`` and the relay sends it again once it is ``BATON_RELAY_STALE_SECONDS`` old, as
-    often as it takes. The event id is the job id, so a publish that did reach the bus before
-    the failure was noticed is deduplicated by the consumers.
-    """
+def _hand_on(engine: Engine, call: JobCall) -> str:
+    """A publish or signal job. A bus that cannot take the message now is a retry with backoff
+    (then an incident), like any call: the message is never dropped. The event id is the job id,
+    so a publish that reached the bus before the failure was noticed is deduplicated downstream."""
+    payload = call.payload or {}
     try:
-        result = publish(engine, call)
-    except RetryableFailure as failure:
-        log.warning("publish job %s (%s) attempt %s failed, kept for the relay: %s", call.job_id,
-                    call.element_id, call.attempt, failure)
-        engine.release_job(call.job_id, owner)
-        return "retry"
+        if call.kind == "signal":
+            result = engine.broadcast_signal(payload["name"], payload.get("variables") or {},
+                                             payload.get("exclude_instance"))
+        else:
+            result = publish(engine, call)
+    except EndpointFailure as failure:
+        log.warning("%s job %s attempt %s failed: %s", call.kind, call.job_id, call.attempt, failure)
+        engine.fail_job(call.job_id, failure)
+        return "failed"
     engine.finish_publish(call.job_id, result)
-    _settle_status(engine, call.instance_id)
-    return "published"
-
-
-class _NotRunning(Exception):
-    pass
-
-
-def _settle_status(engine: Engine, instance_id: str) -> None:
-    """Let the instance's status see that its publish job is done.
-
-    ``engine.finish_publish`` does not recompute the status, so an instance that threw a message
-    and then waits for an answer (order_hybrid) would stay ``running`` although only the outside
-    can move it, and the synchronous edge (``start --wait``) would never answer at that wait
-    state. An empty advance of a still-``running`` instance computes it again (``waiting``); an
-    instance in any other status is left as it is (the advance is abandoned under its lock).
-    """
-
-    def only_if_running(session: object, instance: object, workflow: object, step: object) -> None:
-        if getattr(instance, "status", None) != "running":
-            raise _NotRunning
-
-    with contextlib.suppress(_NotRunning):
-        engine.advance(instance_id, only_if_running)
+    return "handed on"
 
 
 def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
@@ -105,13 +79,8 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     if call.kind == "return":
         engine.return_from_child(job_id)
         return "returned"
-    if call.kind == "signal":
-        payload = call.payload or {}
-        engine.finish_publish(job_id, engine.broadcast_signal(payload["name"], payload.get("variables") or {},
-                                                              payload.get("exclude_instance")))
-        return "signalled"
-    if call.kind == "publish":
-        return _run_publish(engine, call, owner)
+    if call.kind in ("publish", "signal"):
+        return _hand_on(engine, call)
     try:
         result = adapter_for(call.endpoint).call(call)
     except EndpointFailure as failure:

@@ -133,7 +133,7 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
         job = Job(instance_id=instance.id, task_id=change.task_id, element_id=change.element_id, kind="signal",
                   topic=definition.name, idempotency_key=f"{instance.id}:signal:{new_id()}",
                   payload={"name": definition.name, "variables": json_copy(task.data), "exclude_instance": instance.id},
-                  status="pending", max_attempts=6, sent_at=utcnow())
+                  status="pending", max_attempts=10, sent_at=utcnow())
         session.add(job)
         session.flush()
         tickets.append(JobTicket(job.id, instance.id, "signal"))
@@ -154,7 +154,7 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
                   kind="publish", topic=definition.name, idempotency_key=f"{instance.id}:publish:{new_id()}",
                   payload={"name": definition.name, "variables": payload,
                            "correlation": json_copy(correlation), "business_key": instance.business_key},
-                  status="pending", max_attempts=6, sent_at=utcnow())
+                  status="pending", max_attempts=10, sent_at=utcnow())
         session.add(job)
         session.flush()
         tickets.append(JobTicket(job.id, instance.id, "publish"))

@@ -66,7 +66,8 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
         now = utcnow()
         job.last_error = str(failure)
         job.settle(job.status)
-        if task is None or task.state != TaskState.STARTED:
+        handing_on = job.kind in ("publish", "signal")  # its thrower completed already; only the job waits
+        if not handing_on and (task is None or task.state != TaskState.STARTED):
             job.status = "cancelled"
             return
         if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
@@ -78,7 +79,7 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
 
             step.tickets.append(JobTicket(job.id, instance.id, job.kind, delay))
             return
-        if isinstance(failure, BpmnErrorRaised):
+        if isinstance(failure, BpmnErrorRaised) and task is not None and not handing_on:
             step.events.append(Note(job.element_id, "error", {"code": failure.code, "message": failure.message},
                                     task))
             if throw_error(workflow, task, failure.code, failure.message):
@@ -148,12 +149,14 @@ def return_from_child(engine: Engine, job_id: str) -> str | None:
     return _advance_job(engine, job_id, act, unless=("done",))
 
 
-def finish_publish(engine: Engine, job_id: str, result: dict[str, Any]) -> None:
-    """A message the instance threw was handed on (bus or Baton itself): nothing moves."""
-    with engine.db.transaction() as session:
-        job = session.get(Job, job_id)
-        if job is not None and job.status not in ("done", "cancelled"):
-            job.settle("done", result)
+def finish_publish(engine: Engine, job_id: str, result: dict[str, Any]) -> str | None:
+    """A message or signal the instance threw was handed on (bus or Baton itself). The workflow
+    does not move, but its status may (``running`` while the publish was in flight)."""
+
+    def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        job.settle("done", result)
+
+    return _advance_job(engine, job_id, act)
 
 
 def fire_timer(engine: Engine, job_id: str) -> str | None:
@@ -176,7 +179,7 @@ def fire_timer(engine: Engine, job_id: str) -> str | None:
 
 
 
-def _open_incident(session: Session, instance: ProcessInstance, job: Job, task: Task,
+def _open_incident(session: Session, instance: ProcessInstance, job: Job, task: Task | None,
                    failure: EndpointFailure, step: Step) -> None:
     message = f"{job.element_id}: {failure}"
     if isinstance(failure, RetryableFailure):
