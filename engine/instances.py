@@ -1,4 +1,6 @@
-"""Moving instances: start, advance, job results, user tasks, cancel, incidents.
+"""Moving instances: start, advance, user tasks, suspend/resume, cancel, incidents.
+
+(What comes back from jobs is in ``outcomes.py``; what an advance leaves behind, in ``outbox.py``.)
 
 ``advance`` is the only place a workflow changes. In one transaction it locks the instance
 row, restores the workflow, applies what arrived, runs the engine, records history, creates
@@ -32,12 +34,13 @@ from .errors import (
     InvalidVariables,
     TaskNotFound,
 )
+from .jobs import JobTicket
 from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from .runtime import Engine, JobTicket
+    from .runtime import Engine
 
 ENDED = ("completed", "cancelled", "terminated", "compensated")
 
@@ -159,8 +162,6 @@ def resume(engine: Engine, instance_id: str) -> str:
             raise InstanceNotActive(f"instance {instance.id} is {instance.status}, not suspended")
         instance.status = "running"
         step.events.append(Note("process", "resumed"))
-        from .runtime import JobTicket
-
         for job in session.scalars(select(Job).where(Job.instance_id == instance.id, Job.status == "pending")):
             job.sent_at = utcnow()
             step.tickets.append(JobTicket(job.id, instance.id, job.kind))
@@ -202,8 +203,6 @@ def retry_incident(engine: Engine, incident_id: str) -> str:
             job = session.get(Job, found.job_id)
             if job is not None and job.status == "failed":
                 job.status, job.attempts, job.next_run_at, job.sent_at = "pending", 0, utcnow(), utcnow()
-                from .runtime import JobTicket
-
                 step.tickets.append(JobTicket(job.id, instance.id, job.kind))
         elif found.task_id:
             task = workflow.find_task(found.task_id)

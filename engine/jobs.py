@@ -16,7 +16,7 @@ from .endpoints import Endpoint
 from .models import Job, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
-    from .runtime import Engine, JobTicket
+    from .runtime import Engine
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,16 @@ class JobCall:
     attempt: int
     traceparent: str
     payload: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """A job that became runnable; handed to the notifier after the transaction commits."""
+
+    id: str
+    instance_id: str
+    kind: str
+    eta_seconds: float = 0.0
 
 
 def _claimable(now: Any) -> Any:
@@ -98,7 +108,6 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500) -> list[JobTi
       ETA messages, so they survive restarts and broker visibility timeouts);
     - jobs held by a worker whose lease expired (the worker died).
     """
-    from .runtime import JobTicket
 
     now = utcnow()
     stale = now - timedelta(seconds=stale_after)

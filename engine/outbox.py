@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
+from .jobs import JobTicket
 from .models import Job, ProcessDefinition, ProcessInstance, new_id, utcnow
 
 # A timer due later than this is not handed to the broker now: an ETA message is held in a
@@ -28,7 +29,7 @@ SEND_TIMERS_WITHIN = 60.0
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from .runtime import Engine, JobTicket
+    from .runtime import Engine
 
 
 _BINDINGS: dict[str, dict[str, Any]] = {}
@@ -61,8 +62,6 @@ def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflo
 
 
 def _add(session: Session, job: Job) -> JobTicket:
-    from .runtime import JobTicket
-
     job.id, job.status, job.sent_at = new_id(), "pending", utcnow()  # sent right after the commit
     session.add(job)
     return JobTicket(job.id, job.instance_id, job.kind)
@@ -101,8 +100,6 @@ def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkfl
 
 def return_job(session: Session, instance: ProcessInstance, variables: dict[str, Any]) -> list[JobTicket]:
     """A child instance ended: a job on its caller that completes the call activity."""
-    from .runtime import JobTicket
-
     if not instance.parent_instance_id or not instance.parent_task_id:
         return []
     job = Job(instance_id=instance.parent_instance_id, task_id=instance.parent_task_id, element_id="-",
@@ -119,8 +116,6 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
     """A job per message the workflow threw that nothing inside it caught (for the bus bridge),
     and per signal it threw (a broadcast reaches the other instances even when one inside this
     instance caught it: SpiffWorkflow keeps an internally caught event internal)."""
-    from .runtime import JobTicket
-
     tickets = []
     for change in changes:
         if change.event != "completed" or "Throw" not in (change.element_type or "") \
@@ -201,8 +196,6 @@ def timer_due(workflow: BatonWorkflow, task_id: str) -> datetime | None:
 
 def schedule_timers(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> list[JobTicket]:
     """A timer job for every waiting timer (one per due time: a cycle gets a new one per firing)."""
-    from .runtime import JobTicket
-
     waiting = [t for t in workflow.event_manager.tasks.values()
                if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)]
     if not waiting:

@@ -19,6 +19,7 @@ from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
 from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFailure
 from .instances import Note, Step, _job_instance, advance, check_variables, start
+from .jobs import JobTicket
 from .models import Incident, Job, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
@@ -75,8 +76,6 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
             job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), now
             step.events.append(Note(job.element_id, "retrying",
                                     {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}, task))
-            from .runtime import JobTicket
-
             step.tickets.append(JobTicket(job.id, instance.id, job.kind, delay))
             return
         if isinstance(failure, BpmnErrorRaised) and task is not None and not handing_on:
@@ -168,8 +167,6 @@ def fire_timer(engine: Engine, job_id: str) -> str | None:
         if due is not None and due > now:  # woken early (clock skew, an early ETA): wait again
             job.settle("pending")
             job.next_run_at, job.sent_at = due, now
-            from .runtime import JobTicket
-
             step.tickets.append(JobTicket(job.id, instance.id, job.kind, (due - now).total_seconds()))
             return
         job.settle("done")

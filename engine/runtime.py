@@ -5,24 +5,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ._bpmn.workflow import BatonWorkflow, DefinitionSpecs, WorkflowCodec
 from .config import Settings
 from .db import Database
 from .endpoints import EndpointMap
-
-
-@dataclass(frozen=True)
-class JobTicket:
-    """A job that became runnable; handed to the notifier after the transaction commits."""
-
-    id: str
-    instance_id: str
-    kind: str
-    eta_seconds: float = 0.0
-
+from .jobs import JobTicket
 
 Notifier = Callable[[list[JobTicket]], None]
 

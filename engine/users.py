@@ -149,7 +149,8 @@ def update_user(engine: Engine, name: str, *, role: str | None = None, password:
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
             raise NotFound(f"no user {name!r}")
-        if role is not None:
+        if role is not None and role != user.role:
+            _keep_an_admin(session, user)
             user.role = role
         if hashed is not None:
             user.password_hash = hashed
@@ -162,7 +163,15 @@ def delete_user(engine: Engine, name: str) -> None:
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
             raise NotFound(f"no user {name!r}")
+        _keep_an_admin(session, user)
         session.delete(user)
+
+
+def _keep_an_admin(session: Any, user: User) -> None:
+    """Refuse to remove the last admin: nobody could manage users from the UI or the API after."""
+    if user.role == "admin" and not session.scalar(
+            select(User.id).where(User.role == "admin", User.id != user.id).limit(1)):
+        raise InvalidRequest(f"{user.name} is the last admin; make another admin first")
 
 
 def authenticate(engine: Engine, name: str, password: str) -> dict[str, Any] | None:
