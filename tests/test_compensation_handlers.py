@@ -11,11 +11,13 @@ HANDLERS = b"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:startEvent id="start"/>
     <bpmn:scriptTask id="book_room" scriptFormat="python"><bpmn:script>room = "R12"
 price = 90</bpmn:script></bpmn:scriptTask>
-    <bpmn:boundaryEvent id="room_comp" attachedToRef="book_room"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
+    <bpmn:boundaryEvent id="room_comp" attachedToRef="book_room">
+      <bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
     <bpmn:userTask id="call_guest" name="Call the guest" isForCompensation="true"/>
     <bpmn:scriptTask id="book_table" scriptFormat="python"><bpmn:script>table = 7
 price = 40</bpmn:script></bpmn:scriptTask>
-    <bpmn:boundaryEvent id="table_comp" attachedToRef="book_table"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
+    <bpmn:boundaryEvent id="table_comp" attachedToRef="book_table">
+      <bpmn:compensateEventDefinition/></bpmn:boundaryEvent>
     <bpmn:subProcess id="release_table" isForCompensation="true">
       <bpmn:startEvent id="rt_start"/>
       <bpmn:scriptTask id="free_table" scriptFormat="python"><bpmn:script>freed = table
@@ -24,7 +26,8 @@ freed_price = price</bpmn:script></bpmn:scriptTask>
       <bpmn:sequenceFlow id="rt1" sourceRef="rt_start" targetRef="free_table"/>
       <bpmn:sequenceFlow id="rt2" sourceRef="free_table" targetRef="rt_end"/>
     </bpmn:subProcess>
-    <bpmn:scriptTask id="change_price" scriptFormat="python"><bpmn:script>price = 1000</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="change_price" scriptFormat="python">
+      <bpmn:script>price = 1000</bpmn:script></bpmn:scriptTask>
     <bpmn:intermediateThrowEvent id="undo_all"><bpmn:compensateEventDefinition/></bpmn:intermediateThrowEvent>
     <bpmn:endEvent id="end"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="book_room"/>
