@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, select, update
 
 from . import messages, outbox, usertasks
-from ._bpmn.history import Change, Tracker, all_tasks
+from ._bpmn.history import Change, Tracker, all_tasks, element_type
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .definitions import get_definition
 from .errors import (
@@ -302,7 +302,8 @@ def _record(session: Session, instance: ProcessInstance, notes: list[Note]) -> N
         spec = note.task.task_spec if note.task is not None else None
         session.add(ActivityEvent(
             instance_id=instance.id, seq=instance.event_seq, element_id=note.element_id,
-            element_type=type(spec).__name__ if spec else ("Process" if note.element_id == "process" else None),
+            element_type=element_type(note.task) if note.task is not None else (
+                "Process" if note.element_id == "process" else None),
             name=spec.bpmn_name if spec else None, event=note.event, details=note.details, at=utcnow(),
             task_id=str(note.task.id) if note.task is not None else None,
         ))

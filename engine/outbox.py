@@ -87,7 +87,7 @@ def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkfl
               changes: list[Change]) -> list[JobTicket]:
     """A job per call activity that started: it starts the child instance."""
     tickets = []
-    for task, binding in _started(session, instance, workflow, changes, "CallActivityTask"):
+    for task, binding in _started(session, instance, workflow, changes, "CallActivity"):
         target = binding.get("call") or {}
         element_id = task.task_spec.bpmn_id
         tickets.append(_add(session, Job(

@@ -48,8 +48,17 @@ def all_tasks(workflow: BatonWorkflow) -> list[Task]:
     return tasks
 
 
+# Baton's own spec classes, shown under the BPMN element name a modeller uses.
+_BPMN_NAMES = {
+    "CompensationIntermediateThrowEvent": "IntermediateThrowEvent",
+    "CompensationEndEvent": "EndEvent",
+    "CallActivityTask": "CallActivity",
+}
+
+
 def element_type(task: Task) -> str:
-    return type(task.task_spec).__name__
+    name = type(task.task_spec).__name__
+    return _BPMN_NAMES.get(name, name)
 
 
 @dataclass
