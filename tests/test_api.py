@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.auth_helpers import use_token
 from tests.conftest import PROCESSES
 
 
@@ -26,7 +27,9 @@ def client(inline_engine):  # type: ignore[no-untyped-def]
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
     app = create_app(inline_engine.settings, engine=inline_engine)
-    yield app.test_client()
+    client = app.test_client()
+    use_token(client, "admin")
+    yield client
     stop.set()
     thread.join(5)
 

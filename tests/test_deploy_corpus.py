@@ -26,6 +26,7 @@ import pytest
 from lxml import etree
 
 from engine import DeploymentError, Engine, Problem
+from tests.auth_helpers import use_token
 from tests.conftest import IN_CI, PROCESSES, ROOT, SHARED, baton_cli
 
 CORPUS = SHARED / "bpmn"
@@ -277,7 +278,9 @@ def api_client(corpus_settings, monkeypatch):  # type: ignore[no-untyped-def]
     migrations.upgrade(settings.database_url)
     engine = Engine(settings)
     app = create_app(settings, engine=engine)
-    yield app.test_client()
+    client = app.test_client()
+    use_token(client, "admin")
+    yield client
     engine.close()
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from engine import DeploymentError, Engine
 from engine._bpmn import xmlsafe
+from tests.auth_helpers import use_token
 from tests.conftest import PROCESSES, baton_cli
 
 HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -126,7 +127,9 @@ def client(engine, monkeypatch):  # type: ignore[no-untyped-def]
     from web import create_app
 
     monkeypatch.delenv("BATON_API_TOKEN", raising=False)
-    return create_app(engine.settings, engine=engine).test_client()
+    client = create_app(engine.settings, engine=engine).test_client()
+    use_token(client, "admin")
+    return client
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

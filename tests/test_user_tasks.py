@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine import InvalidVariables
+from tests.auth_helpers import use_token
 
 FORM_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -72,6 +73,7 @@ def test_the_task_api(engine):
     from web import create_app
 
     client = create_app(engine.settings, engine=engine).test_client()
+    use_token(client, "operator")
     engine.start("expense")
     [task] = client.get("/api/v1/tasks?group=managers").json["items"]
     assert client.post(f"/api/v1/tasks/{task['id']}/claim", json={"user": "dana"}).json["claimed_by"] == "dana"

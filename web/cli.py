@@ -359,5 +359,10 @@ def run_all(services: bool) -> None:
     run_everything(_settings(), with_services=services)
 
 
+from .cli_users import token, user  # noqa: E402  (baton user ..., baton token ...)
+
+main.add_command(user)
+main.add_command(token)
+
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,6 +16,15 @@ from engine import DeploymentError, Engine, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PORT = 8010
+
+
+def _local_secret_key(home: Path) -> str:
+    """The session key of this machine's `make run`, kept in BATON_HOME (owner-only)."""
+    path = home / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def run_everything(settings: Settings, *, with_services: bool = True) -> None:
@@ -30,8 +40,12 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     env.setdefault("BATON_HOME", str(settings.home.resolve()))
 
+    if not os.environ.get("BATON_SECRET_KEY"):  # sessions survive a restart of `make run`
+        env["BATON_SECRET_KEY"] = _local_secret_key(settings.home)
+
     migrations.upgrade(settings.database_url)
     engine = Engine(settings)
+    generated_password = engine.ensure_admin(settings.admin_password or None)
     files = [(str(p.relative_to(ROOT)), p.read_bytes()) for p in sorted((ROOT / "processes").glob("*.bpmn"))]
     try:
         for result in engine.deploy(files, name="bundled processes"):
@@ -67,6 +81,12 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
         click.echo(f"Bus: exchange {settings.bus_exchange}, routes {settings.bus_routes}; try: "
                    ".venv/bin/baton start order_hybrid --var amount=42 --wait 10")
     click.echo("Try: .venv/bin/baton start order_fulfillment --var amount=42 --business-key order-1 --wait 10")
+    if generated_password:
+        click.echo(f"Log in as admin with the password {generated_password}  (shown once; "
+                   "change it with: .venv/bin/baton user password admin)")
+    elif settings.admin_password:
+        click.echo("Log in as admin (password: BATON_ADMIN_PASSWORD) or as another user you created.")
+    click.echo("API token: .venv/bin/baton token create --role operator")
     click.echo("Ctrl-C stops everything.")
 
     stopping = False

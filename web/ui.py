@@ -30,6 +30,8 @@ from werkzeug.exceptions import HTTPException
 
 from engine import BatonError, Engine, InvalidRequest
 
+from .auth import requires
+
 ui = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 
@@ -129,14 +131,16 @@ def _wants_html() -> bool:
 @ui.app_errorhandler(404)
 def _not_found(exc: HTTPException) -> Any:
     if not _wants_html():
-        return exc
+        from .problems import http_problem
+
+        return http_problem(exc)
     return render_template("404.html", message=exc.description), 404
 
 
 @ui.app_errorhandler(413)
 def _too_large(exc: HTTPException) -> Any:
     if not _wants_html():
-        from .api import problem
+        from .problems import problem
 
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
         return problem(413, "Payload too large", f"the request is larger than {limit} bytes; nothing was changed")
@@ -153,11 +157,13 @@ def _too_large(exc: HTTPException) -> Any:
 # -- pages -------------------------------------------------------------------------------------
 
 @ui.get("/")
+@requires("viewer")
 def dashboard() -> str:
     return render_template("dashboard.html", overview=engine().monitor_overview())
 
 
 @ui.get("/search")
+@requires("viewer")
 def search() -> Any:
     text = request.args.get("q", "").strip()
     found = engine().lookup_instances(text) if text else []
@@ -180,6 +186,7 @@ def _instance_filters() -> dict[str, Any]:
 
 
 @ui.get("/instances")
+@requires("viewer")
 def instances() -> Any:
     filters = _instance_filters()
     sort = request.args.get("sort", "started")
@@ -197,6 +204,7 @@ def instances() -> Any:
 
 
 @ui.get("/incidents")
+@requires("viewer")
 def incidents() -> str:
     args = request.args
     state = args.get("state", "open")
@@ -206,6 +214,7 @@ def incidents() -> str:
 
 
 @ui.post("/incidents/retry")
+@requires("operator")
 def retry_incidents() -> Any:
     """Retry one incident (``incident``) or every selected one (``selected``)."""
     one = request.form.get("incident")  # a row's own button wins over the ticked boxes
@@ -228,6 +237,7 @@ def retry_incidents() -> Any:
 
 
 @ui.get("/ui/changes")
+@requires("viewer")
 def changes() -> Response:
     """The live token for lists (no ``instance``) or one instance: poll it, re-fetch on change."""
     instance_id = request.args.get("instance")

@@ -13,6 +13,7 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 
 from engine import BatonError, DefinitionNotFound, DeploymentError, InvalidRequest
 
+from .auth import requires
 from .ui import engine, int_arg, ui
 
 PREVIEW_LIMIT = 2 * 1024 * 1024  # a refused upload larger than this is listed, not drawn
@@ -36,11 +37,13 @@ def _preview(files: list[tuple[str, bytes]]) -> str | None:
 
 
 @ui.get("/definitions")
+@requires("viewer")
 def definitions() -> tuple[str, int]:
     return render_definitions()
 
 
 @ui.post("/definitions/deploy")
+@requires("admin")
 def deploy() -> Any:
     files = [(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files") if f.filename]
     if not files:
@@ -59,6 +62,7 @@ def deploy() -> Any:
 
 
 @ui.get("/definitions/<key>")
+@requires("viewer")
 def definition(key: str, form: dict[str, str] | None = None, status: int = 200) -> Any:
     found = next((d for d in engine().list_definitions() if d["key"] == key), None)
     if found is None:
@@ -70,6 +74,7 @@ def definition(key: str, form: dict[str, str] | None = None, status: int = 200) 
 
 
 @ui.get("/definitions/<key>/v<int:version>.bpmn")
+@requires("viewer")
 def definition_xml(key: str, version: int) -> Response:
     try:
         xml = engine().definition_xml(key, version)
@@ -82,6 +87,7 @@ def definition_xml(key: str, version: int) -> Response:
 
 
 @ui.post("/definitions/<key>/start")
+@requires("operator")
 def start(key: str) -> Any:
     form = {k: request.form.get(k, "") for k in ("variables", "business_key", "version")}
     version = int(form["version"]) if form["version"].isdigit() else None
@@ -99,6 +105,7 @@ def start(key: str) -> Any:
 
 
 @ui.get("/modeler")
+@requires("viewer")
 def modeler() -> str:
     key = request.args.get("key") or None
     version = int_arg("version")
@@ -110,6 +117,7 @@ def modeler() -> str:
 
 
 @ui.post("/modeler/deploy")
+@requires("admin")
 def modeler_deploy() -> tuple[Response, int]:
     """The modeler's deploy: JSON ``{xml, file_name}`` in; ``{redirect}`` or ``{problems}`` out."""
     body = request.get_json(silent=True) or {}
@@ -130,6 +138,7 @@ def modeler_deploy() -> tuple[Response, int]:
 
 
 @ui.get("/render")
+@requires("viewer")
 def render_only() -> str:
     """A bare viewer that draws XML handed to ``window.batonRender(xml)``: checks and tests."""
     return render_template("render.html")

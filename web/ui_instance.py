@@ -25,6 +25,7 @@ from flask import (
 
 from engine import BatonError, Engine, InstanceNotFound
 
+from .auth import requires
 from .ui import engine, int_arg, ui
 
 log = logging.getLogger("baton.ui")
@@ -74,6 +75,7 @@ def diagram_state(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @ui.get("/instances/<instance_id>")
+@requires("viewer")
 def instance(instance_id: str) -> str:
     data = load(instance_id)
     history = engine().instance_history(instance_id, limit=HISTORY_PAGE)
@@ -81,6 +83,7 @@ def instance(instance_id: str) -> str:
 
 
 @ui.get("/instances/<instance_id>/live")
+@requires("viewer")
 def instance_live(instance_id: str) -> Response:
     """Nothing when ``token`` is still current; else the diagram state and every panel redrawn."""
     try:
@@ -102,6 +105,7 @@ def instance_live(instance_id: str) -> Response:
 
 
 @ui.get("/instances/<instance_id>/history")
+@requires("viewer")
 def instance_history(instance_id: str) -> str:
     """History rows as an HTML fragment: one element's (a click on the diagram) or older ones."""
     element_id = request.args.get("element") or None
@@ -115,6 +119,7 @@ def _back(instance_id: str) -> Response:
 
 
 @ui.post("/instances/<instance_id>/cancel")
+@requires("operator")
 def cancel_instance(instance_id: str) -> Response:
     try:
         engine().cancel(instance_id, request.form.get("reason") or None)
@@ -125,6 +130,7 @@ def cancel_instance(instance_id: str) -> Response:
 
 
 @ui.post("/instances/<instance_id>/retry")
+@requires("operator")
 def retry_instance_incident(instance_id: str) -> Response:
     try:
         engine().retry_incident(request.form.get("incident", ""))
@@ -135,6 +141,7 @@ def retry_instance_incident(instance_id: str) -> Response:
 
 
 @ui.post("/instances/<instance_id>/complete")
+@requires("operator")
 def complete_task(instance_id: str) -> Response:
     element_id = request.form.get("element", "")
     raw = request.form.get("variables", "").strip() or "{}"

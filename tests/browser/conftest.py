@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auth_helpers import PASSWORD, make_user
 from tests.conftest import IN_CI, ROOT
 
 CHROMIUM = os.environ.get("BATON_CHROMIUM", "/usr/bin/chromium")
@@ -97,6 +98,7 @@ class Live:
     services: str
     drainer: Drainer
     console_errors: list[str] = field(default_factory=list)
+    user: str = "browser-admin"  # the admin every ``page`` is logged in as (tests/auth_helpers.PASSWORD)
 
     def fail_service(self, path: str, mode: str = "http500", count: int = -1, **extra: Any) -> None:
         httpx.post(f"{self.services}/_control/fail", json={"path": path, "mode": mode, "count": count, **extra})
@@ -129,6 +131,7 @@ def live(inline_engine: Any, services: str) -> Iterator[Live]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     drainer = Drainer(inline_engine.driver)
+    make_user(inline_engine, "admin", "browser-admin")
     try:
         yield Live(url=f"http://127.0.0.1:{server.server_port}", engine=inline_engine, app=app,
                    services=services, drainer=drainer)
@@ -146,10 +149,20 @@ def page(browser: Any, live: Live) -> Iterator[Any]:
     tab.set_default_timeout(15_000)
     tab.on("console", lambda msg: live.console_errors.append(msg.text) if msg.type == "error" else None)
     tab.on("pageerror", lambda exc: live.console_errors.append(str(exc)))
+    sign_in(tab, live.user)
     try:
         yield tab
     finally:
         context.close()
+
+
+def sign_in(page: Any, user: str, password: str = PASSWORD) -> None:
+    """Log in through the login form, as a person would; the page lands on the dashboard."""
+    page.goto("/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("header .whoami")
 
 
 def screenshot(page: Any, name: str) -> Path:

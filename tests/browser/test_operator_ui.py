@@ -34,8 +34,7 @@ def test_upload_deploy_start_and_watch_the_instance_complete_without_reloading(p
     page.evaluate("window.__sameDocument = true")
 
     page.wait_for_selector('#instance-status[data-status="completed"]', timeout=15_000)
-    page.wait_for_function("document.querySelector('.djs-element[data-element-id=\"order_fulfilled\"]')"
-                           ".classList.contains('baton-completed')")
+    page.wait_for_selector('.djs-element[data-element-id="order_fulfilled"].baton-completed')
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     for element in ("order_received", "charge_payment", "reserve_inventory", "create_shipment", "order_fulfilled"):
         assert "baton-completed" in markers(page, element), element

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from tests.auth_helpers import login
 from tests.browser.conftest import markers, screenshot
 from tests.browser.test_operator_ui import deploy_bundled
 
@@ -23,7 +24,8 @@ def test_dashboard_follows_new_instances_and_warns_when_no_worker_takes_jobs(pag
     live.drainer.pause()
     live.engine.start("user_registration", {"email": "b@example.org"})
     live.engine.start("order_fulfillment", {"amount": 7}, business_key="dash-3")
-    page.wait_for_function("document.querySelector('.tile-running .tile-n').textContent.trim() === '1'")
+    # Polled from here: a string predicate would be eval'd in the page, which the CSP forbids.
+    live.wait_for(lambda: page.inner_text(".tile-running .tile-n").strip() == "1", what="the running tile at 1")
     time.sleep(1.2)  # past BATON_UI_OVERDUE_SECONDS
     page.reload()
     assert "no worker seems to be taking jobs" in page.inner_text(".banner")
@@ -120,6 +122,7 @@ def test_banner_says_so_when_the_broker_does_not_answer(settings_factory):
     migrations.upgrade(settings.database_url)
     engine = Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
     client = create_app(settings, engine=engine).test_client()
+    login(client, "viewer")
     assert b'class="banner"' not in client.get("/").data  # the first look starts the probe
     probe = client.application.extensions["baton_broker_probe"]
     deadline = time.monotonic() + 10

@@ -1,0 +1,78 @@
+"""``/api/v1``: deployments and process definitions (keys, versions, their XML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from engine import DefinitionNotFound
+
+from .api import api, engine, identity
+from .auth import requires
+from .openapi import RequestInvalid, query
+
+
+@api.get("/deployments")
+@requires("viewer")
+def list_deployments() -> Response:
+    args = query()
+    return jsonify(engine().list_deployments(limit=args.get("limit", 100), offset=args.get("offset", 0)))
+
+
+@api.get("/deployments/<deployment_id>")
+@requires("viewer")
+def get_deployment(deployment_id: str) -> Response:
+    return jsonify(engine().get_deployment(deployment_id))
+
+
+@api.post("/deployments")
+@requires("admin")
+def deploy() -> Any:
+    """Multipart ``files`` (any other file field is taken too), deployed together; ``name`` optional."""
+    if request.mimetype != "multipart/form-data":
+        raise RequestInvalid(["send the diagrams as multipart/form-data files named 'files'"])
+    files = [(f.filename or "upload.bpmn", f.read()) for _, f in request.files.items(multi=True)]
+    if not files:
+        raise RequestInvalid(["send the diagrams as multipart form files named 'files'"])
+    name = request.form.get("name") or None
+    if name is not None and len(name) > 200:
+        raise RequestInvalid(["name must have at most 200 characters"])
+    results = engine().deploy(files, name=name, deployed_by=identity().label)
+    return jsonify({"deployed": [
+        {"key": r.key, "version": r.version, "id": r.id, "created": r.created} for r in results
+    ]}), 201
+
+
+@api.get("/process-definitions")
+@requires("viewer")
+def list_definitions() -> Response:
+    return jsonify({"items": engine().list_definitions()})
+
+
+def _definition(key: str) -> dict[str, Any]:
+    for item in engine().list_definitions():
+        if item["key"] == key:
+            return item
+    raise DefinitionNotFound(f"no process definition {key!r}")
+
+
+@api.get("/process-definitions/<key>")
+@requires("viewer")
+def get_definition(key: str) -> Response:
+    return jsonify(_definition(key))
+
+
+@api.get("/process-definitions/<key>/versions/<int:version>")
+@requires("viewer")
+def get_definition_version(key: str, version: int) -> Response:
+    found = next((v for v in _definition(key)["versions"] if v["version"] == version), None)
+    if found is None:
+        raise DefinitionNotFound(f"process definition {key!r} has no version {version}")
+    return jsonify({"key": key, **found, "xml": engine().definition_xml(key, version)})
+
+
+@api.get("/process-definitions/<key>/xml")
+@requires("viewer")
+def definition_xml(key: str) -> Response:
+    return Response(engine().definition_xml(key, query().get("version")), mimetype="application/xml")

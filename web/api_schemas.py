@@ -1,0 +1,296 @@
+"""The REST API's schemas and operations: the data ``web/openapi.py`` makes the document from.
+
+One :class:`Operation` per Flask endpoint (``api.<view name>``); paths, methods and roles come
+from the routes themselves. A new route needs its operation here, or ``tests/test_openapi.py``
+fails. Nullable fields are ``["string", "null"]`` (OpenAPI 3.1 is JSON Schema 2020-12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(props: dict[str, Schema], required: tuple[str, ...] | None = None, *, extra: bool | Schema = True) -> Schema:
+    """An object; every property is required unless ``required`` names fewer."""
+    return {"type": "object", "properties": props, "required": list(props if required is None else required),
+            "additionalProperties": extra}
+
+
+def items_of(schema: Schema, **more: Schema) -> Schema:
+    return obj({"items": {"type": "array", "items": schema}, **more})
+
+
+STR: Schema = {"type": "string"}
+TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
+NSTR: Schema = {"type": ["string", "null"]}
+INT: Schema = {"type": "integer"}
+NINT: Schema = {"type": ["integer", "null"]}
+BOOL: Schema = {"type": "boolean"}
+OBJ: Schema = {"type": "object"}
+NOBJ: Schema = {"type": ["object", "null"]}
+TIME: Schema = {"type": ["string", "null"], "description": "ISO 8601, UTC"}
+ROLE: Schema = {"type": "string", "enum": ["viewer", "operator", "admin"]}
+STATUSES = ["running", "waiting", "incident", "completed", "compensated", "cancelled", "terminated", "suspended"]
+VARIABLES: Schema = {"type": "object", "description": "process variables: a JSON object"}
+NVARIABLES: Schema = {"type": ["object", "null"], "description": "process variables: a JSON object"}
+
+SCHEMAS: dict[str, Schema] = {
+    "Problem": obj({"type": STR, "title": STR, "status": INT, "detail": STR,
+                    "errors": {"description": "each problem: a list, or field -> message"},
+                    "problems": {"type": "array", "items": ref("DeployProblem")}},
+                   ("type", "title", "status", "detail")),
+    "DeployProblem": obj({"file": STR, "line": NINT, "element_id": NSTR, "reason": STR}),
+    "Identity": obj({"kind": {"type": "string", "enum": ["user", "token", "bootstrap"]}, "id": STR, "name": STR,
+                     "role": ROLE}),
+    "DefinitionRef": obj({"key": STR, "version": INT, "name": NSTR}, ("key", "version")),
+    "Deployment": obj({"id": STR, "name": STR, "deployed_by": NSTR, "deployed_at": TIME, "checksum": STR,
+                       "definitions": {"type": "array", "items": obj({"key": STR, "version": INT, "name": NSTR,
+                                                                      "file": STR, "id": STR})}}),
+    "Deployed": obj({"deployed": {"type": "array", "items": obj({"key": STR, "version": INT, "id": STR,
+                                                                 "created": BOOL})}}),
+    "Version": obj({"id": STR, "version": INT, "name": NSTR, "file": STR, "deployed_at": TIME, "instances": INT}),
+    "Definition": obj({"key": STR, "name": NSTR, "latest_version": INT,
+                       "versions": {"type": "array", "items": ref("Version")}}),
+    "DefinitionVersion": obj({"key": STR, "id": STR, "version": INT, "name": NSTR, "file": STR, "deployed_at": TIME,
+                              "instances": INT, "xml": {"type": "string", "description": "the BPMN source"}}),
+    "InstanceSummary": obj({"id": STR, "status": STR, "definition": ref("DefinitionRef"), "business_key": NSTR,
+                            "created_at": TIME, "updated_at": TIME, "ended_at": TIME}),
+    "HistoryEvent": obj({"seq": INT, "element_id": NSTR, "element_type": NSTR, "name": NSTR, "event": STR,
+                         "at": TIME, "details": NOBJ, "attempt": NINT}, ("seq", "event", "at")),
+    "Job": obj({"id": STR, "element_id": STR, "kind": STR, "topic": NSTR, "status": STR, "attempts": INT,
+                "max_attempts": INT, "next_run_at": TIME, "last_error": NSTR, "idempotency_key": STR}),
+    "Incident": obj({"id": STR, "instance_id": STR, "element_id": STR, "message": STR, "job_id": NSTR,
+                     "created_at": TIME, "resolved_at": TIME}),
+    "IncidentRow": {"allOf": [ref("Incident"), obj({"business_key": NSTR, "instance_status": STR,
+                                                    "definition": ref("DefinitionRef")})]},
+    "Instance": obj({
+        "id": STR, "status": STR, "definition": ref("DefinitionRef"), "business_key": NSTR, "created_at": TIME,
+        "updated_at": TIME, "ended_at": TIME, "variables": VARIABLES, "revision": INT, "parent_instance_id": NSTR,
+        "children": {"type": "array", "items": obj({"id": STR, "status": STR, "definition": ref("DefinitionRef"),
+                                                    "element_id": NSTR})},
+        "history": {"type": "array", "items": ref("HistoryEvent"), "description": "only GET .../{instance_id}"},
+        "jobs": {"type": "array", "items": ref("Job")}, "incidents": {"type": "array", "items": ref("Incident")},
+    }, ("id", "status", "definition", "variables", "revision", "jobs", "incidents")),
+    "Running": obj({"id": STR, "status": {"type": "string", "enum": ["running"]}, "url": STR}),
+    "InstancePage": items_of(ref("InstanceSummary"), total=INT, total_capped=BOOL, limit=INT,
+                             next={"type": ["string", "null"], "description": "pass as `after` for the next page"},
+                             prev={"type": ["string", "null"], "description": "pass as `before` for the previous"}),
+    "HistoryPage": items_of(ref("HistoryEvent"), older={"type": ["integer", "null"],
+                                                        "description": "pass as `before` for older rows"}),
+    "Elements": obj({"id": STR, "status": STR, "revision": INT,
+                     "elements": {"type": "object", "additionalProperties": obj(
+                         {"type": NSTR, "name": NSTR, "runs": INT, "first_completed": NINT, "last_entered": NINT,
+                          "state": {"type": "string", "enum": ["completed", "active", "failed", "cancelled"]}})},
+                     "incident_elements": {"type": "array", "items": STR},
+                     "waiting_user_tasks": {"type": "array", "items": STR}}),
+    "Compensation": obj({"instance_id": STR, "status": STR, "executed": {"type": "array", "items": OBJ},
+                         "pending": {"type": "array", "items": OBJ}}),
+    "UserTask": obj({"id": STR, "instance_id": STR, "element_id": STR, "name": NSTR, "business_key": NSTR,
+                     "assignee": NSTR, "claimed_by": NSTR, "candidate_users": {"type": "array", "items": STR},
+                     "candidate_groups": {"type": "array", "items": STR}, "form": {"type": "array", "items": OBJ},
+                     "created_at": TIME}),
+    "Outcome": obj({"id": STR, "instance_status": STR}),
+    "MessageResult": obj({"result": {"type": "string", "enum": ["delivered", "started", "buffered"]}, "name": STR,
+                          "instance_id": STR, "element_id": STR, "definition": STR, "id": STR, "expires_at": STR,
+                          "duplicate": BOOL}, ("result", "name")),
+    "SignalResult": obj({"result": {"type": "string", "enum": ["broadcast"]}, "name": STR,
+                         "delivered": {"type": "array", "items": STR}, "started": {"type": "array", "items": STR}}),
+    "RetryResults": obj({"results": {"type": "array", "items": obj(
+        {"id": STR, "ok": BOOL, "instance_status": STR, "error": STR}, ("id", "ok"))}}),
+    "User": obj({"id": STR, "name": STR, "role": ROLE, "created_at": TIME}),
+    "Token": obj({"id": STR, "name": NSTR, "role": ROLE, "prefix": STR, "created_by": NSTR, "created_at": TIME,
+                  "revoked_at": TIME}),
+    "NewToken": obj({"id": STR, "name": NSTR, "role": ROLE, "prefix": STR, "created_by": NSTR, "created_at": TIME,
+                     "revoked_at": TIME, "token": {"type": "string", "description": "the secret: shown this once"}}),
+    "Overview": obj({"by_status": {"type": "object", "additionalProperties": INT}, "by_definition": {
+        "type": "array", "items": OBJ}, "open_incidents": INT, "recent_incidents": {"type": "array", "items": OBJ},
+        "retrying": {"type": "array", "items": OBJ}, "total": INT, "workers": OBJ}),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    schema: Schema
+    where: str = "query"
+    required: bool = False
+    description: str = ""
+    example: Any = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One endpoint: ``responses`` maps a status to (description, schema or None, media type)."""
+
+    endpoint: str
+    tag: str
+    summary: str
+    responses: dict[int, tuple[str, Schema | None, str]]
+    params: list[Param] = field(default_factory=list)
+    body: Schema | None = None
+    body_required: bool = False
+    body_media: str = "application/json"
+    description: str = ""
+
+
+def ok(description: str, name: str) -> tuple[str, Schema, str]:
+    return description, ref(name), "application/json"
+
+
+def path(name: str, description: str = "", example: Any = None, schema: Schema | None = None) -> Param:
+    return Param(name, schema or {"type": "string", "minLength": 1}, "path", True, description, example)
+
+
+KEY = path("key", "the process id in the BPMN (`bpmn:process/@id`)", "order_fulfillment")
+INSTANCE = path("instance_id", "an instance id (UUID)")
+TASK = path("task_id", "an open user task's id")
+LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="page size (default 50)")
+INSTANCE_DOC = ok("The instance (without its history).", "Instance")
+VARIABLES_BODY = obj({"variables": NVARIABLES}, ())
+PROBLEMS = ("Refused: a definition is missing or the call does not apply to what exists", ref("Problem"),
+            "application/problem+json")
+
+_OPS = [
+    Operation("api.health", "meta", "Is Baton serving", {200: ("Yes.", obj({"ok": BOOL}), "application/json")}),
+    Operation("api.openapi", "meta", "This document", {200: ("The OpenAPI 3.1 document.", OBJ, "application/json")}),
+    Operation("api.whoami", "meta", "Who the token belongs to, and its role", {200: ok("The caller.", "Identity")}),
+    Operation("api.overview", "meta", "Instances by status and version, open incidents, retries, worker health",
+              {200: ok("The dashboard's numbers.", "Overview")}),
+    # deployments and definitions
+    Operation("api.list_deployments", "definitions", "Deployments, newest first",
+              {200: ("A page.", items_of(ref("Deployment"), total=INT, limit=INT, offset=INT), "application/json")},
+              [LIMIT, Param("offset", {"type": "integer", "minimum": 0})]),
+    Operation("api.get_deployment", "definitions", "One deployment and the versions it made",
+              {200: ok("The deployment.", "Deployment")}, [path("deployment_id")]),
+    Operation("api.deploy", "definitions", "Deploy BPMN/DMN files together, all or nothing",
+              {201: ok("What each process key became.", "Deployed"),
+               413: ("Larger than the upload limit.", ref("Problem"), "application/problem+json"),
+               422: ("Refused; `problems` lists every one, as file:line: element: reason.", ref("Problem"),
+                     "application/problem+json")},
+              body=obj({"files": {"type": "array", "items": {"type": "string", "contentMediaType":
+                                                             "application/octet-stream"}, "minItems": 1},
+                        "name": {"type": "string", "maxLength": 200}}, ("files",)),
+              body_required=True, body_media="multipart/form-data"),
+    Operation("api.list_definitions", "definitions", "Every process key with its versions",
+              {200: ("All of them.", items_of(ref("Definition")), "application/json")}),
+    Operation("api.get_definition", "definitions", "One process key with its versions",
+              {200: ok("The definition.", "Definition")}, [KEY]),
+    Operation("api.get_definition_version", "definitions", "One version, with its BPMN XML",
+              {200: ok("The version.", "DefinitionVersion")},
+              [KEY, path("version", example=1, schema={"type": "integer", "minimum": 0})]),
+    Operation("api.definition_xml", "definitions", "The BPMN XML of a version (the latest by default)",
+              {200: ("The XML.", STR, "application/xml")},
+              [KEY, Param("version", {"type": "integer", "minimum": 1})]),
+    Operation("api.start", "instances", "Start an instance",
+              {201: ok("Started (with `wait`: it no longer runs).", "Instance"),
+               202: ok("Still running when `wait` ran out; poll `url`.", "Running"), 404: PROBLEMS},
+              [KEY, Param("wait", {"type": "number", "minimum": 0, "maximum": 60},
+                          description="answer once the instance no longer runs, or after this many seconds")],
+              body=obj({"variables": NVARIABLES, "business_key": {"type": ["string", "null"], "maxLength": 200},
+                        "version": {"type": ["integer", "null"], "minimum": 1}}, ())),
+    # instances
+    Operation("api.list_instances", "instances", "Instances matching every filter, a page at a time",
+              {200: ok("A page; `next` continues it.", "InstancePage")},
+              [Param("definition", STR, description="process key"), Param("version", {"type": "integer",
+                                                                                   "minimum": 1}),
+               Param("status", {"type": "string", "enum": STATUSES}), Param("business_key", STR),
+               Param("started_from", {"type": "string", "format": "date-time"}, description="ISO 8601 (UTC)"),
+               Param("started_to", {"type": "string", "format": "date-time"}),
+               Param("variable", {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"},
+                     description="a top-level variable that must equal `value`"),
+               Param("value", STR, description="compared as JSON when it parses (42, true), else as text"),
+               Param("sort", {"type": "string", "enum": ["started", "updated", "status"]}),
+               Param("order", {"type": "string", "enum": ["asc", "desc"]}),
+               Param("after", STR, description="the `next` cursor of the previous page"),
+               Param("before", STR, description="the `prev` cursor"), LIMIT]),
+    Operation("api.get_instance", "instances", "The instance document (as `baton show --json`)",
+              {200: ok("The instance, with its history.", "Instance")}, [INSTANCE]),
+    Operation("api.instance_history", "instances", "History rows, newest first",
+              {200: ok("A page; `older` continues it.", "HistoryPage")},
+              [INSTANCE, Param("element", STR, description="one element's rows"),
+               Param("before", {"type": "integer"}, description="rows before this sequence number"), LIMIT]),
+    Operation("api.instance_variables", "instances", "The instance's variables",
+              {200: ("Its variables.", obj({"instance_id": STR, "variables": VARIABLES}), "application/json")},
+              [INSTANCE]),
+    Operation("api.instance_jobs", "instances", "The instance's jobs",
+              {200: ("Its jobs.", items_of(ref("Job")), "application/json")}, [INSTANCE]),
+    Operation("api.instance_incidents", "instances", "The instance's incidents, open and resolved",
+              {200: ("Its incidents.", items_of(ref("Incident")), "application/json")}, [INSTANCE]),
+    Operation("api.instance_elements", "instances", "Each element's state, from the history (the diagram)",
+              {200: ok("Element states.", "Elements")}, [INSTANCE]),
+    Operation("api.get_compensation", "instances", "The compensation path: handlers that ran, what would run now",
+              {200: ok("The path.", "Compensation")}, [INSTANCE]),
+    Operation("api.cancel", "instances", "Cancel a running or waiting instance", {200: INSTANCE_DOC, 409: PROBLEMS},
+              [INSTANCE], body=obj({"reason": {"type": ["string", "null"], "maxLength": 1000}}, ())),
+    Operation("api.suspend", "instances", "Hold an instance: none of its jobs run until resumed",
+              {200: INSTANCE_DOC, 409: PROBLEMS}, [INSTANCE]),
+    Operation("api.resume", "instances", "Let a suspended instance run again", {200: INSTANCE_DOC, 409: PROBLEMS},
+              [INSTANCE]),
+    Operation("api.complete_task", "tasks", "Complete the instance's waiting user task by element id",
+              {200: INSTANCE_DOC, 409: PROBLEMS, 422: PROBLEMS}, [INSTANCE, path("element_id")], body=VARIABLES_BODY),
+    # user tasks
+    Operation("api.list_tasks", "tasks", "Open user tasks",
+              {200: ("Open tasks.", items_of(ref("UserTask")), "application/json")},
+              [Param("user", STR, description="assigned to, claimed by or offered to"),
+               Param("group", {"type": "array", "items": STR}, description="offered to (repeatable)"),
+               Param("instance_id", STR)]),
+    Operation("api.get_task", "tasks", "One open user task, with its form", {200: ok("The task.", "UserTask")}, [TASK]),
+    Operation("api.claim_task", "tasks", "Claim a task", {200: ok("The task.", "UserTask"), 422: PROBLEMS}, [TASK],
+              body=obj({"user": TEXT}), body_required=True),
+    Operation("api.unclaim_task", "tasks", "Give a claimed task back", {200: ok("The task.", "UserTask")}, [TASK]),
+    Operation("api.complete_task_by_id", "tasks", "Complete a task; the form's rules apply",
+              {200: ok("Completed.", "Outcome"), 409: PROBLEMS, 422: PROBLEMS}, [TASK],
+              body=obj({"variables": NVARIABLES, "user": {"type": ["string", "null"], "maxLength": 200}}, ())),
+    # events
+    Operation("api.publish_message", "events", "Publish a message: resume the one waiting instance, or start one",
+              {200: ok("Delivered or started.", "MessageResult"),
+               202: ok("Kept until `ttl` runs out.", "MessageResult"),
+               404: ("It matched nothing (and had no `ttl`).", ref("Problem"), "application/problem+json")},
+              body=obj({"name": TEXT, "correlation_keys": OBJ, "variables": NVARIABLES,
+                        "business_key": {"type": ["string", "null"], "maxLength": 200},
+                        "message_id": {"type": ["string", "null"], "maxLength": 200},
+                        "ttl": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 31_536_000}},
+                       ("name",)), body_required=True),
+    Operation("api.broadcast_signal", "events", "Broadcast a signal to every waiting catch; start what it starts",
+              {200: ok("Who got it.", "SignalResult")}, body=obj({"name": TEXT, "variables": NVARIABLES}, ("name",)),
+              body_required=True),
+    # incidents
+    Operation("api.list_incidents", "incidents", "Incidents, newest first",
+              {200: ("Incidents.", items_of(ref("IncidentRow")), "application/json")},
+              [Param("state", {"type": "string", "enum": ["open", "resolved", "all"]}, description="default open"),
+               Param("definition", STR), Param("element", STR), Param("text", STR, description="in the message"),
+               LIMIT]),
+    Operation("api.retry_incident", "incidents", "Resolve an incident and run its job again from attempt 1",
+              {200: ok("Retried.", "Outcome"), 409: PROBLEMS}, [path("incident_id")]),
+    Operation("api.retry_incidents", "incidents", "Retry several incidents; each one succeeds or fails alone",
+              {200: ok("One result per id, in order.", "RetryResults")},
+              body=obj({"ids": {"type": "array", "items": TEXT, "minItems": 1, "maxItems": 500}}),
+              body_required=True),
+    # users and tokens
+    Operation("api.list_users", "admin", "Users", {200: ("Users.", items_of(ref("User")), "application/json")}),
+    Operation("api.create_user", "admin", "Create a user (who logs in to the UI)", {201: ok("Created.", "User")},
+              body=obj({"name": {"type": "string", "minLength": 1, "maxLength": 120}, "role": ROLE,
+                        "password": {"type": "string", "minLength": 10, "maxLength": 1000}}), body_required=True),
+    Operation("api.update_user", "admin", "Change a user's role or password (a new password ends their sessions)",
+              {200: ok("Changed.", "User")}, [path("name")],
+              body=obj({"role": ROLE, "password": {"type": "string", "minLength": 10, "maxLength": 1000}}, ()),
+              body_required=True),
+    Operation("api.delete_user", "admin", "Delete a user (never the last admin)", {204: ("Deleted.", None, "")},
+              [path("name")]),
+    Operation("api.list_tokens", "admin", "API tokens (never their secrets)",
+              {200: ("Tokens.", items_of(ref("Token")), "application/json")},
+              [Param("include_revoked", BOOL)]),
+    Operation("api.create_token", "admin", "Create an API token; the secret is in this answer only",
+              {201: ok("Created: keep `token`.", "NewToken")},
+              body=obj({"role": ROLE, "name": {"type": ["string", "null"], "maxLength": 120}}, ("role",)),
+              body_required=True),
+    Operation("api.revoke_token", "admin", "Revoke an API token", {200: ok("Revoked.", "Token")}, [path("token_id")]),
+]
+OPERATIONS: dict[str, Operation] = {op.endpoint: op for op in _OPS}
