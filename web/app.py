@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_xml_bytes * 4 + 65536,
                       JSON_SORT_KEYS=False)
     app.extensions["baton"] = engine
-    auth.init_app(app, session_hours=settings.session_hours, trusted_proxies=settings.trusted_proxies)
+    auth.init_app(app, session_hours=settings.session_hours, trusted_proxies=settings.trusted_proxies,
+                  bootstrap_token=settings.api_token)
 
     from .api import api
     from .ui import ui

@@ -154,7 +154,7 @@ def _bearer() -> str | None:
 
 
 def _token_identity(secret: str) -> Identity | None:
-    bootstrap = _engine().settings.api_token
+    bootstrap = current_app.config.get("BATON_API_TOKEN")
     if bootstrap and hmac.compare_digest(secret.encode(), bootstrap.encode()):
         return Identity("bootstrap", "bootstrap", "BATON_API_TOKEN", "admin")
     found = _engine().token_identity(secret)
@@ -337,10 +337,11 @@ def _template_context() -> dict[str, Any]:
     return {"current_user": current_identity()}
 
 
-def init_app(app: Flask, *, session_hours: float, trusted_proxies: int = 0) -> None:
+def init_app(app: Flask, *, session_hours: float, trusted_proxies: int = 0, bootstrap_token: str = "") -> None:
     """Sessions, the login throttle, the per-request check and the headers."""
-    app.config.update(SESSION_COOKIE_NAME="baton_session", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours))
+    app.config.update(BATON_API_TOKEN=bootstrap_token, SESSION_COOKIE_NAME="baton_session",
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours))
     app.session_interface = _SessionInterface()
     if trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
