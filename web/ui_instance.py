@@ -20,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 
@@ -29,7 +30,8 @@ from .auth import requires
 from .ui import engine, int_arg, ui
 
 log = logging.getLogger("baton.ui")
-PANELS = ("summary", "actions", "variables", "incidents", "jobs")
+PANELS = ("summary", "actions", "children", "variables", "incidents", "jobs")
+DRAFT_KEY = "baton_message_draft"  # a refused message's input, shown again once
 HISTORY_PAGE = 100
 
 
@@ -65,19 +67,25 @@ def load(instance_id: str) -> dict[str, Any]:
         token = eng.changes_token(instance_id)
     except InstanceNotFound:
         abort(404, description=f"There is no instance with the id '{instance_id}'.")
+    view["user_tasks"] = eng.list_user_tasks(instance_id=instance_id)
     return {"doc": doc, "view": view, "token": token, "compensation": compensation(eng, instance_id)}
 
 
 def diagram_state(data: dict[str, Any]) -> dict[str, Any]:
     doc = data["doc"]
+    children = [{"id": c["id"], "element_id": c["element_id"], "status": c["status"], "key": c["definition"]["key"],
+                 "url": url_for("ui.instance", instance_id=c["id"])} for c in doc.get("children") or []]
     return {"status": doc["status"], "elements": data["view"]["elements"], "compensation": data["compensation"],
-            "incidents": data["view"]["incident_elements"], "token": data["token"]}
+            "incidents": data["view"]["incident_elements"], "token": data["token"], "children": children}
 
 
 @ui.get("/instances/<instance_id>")
 @requires("viewer")
 def instance(instance_id: str) -> str:
     data = load(instance_id)
+    draft = session.pop(DRAFT_KEY, None)
+    if draft and draft.get("instance_id") == instance_id:
+        data["view"]["message_draft"] = draft
     history = engine().instance_history(instance_id, limit=HISTORY_PAGE)
     return render_template("instance.html", **data, history=history, state=diagram_state(data), panels=PANELS)
 
@@ -155,4 +163,75 @@ def complete_task(instance_id: str) -> Response:
         flash(f"Completed {element_id}.", "ok")
     except BatonError as exc:
         flash(str(exc), "error")
+    return _back(instance_id)
+
+
+@ui.post("/instances/<instance_id>/suspend")
+@requires("operator")
+def suspend_instance(instance_id: str) -> Response:
+    try:
+        engine().suspend(instance_id)
+        flash("Instance suspended: none of its jobs run and no message or user task reaches it until resumed.", "ok")
+    except BatonError as exc:
+        flash(f"Not suspended: {exc}", "error")
+    return _back(instance_id)
+
+
+@ui.post("/instances/<instance_id>/resume")
+@requires("operator")
+def resume_instance(instance_id: str) -> Response:
+    try:
+        engine().resume(instance_id)
+        flash("Instance resumed: its waiting jobs go out again.", "ok")
+    except BatonError as exc:
+        flash(f"Not resumed: {exc}", "error")
+    return _back(instance_id)
+
+
+def _json_object(raw: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw.strip() or "{}")
+    except ValueError as exc:
+        raise ValueError(f"The {what} are not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f'The {what} must be a JSON object, like {{"order_id": "A-1"}}')
+    return value
+
+
+def _seconds(raw: str) -> float | None:
+    try:
+        return float(raw) if raw.strip() else None
+    except ValueError:
+        raise ValueError(f"Keep for: '{raw}' is not a number of seconds.") from None
+
+
+@ui.post("/instances/<instance_id>/message")
+@requires("operator")
+def send_message(instance_id: str) -> Response:
+    """Publish a message (as ``POST /api/v1/messages`` does); a refusal keeps the input for the form."""
+    form = request.form
+    draft = {"instance_id": instance_id, **{k: form.get(k, "") for k in
+                                            ("name", "business_key", "correlation", "variables", "ttl")}}
+    name = draft["name"].strip()
+    try:
+        if not name:
+            raise ValueError("Give the message's name.")
+        correlation = _json_object(draft["correlation"], "correlation keys")
+        variables = _json_object(draft["variables"], "variables")
+        ttl = _seconds(draft["ttl"])
+        result = engine().correlate(name, correlation=correlation, variables=variables,
+                                    business_key=draft["business_key"].strip() or None, ttl_seconds=ttl)
+    except (ValueError, BatonError) as exc:
+        session[DRAFT_KEY] = draft
+        flash(f"Message not sent: {exc}" if isinstance(exc, BatonError) else str(exc), "error")
+        return _back(instance_id)
+    target = result.get("instance_id")
+    if result.get("result") == "delivered":
+        where = "this instance" if target == instance_id else f"instance {target}"
+        flash(f"Message {name} delivered to {where}.", "ok")
+    elif result.get("result") == "started":
+        flash(f"Message {name} started instance {target}.", "ok")
+    else:
+        flash(f"Message {name}: {result.get('result')}"
+              f"{' until ' + result['expires_at'][:19] if result.get('expires_at') else ''}.", "ok")
     return _back(instance_id)

@@ -21,14 +21,15 @@
   };
 
   // Lists: poll the global change token; when it moves, fetch this same URL and swap every
-  // [data-live] region by id. A region holding the focus or ticked boxes is left alone.
+  // [data-live] region by id. A region holding the focus or ticked boxes is left alone. A list
+  // with its own token names where to poll it in data-changes-url.
   function liveLists() {
     const regions = document.querySelectorAll('[data-live][id]');
     if (!regions.length) return;
     // The token the page was rendered at: a change between render and first poll still counts.
     let token = regions[0].dataset.token || null;
     Baton.poll(async () => {
-      const r = await fetch('/ui/changes', { cache: 'no-store' });
+      const r = await fetch(regions[0].dataset.changesUrl || '/ui/changes', { cache: 'no-store' });
       const next = (await r.json()).token;
       if (token === null) { token = next; return; }
       if (next === token) return;

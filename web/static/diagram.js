@@ -98,8 +98,26 @@
           html: '<span class="baton-incident-flag" title="open incident">!</span>' });
       }
     });
+    paintChildren(viewer, state.children);
     paintCompensation(viewer, state.compensation);
   };
+
+  // A call activity links to the instance it started (several: to the page's list of them).
+  function paintChildren(viewer, children) {
+    const registry = viewer.get('elementRegistry');
+    const called = {};
+    (children || []).forEach((c) => { if (c.element_id) (called[c.element_id] = called[c.element_id] || []).push(c); });
+    Object.keys(called).forEach((id) => {
+      if (!registry.get(id)) return;
+      const list = called[id];
+      const one = list.length === 1 ? list[0] : null;
+      const href = one ? one.url : '#panel-children';
+      const text = one ? `${one.key} ${one.id.slice(0, 8)}` : `${list.length} called instances`;
+      viewer.get('overlays').add(id, 'baton', { position: { bottom: -4, left: 0 },
+        html: `<a class="baton-child-link status-${esc(one ? one.status : '')}" href="${esc(href)}"` +
+          `${one ? ` data-child-id="${esc(one.id)}"` : ''} title="the called instance">▸ ${esc(text)}</a>` });
+    });
+  }
 
   function paintCompensation(viewer, comp) {
     if (!comp) return;
