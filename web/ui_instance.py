@@ -25,13 +25,15 @@ from flask import (
 )
 
 from engine import BatonError, Engine, InstanceNotFound
+from engine.usertasks import FormInvalid
 
 from .auth import requires
 from .ui import engine, int_arg, ui
+from .ui_tasks import acting_user
 
 log = logging.getLogger("baton.ui")
 PANELS = ("summary", "actions", "children", "variables", "incidents", "jobs")
-DRAFT_KEY = "baton_message_draft"  # a refused message's input, shown again once
+DRAFT_KEY = "baton_instance_draft"  # a refused form's input ("message" or "complete"), shown again once
 HISTORY_PAGE = 100
 
 
@@ -85,7 +87,7 @@ def instance(instance_id: str) -> str:
     data = load(instance_id)
     draft = session.pop(DRAFT_KEY, None)
     if draft and draft.get("instance_id") == instance_id:
-        data["view"]["message_draft"] = draft
+        data["view"]["draft"] = draft
     history = engine().instance_history(instance_id, limit=HISTORY_PAGE)
     return render_template("instance.html", **data, history=history, state=diagram_state(data), panels=PANELS)
 
@@ -151,18 +153,23 @@ def retry_instance_incident(instance_id: str) -> Response:
 @ui.post("/instances/<instance_id>/complete")
 @requires("operator")
 def complete_task(instance_id: str) -> Response:
+    """The quick JSON completion: checked against the task's form and claim like the task page."""
     element_id = request.form.get("element", "")
-    raw = request.form.get("variables", "").strip() or "{}"
+    raw = request.form.get("variables", "")
     try:
-        variables = json.loads(raw)
-    except ValueError as exc:
-        flash(f"The variables are not JSON: {exc}", "error")
-        return _back(instance_id)
-    try:
-        engine().complete_user_task(instance_id, element_id, variables)
+        variables = _json_object(raw, "variables")
+        found = [t for t in engine().list_user_tasks(instance_id=instance_id) if t["element_id"] == element_id]
+        if found:
+            engine().complete_user_task_by_id(found[0]["id"], variables, acting_user())
+        else:  # a manual task the list does not know: the engine says whether it waits
+            engine().complete_user_task(instance_id, element_id, variables)
         flash(f"Completed {element_id}.", "ok")
-    except BatonError as exc:
-        flash(str(exc), "error")
+    except FormInvalid as exc:
+        session[DRAFT_KEY] = {"instance_id": instance_id, "complete": {"element": element_id, "variables": raw}}
+        flash(f"Not completed: {'; '.join(f'{k} {v}' for k, v in exc.errors.items())}", "error")
+    except (ValueError, BatonError) as exc:
+        session[DRAFT_KEY] = {"instance_id": instance_id, "complete": {"element": element_id, "variables": raw}}
+        flash(f"Not completed: {exc}", "error")
     return _back(instance_id)
 
 
@@ -210,8 +217,7 @@ def _seconds(raw: str) -> float | None:
 def send_message(instance_id: str) -> Response:
     """Publish a message (as ``POST /api/v1/messages`` does); a refusal keeps the input for the form."""
     form = request.form
-    draft = {"instance_id": instance_id, **{k: form.get(k, "") for k in
-                                            ("name", "business_key", "correlation", "variables", "ttl")}}
+    draft = {k: form.get(k, "") for k in ("name", "business_key", "correlation", "variables", "ttl")}
     name = draft["name"].strip()
     try:
         if not name:
@@ -222,7 +228,7 @@ def send_message(instance_id: str) -> Response:
         result = engine().correlate(name, correlation=correlation, variables=variables,
                                     business_key=draft["business_key"].strip() or None, ttl_seconds=ttl)
     except (ValueError, BatonError) as exc:
-        session[DRAFT_KEY] = draft
+        session[DRAFT_KEY] = {"instance_id": instance_id, "message": draft}
         flash(f"Message not sent: {exc}" if isinstance(exc, BatonError) else str(exc), "error")
         return _back(instance_id)
     target = result.get("instance_id")

@@ -186,3 +186,52 @@ def test_user_registration_review_through_the_ui_and_the_instance_moves_on(page,
     page.wait_for_selector('.djs-element[data-element-id="user_registered"].baton-completed')
     assert "baton-completed" in markers(page, "create_account")
     assert js_errors(live) == []
+
+
+def test_the_instance_pages_quick_completion_is_checked_against_the_form_too(page, live):
+    live.engine.deploy([("expense_claim.bpmn", EXPENSE)])
+    instance_id = live.engine.start("expense_claim", business_key="exp-300")
+    page.goto(f"/instances/{instance_id}")
+    page.fill(".complete-task textarea[name=variables]", '{"amount": "lots"}')
+    page.click(".complete-task button[type=submit]")
+    refusal = page.inner_text(".flash-error")
+    assert "employee is required" in refusal and "amount must be a whole number" in refusal
+    assert page.input_value(".complete-task textarea[name=variables]") == '{"amount": "lots"}'
+    assert [t["element_id"] for t in live.engine.list_user_tasks(instance_id=instance_id)] == ["approve"]
+
+    page.fill(".complete-task textarea[name=variables]",
+              json.dumps({"employee": "Di", "amount": "75", "spent_on": "2026-02-01", "approved": True}))
+    page.click(".complete-task button[type=submit]")
+    assert "Completed approve" in page.inner_text(".flash-ok")
+    assert live.engine.get_instance(instance_id)["variables"]["amount"] == 75  # converted by the form
+    page.wait_for_selector('.djs-element[data-element-id="file_receipt"].baton-active')
+    assert js_errors(live) == []
+
+
+def test_a_task_claimed_by_someone_else_is_not_completed_and_the_input_stays(page, live):
+    live.engine.deploy([("expense_claim.bpmn", EXPENSE)])
+    instance_id = live.engine.start("expense_claim", business_key="exp-400")
+    [task] = live.engine.list_user_tasks(instance_id=instance_id)
+    live.engine.claim_user_task(task["id"], "bob")
+    page.goto(f"/tasks/{task['id']}")
+    assert page.inner_text("#task-claimed") == "claimed by bob"
+    page.fill("#field-employee", "Eve")
+    page.fill("#field-amount", "10")
+    page.fill("#field-spent_on", "2026-04-01")
+    page.click("#complete")
+    assert "claimed by bob" in page.inner_text(".flash-error")
+    assert page.input_value("#field-employee") == "Eve" and page.input_value("#field-amount") == "10"
+    assert live.engine.get_user_task(task["id"])["claimed_by"] == "bob"
+
+    # An admin may give it back; then it completes.
+    page.goto("/tasks")
+    page.click(f'tr[data-task-id="{task["id"]}"] button.unclaim')
+    assert "open to its candidates again" in page.inner_text(".flash-ok")
+    page.click(f'tr[data-task-id="{task["id"]}"] a.open-task')
+    page.fill("#field-employee", "Eve")
+    page.fill("#field-amount", "10")
+    page.fill("#field-spent_on", "2026-04-01")
+    page.click("#complete")
+    page.wait_for_url("**/tasks")
+    assert "Completed Approve expense claim" in page.inner_text(".flash-ok")
+    assert js_errors(live) == []
