@@ -70,7 +70,7 @@ def _token(tasks: list[dict[str, Any]]) -> str:
 
 def _back_to_list() -> Response:
     back = request.form.get("next") or ""
-    safe = back.startswith("/") and not back.startswith("//")
+    safe = back.startswith("/") and not back.startswith(("//", "/\\"))  # never another site
     return redirect(back if safe else url_for("ui.tasks"))  # type: ignore[return-value]
 
 
