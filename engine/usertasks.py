@@ -136,18 +136,23 @@ def sync_user_tasks(session: Session, instance: ProcessInstance, workflow: Baton
         session.add(UserTaskRow(
             id=str(task.id), instance_id=instance.id, element_id=task.task_spec.bpmn_id,
             name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, business_key=instance.business_key,
-            assignee=people.get("assignee"), candidate_users=",".join(people.get("candidate_users", [])) or None,
-            candidate_groups=",".join(people.get("candidate_groups", [])) or None,
+            assignee=people.get("assignee"), candidate_users=_names(people.get("candidate_users")),
+            candidate_groups=_names(people.get("candidate_groups")),
             form=form_of(task.task_spec), created_at=utcnow(),
         ))
+
+
+def _names(names: list[str] | None) -> str | None:
+    """Stored as ",a,b," so that a name matches whole (``finance`` does not match ``fin``)."""
+    return f",{','.join(names)}," if names else None
 
 
 def _row_dict(row: UserTaskRow) -> dict[str, Any]:
     return {
         "id": row.id, "instance_id": row.instance_id, "element_id": row.element_id, "name": row.name,
         "business_key": row.business_key, "assignee": row.assignee, "claimed_by": row.claimed_by,
-        "candidate_users": row.candidate_users.split(",") if row.candidate_users else [],
-        "candidate_groups": row.candidate_groups.split(",") if row.candidate_groups else [],
+        "candidate_users": [n for n in (row.candidate_users or "").split(",") if n],
+        "candidate_groups": [n for n in (row.candidate_groups or "").split(",") if n],
         "form": row.form or [], "created_at": row.created_at.isoformat() if row.created_at else None,
     }
 
@@ -160,8 +165,8 @@ def list_user_tasks(engine: Engine, *, user: str | None = None, groups: list[str
         query = query.where(UserTaskRow.instance_id == instance_id)
     if user or groups:
         offered = [UserTaskRow.assignee == user, UserTaskRow.claimed_by == user,
-                   UserTaskRow.candidate_users.contains(user)] if user else []
-        offered += [UserTaskRow.candidate_groups.contains(g) for g in groups or []]
+                   UserTaskRow.candidate_users.contains(f",{user},")] if user else []
+        offered += [UserTaskRow.candidate_groups.contains(f",{g},") for g in groups or []]
         query = query.where(or_(*offered))
     with engine.db.reading() as session:
         return [_row_dict(r) for r in session.scalars(query.limit(limit))]

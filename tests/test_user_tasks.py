@@ -49,6 +49,7 @@ def test_the_task_list_offers_tasks_to_their_groups_and_assignees(engine):
     assert task["element_id"] == "approve" and task["business_key"] == "exp-1"
     assert [f["id"] for f in task["form"]] == ["approved", "amount", "category"]
     assert engine.list_user_tasks(groups=["sales"]) == []
+    assert engine.list_user_tasks(groups=["fin"]) == []  # a group matches whole
     engine.claim_user_task(task["id"], "bob")
     with pytest.raises(InvalidVariables):
         engine.claim_user_task(task["id"], "carol")
