@@ -55,6 +55,11 @@ def _request_invalid(exc: openapi.RequestInvalid) -> Response:
     return problem(400, "Bad request", str(exc), errors=exc.errors)
 
 
+@api.before_request
+def _check_request() -> None:
+    openapi.check_request()
+
+
 @api.get("/health")
 def health() -> Response:
     return jsonify({"ok": True})

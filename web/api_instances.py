@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from engine import BatonError
+from engine import BatonError, InvalidRequest
 
 from .api import api, engine
 from .auth import requires
-from .openapi import RequestInvalid, body, query
+from .openapi import body, query
 
 MAX_WAIT_SECONDS = 60.0
 
@@ -50,7 +50,7 @@ def _when(args: dict[str, Any], name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.upper())
     except ValueError:
-        raise RequestInvalid([f"query parameter {name} is not an ISO 8601 date and time: {raw!r}"]) from None
+        raise InvalidRequest(f"query parameter {name} is not an ISO 8601 date and time: {raw!r}") from None
     return value.astimezone(UTC) if value.tzinfo else value
 
 
@@ -59,6 +59,8 @@ def _when(args: dict[str, Any], name: str) -> datetime | None:
 def list_instances() -> Response:
     """The UI's instance list: every filter, keyset pages (``next``/``prev`` cursors)."""
     args = query()
+    if "after" in args and "before" in args:
+        raise InvalidRequest("give after (the next page) or before (the previous one), not both")
     return jsonify(engine().find_instances(
         definition=args.get("definition"), version=args.get("version"), status=args.get("status"),
         business_key=args.get("business_key"), started_from=_when(args, "started_from"),
@@ -145,9 +147,10 @@ def complete_task(instance_id: str, element_id: str) -> Response:
 @api.get("/tasks")
 @requires("viewer")
 def list_tasks() -> Response:
-    """Open user tasks; ``user`` and ``group`` (repeatable) narrow to what they may do."""
+    """Open user tasks; ``user`` and ``group`` (comma-separated) narrow to what they may do."""
     args = query()
-    return jsonify({"items": engine().list_user_tasks(user=args.get("user"), groups=args.get("group", []),
+    groups = [g.strip() for g in args.get("group", "").split(",") if g.strip()]
+    return jsonify({"items": engine().list_user_tasks(user=args.get("user"), groups=groups,
                                                       instance_id=args.get("instance_id"))})
 
 

@@ -30,12 +30,15 @@ def items_of(schema: Schema, **more: Schema) -> Schema:
 STR: Schema = {"type": "string"}
 TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
 NSTR: Schema = {"type": ["string", "null"]}
+WORD: Schema = {"type": "string", "minLength": 1}  # a query filter: given, it is not empty
 INT: Schema = {"type": "integer"}
 NINT: Schema = {"type": ["integer", "null"]}
 BOOL: Schema = {"type": "boolean"}
 OBJ: Schema = {"type": "object"}
 NOBJ: Schema = {"type": ["object", "null"]}
 TIME: Schema = {"type": ["string", "null"], "description": "ISO 8601, UTC"}
+INT32 = 2**31 - 1  # what every database stores; larger numbers are refused, not overflowed
+VERSION: Schema = {"type": "integer", "minimum": 1, "maximum": INT32}
 ROLE: Schema = {"type": "string", "enum": ["viewer", "operator", "admin"]}
 STATUSES = ["running", "waiting", "incident", "completed", "compensated", "cancelled", "terminated", "suspended"]
 VARIABLES: Schema = {"type": "object", "description": "process variables: a JSON object"}
@@ -166,7 +169,7 @@ _OPS = [
     # deployments and definitions
     Operation("api.list_deployments", "definitions", "Deployments, newest first",
               {200: ("A page.", items_of(ref("Deployment"), total=INT, limit=INT, offset=INT), "application/json")},
-              [LIMIT, Param("offset", {"type": "integer", "minimum": 0})]),
+              [LIMIT, Param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})]),
     Operation("api.get_deployment", "definitions", "One deployment and the versions it made",
               {200: ok("The deployment.", "Deployment")}, [path("deployment_id")]),
     Operation("api.deploy", "definitions", "Deploy BPMN/DMN files together, all or nothing",
@@ -184,23 +187,22 @@ _OPS = [
               {200: ok("The definition.", "Definition")}, [KEY]),
     Operation("api.get_definition_version", "definitions", "One version, with its BPMN XML",
               {200: ok("The version.", "DefinitionVersion")},
-              [KEY, path("version", example=1, schema={"type": "integer", "minimum": 0})]),
+              [KEY, path("version", example=1, schema={"type": "integer", "minimum": 0, "maximum": INT32})]),
     Operation("api.definition_xml", "definitions", "The BPMN XML of a version (the latest by default)",
               {200: ("The XML.", STR, "application/xml")},
-              [KEY, Param("version", {"type": "integer", "minimum": 1})]),
+              [KEY, Param("version", VERSION)]),
     Operation("api.start", "instances", "Start an instance",
               {201: ok("Started (with `wait`: it no longer runs).", "Instance"),
                202: ok("Still running when `wait` ran out; poll `url`.", "Running"), 404: PROBLEMS},
               [KEY, Param("wait", {"type": "number", "minimum": 0, "maximum": 60},
                           description="answer once the instance no longer runs, or after this many seconds")],
               body=obj({"variables": NVARIABLES, "business_key": {"type": ["string", "null"], "maxLength": 200},
-                        "version": {"type": ["integer", "null"], "minimum": 1}}, ())),
+                        "version": {**VERSION, "type": ["integer", "null"]}}, ())),
     # instances
     Operation("api.list_instances", "instances", "Instances matching every filter, a page at a time",
               {200: ok("A page; `next` continues it.", "InstancePage")},
-              [Param("definition", STR, description="process key"), Param("version", {"type": "integer",
-                                                                                   "minimum": 1}),
-               Param("status", {"type": "string", "enum": STATUSES}), Param("business_key", STR),
+              [Param("definition", WORD, description="process key"), Param("version", VERSION),
+               Param("status", {"type": "string", "enum": STATUSES}), Param("business_key", WORD),
                Param("started_from", {"type": "string", "format": "date-time"}, description="ISO 8601 (UTC)"),
                Param("started_to", {"type": "string", "format": "date-time"}),
                Param("variable", {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"},
@@ -208,14 +210,15 @@ _OPS = [
                Param("value", STR, description="compared as JSON when it parses (42, true), else as text"),
                Param("sort", {"type": "string", "enum": ["started", "updated", "status"]}),
                Param("order", {"type": "string", "enum": ["asc", "desc"]}),
-               Param("after", STR, description="the `next` cursor of the previous page"),
-               Param("before", STR, description="the `prev` cursor"), LIMIT]),
+               Param("after", WORD, description="the `next` cursor of the previous page"),
+               Param("before", WORD, description="the `prev` cursor"), LIMIT]),
     Operation("api.get_instance", "instances", "The instance document (as `baton show --json`)",
               {200: ok("The instance, with its history.", "Instance")}, [INSTANCE]),
     Operation("api.instance_history", "instances", "History rows, newest first",
               {200: ok("A page; `older` continues it.", "HistoryPage")},
-              [INSTANCE, Param("element", STR, description="one element's rows"),
-               Param("before", {"type": "integer"}, description="rows before this sequence number"), LIMIT]),
+              [INSTANCE, Param("element", WORD, description="one element's rows"),
+               Param("before", {"type": "integer", "minimum": 0, "maximum": INT32},
+                     description="rows before this sequence number"), LIMIT]),
     Operation("api.instance_variables", "instances", "The instance's variables",
               {200: ("Its variables.", obj({"instance_id": STR, "variables": VARIABLES}), "application/json")},
               [INSTANCE]),
@@ -238,9 +241,10 @@ _OPS = [
     # user tasks
     Operation("api.list_tasks", "tasks", "Open user tasks",
               {200: ("Open tasks.", items_of(ref("UserTask")), "application/json")},
-              [Param("user", STR, description="assigned to, claimed by or offered to"),
-               Param("group", {"type": "array", "items": STR}, description="offered to (repeatable)"),
-               Param("instance_id", STR)]),
+              [Param("user", WORD, description="assigned to, claimed by or offered to"),
+               Param("group", {"type": "string", "minLength": 1},
+                     description="offered to one of these groups (comma-separated, as in the task list)"),
+               Param("instance_id", WORD)]),
     Operation("api.get_task", "tasks", "One open user task, with its form", {200: ok("The task.", "UserTask")}, [TASK]),
     Operation("api.claim_task", "tasks", "Claim a task", {200: ok("The task.", "UserTask"), 422: PROBLEMS}, [TASK],
               body=obj({"user": TEXT}), body_required=True),
@@ -265,7 +269,7 @@ _OPS = [
     Operation("api.list_incidents", "incidents", "Incidents, newest first",
               {200: ("Incidents.", items_of(ref("IncidentRow")), "application/json")},
               [Param("state", {"type": "string", "enum": ["open", "resolved", "all"]}, description="default open"),
-               Param("definition", STR), Param("element", STR), Param("text", STR, description="in the message"),
+               Param("definition", WORD), Param("element", WORD), Param("text", WORD, description="in the message"),
                LIMIT]),
     Operation("api.retry_incident", "incidents", "Resolve an incident and run its job again from attempt 1",
               {200: ok("Retried.", "Outcome"), 409: PROBLEMS}, [path("incident_id")]),

@@ -47,8 +47,9 @@ def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is(value: Any, kind: str) -> bool:
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "integer":  # JSON Schema: 1.0 is an integer too
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer())
     if kind == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, {"string": str, "boolean": bool, "object": dict, "array": list,
@@ -149,6 +150,26 @@ def query() -> dict[str, Any]:
     return values
 
 
+def check_request() -> None:
+    """Before every API view: the URL's own parameters (``/versions/<int:version>``) against their
+    schemas, and no query parameter the operation does not take (``?stauts=`` is refused, not
+    silently ignored into a list of everything)."""
+    operation = OPERATIONS.get(request.endpoint or "")
+    if operation is None:
+        return
+    errors: list[str] = []
+    for param in operation.params:
+        if param.where == "path" and param.name in (request.view_args or {}):
+            errors += check(request.view_args[param.name], param.schema, f"path parameter {param.name}")
+    known = {p.name for p in operation.params if p.where == "query"}
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
+        errors.append(f"unknown query parameter(s) {', '.join(unknown)}; {takes}")
+    if errors:
+        raise RequestInvalid(errors)
+
+
 def body() -> dict[str, Any]:
     """The JSON body as the operation declares it; an empty body is ``{}`` when none is required."""
     operation = _operation()
@@ -164,6 +185,17 @@ def body() -> dict[str, Any]:
     errors = check(value, schema)
     if errors:
         raise RequestInvalid(errors)
+    return _integers(value, schema)
+
+
+def _integers(value: Any, schema: dict[str, Any]) -> Any:
+    """``1.0`` where the schema says integer becomes ``1``: the engine gets Python ints."""
+    schema = _resolve(schema)
+    kinds = schema.get("type")
+    if isinstance(value, float) and "integer" in ([kinds] if isinstance(kinds, str) else kinds or []):
+        return int(value)
+    if isinstance(value, dict) and "properties" in schema:
+        return {k: _integers(v, schema["properties"][k]) if k in schema["properties"] else v for k, v in value.items()}
     return value
 
 
