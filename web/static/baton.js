@@ -3,7 +3,7 @@
   'use strict';
   const Baton = (window.Baton = window.Baton || {});
 
-  // The CSRF token, once authentication adds the meta tag (see _macros.html csrf_meta).
+  // The session's CSRF token (_macros.html csrf_meta): every fetch that POSTs sends it (web/auth.py).
   Baton.csrfHeaders = function () {
     const meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? { 'X-CSRFToken': meta.content } : {};
