@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from engine import DeploymentError, Engine, Settings
+from engine import BatonError, DeploymentError, Engine, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PORT = 8010
@@ -45,13 +45,13 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
 
     migrations.upgrade(settings.database_url)
     engine = Engine(settings)
-    generated_password = engine.ensure_admin(settings.admin_password or None)
     files = [(str(p.relative_to(ROOT)), p.read_bytes()) for p in sorted((ROOT / "processes").glob("*.bpmn"))]
     try:
+        generated_password = engine.ensure_admin(settings.admin_password or None)
         for result in engine.deploy(files, name="bundled processes"):
             click.echo(result.describe())
-    except DeploymentError as exc:
-        click.echo(str(exc), err=True)
+    except BatonError as exc:  # a refused diagram, or a BATON_ADMIN_PASSWORD too short
+        click.echo(f"BATON_ADMIN_PASSWORD: {exc}" if not isinstance(exc, DeploymentError) else str(exc), err=True)
         sys.exit(1)
     finally:
         engine.close()
