@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import deque
 
 from engine import (
@@ -115,9 +116,13 @@ class InlineDriver:
         while self.queue:
             ticket = self.queue.popleft()
             if ticket.eta_seconds > 0:
-                import time
-
                 time.sleep(ticket.eta_seconds)
-            run_job(self.engine, ticket.id, "inline")
+            try:
+                run_job(self.engine, ticket.id, "inline")
+            except Exception:
+                # There is no relay here to send it again: keep the job's ticket, say what broke.
+                log.exception("inline job %s failed; kept for the next drain", ticket.id)
+                self.queue.append(ticket)
+                raise
             ran += 1
         return ran

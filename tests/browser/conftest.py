@@ -7,7 +7,6 @@ instances move. With ``CI=true`` a missing browser, Playwright or bpmn-js build 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -66,15 +65,19 @@ class Drainer:
         self.running = threading.Event()
         self.running.set()
         self.stopped = threading.Event()
+        self.errors: list[str] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
         while not self.stopped.is_set():
             if self.running.is_set():
-                # A failing job must not kill the "worker"; the test sees it in the instance.
-                with contextlib.suppress(Exception):
+                # A failing job must not kill the "worker"; the ticket stays queued and a timed-out
+                # wait_for says what broke.
+                try:
                     self.driver.drain()
+                except Exception as exc:
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
             time.sleep(0.05)
 
     def pause(self) -> None:
@@ -112,7 +115,8 @@ class Live:
             if predicate():
                 return
             time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        broke = f"; the job drainer failed with: {self.drainer.errors[-3:]}" if self.drainer.errors else ""
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}{broke}")
 
     def status(self, instance_id: str) -> str:
         return self.engine.get_instance(instance_id, history=False)["status"]
