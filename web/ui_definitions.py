@@ -81,8 +81,8 @@ def definition_xml(key: str, version: int) -> Response:
     except DefinitionNotFound:
         abort(404)
     response = Response(xml, mimetype="application/xml")
-    # A deployed version never changes: let the browser keep it.
-    response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    # A deployed version never changes: let the browser keep it (private: it needs a login to see).
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     return response
 
 
