@@ -19,7 +19,7 @@ import pytest
 
 from engine import DeploymentError, Engine
 from engine._bpmn import xmlsafe
-from tests.auth_helpers import use_token
+from tests.auth_helpers import csrf, login, use_token
 from tests.conftest import PROCESSES, baton_cli
 
 HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -151,6 +151,27 @@ def test_api_refuses_and_keeps_serving(client, guard_lxml, case: Case):  # type:
         assert problem["file"] == case.name and case.reason in problem["reason"], problem
     assert client.get("/api/v1/health").get_json() == {"ok": True}
     assert client.get("/api/v1/process-definitions").get_json()["items"] == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_ui_upload_shows_the_refusal_and_keeps_serving(engine, guard_lxml, monkeypatch, case: Case):  # type: ignore[no-untyped-def]
+    from web import create_app
+
+    monkeypatch.delenv("BATON_API_TOKEN", raising=False)
+    browser = create_app(engine.settings, engine=engine).test_client()
+    login(browser, "admin")
+    token = csrf(browser, "/definitions")
+    guard_lxml(case.reaches_lxml)
+    started = time.perf_counter()
+    response = browser.post("/definitions/deploy", data={"files": (io.BytesIO(case.data()), case.name),
+                                                          "csrf_token": token}, content_type="multipart/form-data")
+    elapsed = time.perf_counter() - started
+    assert elapsed < MAX_SECONDS, f"{case.name} took {elapsed:.2f} s"
+    page = response.get_data(as_text=True)
+    assert response.status_code in (413, 422) and response.mimetype == "text/html", response.status_code
+    assert "Traceback" not in page and ("larger than" in page or case.name in page), page[:500]
+    assert browser.get("/definitions").status_code == 200
+    assert engine.list_definitions() == []
 
 
 def test_cli_refuses_every_case(tmp_path: Path):

@@ -27,8 +27,8 @@ def deadline_diagram(duration: str) -> bytes:
     return DEADLINE.format(duration=duration).encode()
 
 
-def test_a_boundary_timer_interrupts_a_waiting_task_on_time(inline_engine):
-    inline_engine.deploy([("deadline.bpmn", deadline_diagram("PT1S"))])
+def test_a_2s_boundary_timer_interrupts_a_waiting_task_within_a_second_of_due(inline_engine):
+    inline_engine.deploy([("deadline.bpmn", deadline_diagram("PT2S"))])
     started = time.monotonic()
     instance_id = inline_engine.start("review_with_deadline")
     doc = inline_engine.get_instance(instance_id)
@@ -43,7 +43,7 @@ def test_a_boundary_timer_interrupts_a_waiting_task_on_time(inline_engine):
     due = _naive(timer["next_run_at"])
     fired = _naive(next(h["at"] for h in doc["history"] if (h["element_id"], h["event"]) == ("deadline", "completed")))
     assert 0 <= (fired - due).total_seconds() < 1.0
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 2.0
 
 
 def _naive(text: str) -> datetime:
