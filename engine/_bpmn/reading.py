@@ -1,8 +1,7 @@
 """Read a deployment's files into process specs, or into the reasons they are refused.
 
-Everything Baton cannot execute is refused here, at deploy, naming the element: a JUEL
-``${...}`` expression, a Groovy script, a Java delegate, a service task with no endpoint. What
-passes is what runs.
+Everything Baton cannot execute is refused at deploy, naming the element (the checks are in
+``checks.py``; compensation's in ``compensation.py``). What passes is what runs.
 
 Diagrams come from many modellers, most of them drawn to be read, not run (the BPMN MIWG
 suite, Signavio, Camunda Modeler, Camunda 7 examples). Three rules keep their refusals useful:
@@ -18,7 +17,6 @@ suite, Signavio, Camunda Modeler, Camunda 7 examples). Three rules keep their re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -42,55 +40,19 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 from ..endpoints import EndpointMap
 from ..errors import Problem
 from . import calls, compensation, events
+from .checks import (
+    BPMN,
+    DMN_NAMESPACES,
+    Deployment,
+    Document,
+    check_dmn,
+    check_document,
+    job_binding,
+    refuser,
+)
 from .compensation import CompensationPlan
 from .workflow import WorkflowCodec
 from .xmlsafe import document_text, parse_document
-
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE = "http://camunda.org/schema/zeebe/1.0"
-SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
-NS = {"bpmn": BPMN, "camunda": CAMUNDA, "zeebe": ZEEBE, "spiffworkflow": SPIFF}
-# Java engines' extension namespaces, and the prefix a user knows them by
-_JAVA_NAMESPACES = {CAMUNDA: "camunda", "http://activiti.org/bpmn": "activiti", "http://flowable.org/bpmn": "flowable"}
-
-_PYTHON_FORMATS = {"", "python", "python3", "text/x-python", "py"}
-_JUEL = re.compile(r"[$#]\{")
-# ISO 8601 as Camunda Modeler writes timers: PT5M, P1D, R3/PT1S, 2026-01-01T10:00:00Z, R/PT1H
-_ISO_TIMER = re.compile(
-    r"^(R\d*/)?("
-    r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
-    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
-    r")(/.*)?$"
-)
-# Quartz/Unix cron, as Camunda accepts in a timeCycle: 0/5 0/1 * 1/1 * ?
-_CRON = re.compile(r"^[\d*?/,LW#A-Z-]+(\s+[\d*?/,LW#A-Z-]+){4,6}$")
-_JAVA_ATTRS = ("class", "delegateExpression", "expression")
-_LISTENERS = ("executionListener", "taskListener")
-# Parts of an element with ids of their own that a modeller does not show as elements: a
-# problem inside one is reported on the element around it (the flow, the event, the task).
-_INNER = {
-    "conditionExpression", "timeDuration", "timeDate", "timeCycle", "script", "extensionElements", "documentation",
-    "multiInstanceLoopCharacteristics", "standardLoopCharacteristics", "loopCardinality", "completionCondition",
-    "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputAssociation",
-    "dataOutputAssociation", "assignment", "from", "to", "formalExpression", "property",
-}
-_EXPRESSION_HINT = " (write e.g. amount > 100)"
-Refuse = Callable[[etree._Element, str], None]
-
-
-def _job_binding(el: etree._Element) -> bool:
-    """Whether a task names something a worker or endpoint runs (a Camunda/Zeebe/Spiff job)."""
-    if el.get(f"{{{CAMUNDA}}}type") == "external":
-        return True
-    if any(el.get(f"{{{ns}}}{a}") is not None for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
-        return True
-    extensions = el.find(f"{{{BPMN}}}extensionElements")
-    if extensions is None:
-        return False
-    return any(extensions.find(tag) is not None for tag in (
-        f"{{{ZEEBE}}}taskDefinition", f"{{{SPIFF}}}serviceTaskOperator", f"{{{CAMUNDA}}}connector"))
 
 
 class _ProcessParser(ProcessParser):
@@ -109,7 +71,7 @@ class _SendTaskParser(CamundaEventDefinitionParser, SendTaskParser):
     BPMN ones, which its Camunda serializer config cannot store)."""
 
     def create_task(self) -> Any:
-        if _job_binding(self.node):
+        if job_binding(self.node):
             return ServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
         return SendTaskParser.create_task(self)
 
@@ -160,27 +122,6 @@ class ProcessSource:
     units: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
-@dataclass
-class _Document:
-    file_name: str
-    root: etree._Element
-    text: str
-    is_dmn: bool
-    by_id: dict[str, etree._Element]
-    processes: list[etree._Element] = field(default_factory=list)
-    executable: list[etree._Element] = field(default_factory=list)
-
-
-@dataclass
-class _Deployment:
-    """What every file's checks need to know about the others."""
-
-    processes: dict[str, etree._Element]  # id -> bpmn:process, in every BPMN file
-    decisions: dict[str, etree._Element]  # id -> dmn:decision, first decision of every DMN file
-    bindings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    deployed: dict[str, set[int]] = field(default_factory=dict)  # already deployed key -> versions
-
-
 def read_deployment(
     files: list[tuple[str, bytes]], endpoints: EndpointMap, max_bytes: int,
     deployed: dict[str, set[int]] | None = None,
@@ -189,7 +130,7 @@ def read_deployment(
 
     ``deployed`` (key -> versions) lets a call activity call a process deployed earlier."""
     problems: list[Problem] = []
-    documents: list[_Document] = []
+    documents: list[Document] = []
     for file_name, data in files:
         root, problem = parse_document(data, file_name, max_bytes)
         if problem:
@@ -204,7 +145,7 @@ def read_deployment(
                                     f"<definitions> in the {BPMN} namespace)"))
             continue
         by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-        doc = _Document(file_name, root, document_text(data, root), is_dmn, by_id)
+        doc = Document(file_name, root, document_text(data, root), is_dmn, by_id)
         if not is_dmn:
             doc.processes = list(root.iterfind(f"{{{BPMN}}}process"))
             doc.executable = [p for p in doc.processes if p.get("isExecutable") == "true"]
@@ -218,7 +159,7 @@ def read_deployment(
         return [], [_dmn_alone(doc) for doc in dmn_docs]
     if not any(doc.executable for doc in bpmn_docs):
         return [], [_not_executable(doc) for doc in bpmn_docs]
-    deployment = _Deployment(
+    deployment = Deployment(
         processes={p.get("id"): p for doc in bpmn_docs for p in doc.processes if p.get("id")},
         decisions={},
         deployed=deployed or {},
@@ -226,16 +167,16 @@ def read_deployment(
     # A file with no executable process only describes: it is neither checked nor deployed.
     bpmn_docs = [d for d in bpmn_docs if d.executable]
     for doc in dmn_docs:
-        problems.extend(_check_dmn(doc, deployment))
+        problems.extend(check_dmn(doc, deployment))
     plans: dict[str, CompensationPlan] = {}
     for doc in bpmn_docs:
-        problems.extend(_check_document(doc, endpoints, deployment))
-        plans[doc.file_name] = compensation.check(doc.root, _refuser(doc, problems))
+        problems.extend(check_document(doc, endpoints, deployment))
+        plans[doc.file_name] = compensation.check(doc.root, refuser(doc, problems))
     if problems:
         return [], problems
 
     parser = BatonParser()
-    owner: dict[str, _Document] = {}
+    owner: dict[str, Document] = {}
     for doc in dmn_docs + bpmn_docs:
         try:
             if doc.is_dmn:
@@ -296,7 +237,7 @@ def _codec() -> WorkflowCodec:
     return WorkflowCodec()
 
 
-def _dmn_alone(doc: _Document) -> Problem:
+def _dmn_alone(doc: Document) -> Problem:
     decision = doc.root.find("{*}decision")
     return Problem(doc.file_name, (decision if decision is not None else doc.root).sourceline,
                    decision.get("id") if decision is not None else None,
@@ -304,7 +245,7 @@ def _dmn_alone(doc: _Document) -> Problem:
                    "rule task names its decision in camunda:decisionRef")
 
 
-def _not_executable(doc: _Document) -> Problem:
+def _not_executable(doc: Document) -> Problem:
     if not doc.processes:
         return Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"),
                        "the file defines no bpmn:process, so there is nothing to deploy")
@@ -325,15 +266,7 @@ def _clean_message(message: str) -> str:
     return message
 
 
-def _refuser(doc: _Document, problems: list[Problem]) -> Refuse:
-    def refuse(el: etree._Element, reason: str) -> None:
-        element_id, line = _owner_id(el)
-        problems.append(Problem(doc.file_name, el.sourceline or line, element_id, reason))
-
-    return refuse
-
-
-def _from_validation(exc: ValidationException, doc: _Document) -> Problem:
+def _from_validation(exc: ValidationException, doc: Document) -> Problem:
     element_id = getattr(exc, "id", None) or None
     node = doc.by_id.get(element_id) if element_id else None
     line = node.sourceline if node is not None else (getattr(exc, "line_number", None) or None)
@@ -341,276 +274,3 @@ def _from_validation(exc: ValidationException, doc: _Document) -> Problem:
                    line if isinstance(line, int) else None, element_id, _clean_message(str(exc)))
 
 
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
-
-
-def _owner_id(el: etree._Element) -> tuple[str | None, int | None]:
-    """The id of the BPMN element around ``el`` that a modeller shows (where a problem is reported)."""
-    node: etree._Element | None = el
-    while node is not None:
-        if isinstance(node.tag, str) and node.get("id") and etree.QName(node).namespace == BPMN:
-            local = etree.QName(node).localname
-            if local not in _INNER and not local.endswith("EventDefinition"):
-                return node.get("id"), node.sourceline
-        node = node.getparent()
-    return None, el.sourceline
-
-
-def _attr_name(attr: str) -> str:
-    """``{namespace}name`` as a user writes it: camunda:assignee."""
-    if attr.startswith("{"):
-        ns, local = attr[1:].split("}", 1)
-        prefix = _JAVA_NAMESPACES.get(ns) or {ZEEBE: "zeebe", SPIFF: "spiffworkflow", BPMN: "bpmn"}.get(ns)
-        return f"{prefix}:{local}" if prefix else local
-    return attr
-
-
-def _check_dmn(doc: _Document, deployment: _Deployment) -> list[Problem]:
-    decisions = list(doc.root.iterfind("{*}decision"))
-    # Known even when refused below, so a business rule task using one is not refused twice.
-    deployment.decisions.update((d.get("id"), d) for d in decisions if d.get("id"))
-    if not decisions:
-        return [Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"), "the DMN file defines no decision")]
-    if len(decisions) > 1:
-        names = ", ".join(repr(d.get("id")) for d in decisions)
-        return [Problem(doc.file_name, decisions[1].sourceline, decisions[1].get("id"),
-                        f"the DMN file defines {len(decisions)} decisions ({names}); Baton reads one decision, "
-                        "a decision table, per DMN file: put each decision in a file of its own")]
-    decision = decisions[0]
-    if decision.find("{*}decisionTable") is None:
-        return [Problem(doc.file_name, decision.sourceline, decision.get("id"),
-                        "the decision has no decision table; Baton evaluates decision tables only")]
-    return []
-
-
-def _check_document(doc: _Document, endpoints: EndpointMap, deployment: _Deployment) -> list[Problem]:
-    problems: list[Problem] = []
-    refuse = _refuser(doc, problems)
-    language = (doc.root.get("expressionLanguage") or "").strip()
-    file_bindings = deployment.bindings.setdefault(doc.file_name, {})
-    for process in doc.executable:
-        # Listeners and Java field injections are refused (or moot) as a whole: the JUEL inside
-        # them is not worth a line of its own.
-        quiet: set[etree._Element] = set()
-        for ns, prefix in _JAVA_NAMESPACES.items():
-            for local in _LISTENERS:
-                for listener in process.iter(f"{{{ns}}}{local}"):
-                    refuse(listener, f"{prefix}:{local} is a Java/JUEL hook Baton cannot run; "
-                                     "model the step as a task")
-                    quiet.update(listener.iter())
-            for injected in process.iter(f"{{{ns}}}field"):
-                quiet.update(injected.iter())
-        if process.find(f"{{{BPMN}}}startEvent") is None:
-            refuse(process, "the process has no start event")
-        for mapping in process.iter(f"{{{CAMUNDA}}}inputOutput", f"{{{CAMUNDA}}}in", f"{{{CAMUNDA}}}out"):
-            if mapping.getparent() is not None and etree.QName(mapping.getparent()).localname == "connector":
-                continue  # the http-connector's url/method parameters are read by Baton
-            refuse(mapping, f"camunda:{etree.QName(mapping).localname} variable mappings are not supported: "
-                            "a task sees all the variables of its token; remove the mapping")
-        for el in process.iter():
-            if not isinstance(el.tag, str):
-                continue
-            ns, local = etree.QName(el).namespace, etree.QName(el).localname
-            if ns == BPMN and local == "documentation":
-                continue
-            if el not in quiet:
-                _check_juel(el, refuse)
-            if ns != BPMN:
-                continue
-            for java_ns, prefix in _JAVA_NAMESPACES.items():
-                for attr in _JAVA_ATTRS:
-                    if el.get(f"{{{java_ns}}}{attr}") is not None:
-                        refuse(el, f"{prefix}:{attr} needs a Java runtime; use camunda:type=\"external\" "
-                                   "with camunda:topic and map the topic in BATON_ENDPOINTS")
-            if local == "serviceTask" or (local == "sendTask" and _job_binding(el)):
-                binding = _service_binding(el, endpoints, refuse)
-                if binding is not None:
-                    file_bindings[el.get("id")] = binding
-            elif local == "sendTask":
-                if el.get("messageRef") is None and el.find(f"{{{BPMN}}}messageEventDefinition") is None:
-                    refuse(el, "send task has neither a message nor an endpoint binding: give it "
-                               "camunda:type=\"external\" camunda:topic to run it as a job")
-            elif local == "businessRuleTask":
-                _check_business_rule(el, deployment, refuse)
-            elif local == "callActivity":
-                _check_call(el, deployment, refuse)
-            elif local in ("subProcess", "transaction") and el.get("triggeredByEvent") != "true":
-                starts = len(el.findall(f"{{{BPMN}}}startEvent"))
-                if starts != 1:
-                    refuse(el, f"an embedded sub-process needs exactly one start event; it has {starts}")
-            elif local == "scriptTask":
-                _check_script(el, refuse)
-            elif local == "conditionExpression":
-                _check_expression(el, "condition", refuse, language)
-            elif local in ("loopCardinality", "completionCondition"):
-                _check_expression(el, "loop cardinality" if local == "loopCardinality" else "completion condition",
-                                  refuse, language)
-            elif local == "timerEventDefinition":
-                if not any(el.find(f"{{{BPMN}}}{t}") is not None for t in ("timeDuration", "timeDate", "timeCycle")):
-                    refuse(el, "timer event has no time: give it a duration, a date or a cycle")
-            elif local in ("timeDuration", "timeDate", "timeCycle"):
-                _check_timer(el, refuse, language)
-            elif local in ("dataInputAssociation", "dataOutputAssociation"):
-                _check_data_association(el, doc, refuse)
-    return problems
-
-
-def _check_juel(el: etree._Element, refuse: Refuse) -> None:
-    texts: list[tuple[str | None, str]] = [(None, el.text or "")] + [
-        (attr, value) for attr, value in el.attrib.items()
-        if not any(attr == f"{{{ns}}}{a}" for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS)  # refused as Java
-    ]
-    for attr, text in texts:
-        if _JUEL.search(text):
-            if attr:
-                where = f" in {_attr_name(attr)}"
-            elif etree.QName(el).namespace != BPMN:  # e.g. the text of a camunda:inputParameter
-                name = el.get("name")
-                where = f" in {_attr_name(el.tag)}" + (f" {name!r}" if name else "")
-            else:
-                where = ""
-            hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
-            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton evaluates Python "
-                       f"expressions over the process variables{hint}")
-            return
-
-
-def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any] | None:
-    topic: str | None = None
-    if el.get(f"{{{CAMUNDA}}}type") == "external":
-        topic = el.get(f"{{{CAMUNDA}}}topic")
-        if not topic:
-            refuse(el, "camunda:type=\"external\" needs a camunda:topic naming the endpoint in BATON_ENDPOINTS")
-            return None
-    if topic is None:
-        found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
-        if found is not None:
-            topic = found.get("type")
-    if topic is None:
-        found = el.find(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}serviceTaskOperator")
-        if found is not None:
-            topic = found.get("id")
-    connector = el.find(f"{{{BPMN}}}extensionElements/{{{CAMUNDA}}}connector")
-    if topic is None and connector is not None:
-        return _connector_binding(connector, refuse)
-    if topic is None:
-        if any(el.get(f"{{{ns}}}{a}") for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
-            return None  # already refused as a Java delegate
-        refuse(el, f"{_local(el).replace('Task', ' task')} has no endpoint binding: give it camunda:type=\"external\" "
-                   "camunda:topic, a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
-        return None
-    if endpoints.resolve(topic) is None:
-        where = endpoints.source or "no BATON_ENDPOINTS file is configured"
-        refuse(el, f"topic {topic!r} resolves to no endpoint ({where})")
-        return None
-    return {"topic": topic}
-
-
-def _connector_binding(connector: etree._Element, refuse: Refuse) -> dict[str, Any] | None:
-    connector_id = (connector.findtext(f"{{{CAMUNDA}}}connectorId") or "").strip()
-    if connector_id != "http-connector":
-        refuse(connector, f"camunda:connector {connector_id!r} is not supported (only http-connector)")
-        return None
-    params = {
-        p.get("name"): (p.text or "").strip()
-        for p in connector.iterfind(f"{{{CAMUNDA}}}inputOutput/{{{CAMUNDA}}}inputParameter")
-    }
-    if not params.get("url"):
-        refuse(connector, "http-connector needs an inputParameter named 'url'")
-        return None
-    return {"endpoint": {"topic": None, "url": params["url"], "method": (params.get("method") or "POST").upper(),
-                         "timeout": 30.0, "retries": 3, "python": None}}
-
-
-def _check_business_rule(el: etree._Element, deployment: _Deployment, refuse: Refuse) -> None:
-    ref = el.get(f"{{{CAMUNDA}}}decisionRef")
-    if not ref:
-        refuse(el, "business rule task names no decision: set camunda:decisionRef to the id of a DMN decision "
-                   "and deploy its .dmn file together with this diagram")
-    elif not _JUEL.search(ref) and ref not in deployment.decisions:
-        known = ", ".join(sorted(deployment.decisions)) or "none"
-        refuse(el, f"decision {ref!r} is not in this deployment (decisions deployed with it: {known}); "
-                   "deploy its .dmn file together with this diagram")
-
-
-def _check_call(el: etree._Element, deployment: _Deployment, refuse: Refuse) -> None:
-    called = (el.get("calledElement") or "").strip()
-    target = calls.call_targets_of(el)
-    if not called:
-        refuse(el, "call activity names no process: set calledElement to the id of a deployed process")
-    elif _JUEL.search(called):
-        return  # refused as JUEL
-    elif called in deployment.processes:
-        if deployment.processes[called].get("isExecutable") != "true":
-            refuse(el, f"calls process {called!r}, which is not marked isExecutable=\"true\"")
-        elif target["version"] is not None and called not in deployment.deployed:
-            refuse(el, f"pins version {target['version']} of {called!r}, which is not deployed yet")
-    elif called not in deployment.deployed:
-        refuse(el, f"calls process {called!r}, which is neither deployed nor in this deployment")
-    elif target["version"] is not None and target["version"] not in deployment.deployed[called]:
-        refuse(el, f"pins version {target['version']} of {called!r}; deployed versions are "
-                   f"{sorted(deployment.deployed[called])}")
-
-
-def _check_data_association(el: etree._Element, doc: _Document, refuse: Refuse) -> None:
-    ref_tag = "sourceRef" if _local(el) == "dataInputAssociation" else "targetRef"
-    for ref in el.iterfind(f"{{{BPMN}}}{ref_tag}"):
-        target = doc.by_id.get((ref.text or "").strip())
-        if target is not None and _local(target) in ("dataStoreReference", "dataStore"):
-            store = target.get("name") or target.get("id")
-            verb = "reads" if ref_tag == "sourceRef" else "writes"
-            refuse(el, f"{verb} data store {store!r}: data stores are not supported, the process keeps its data "
-                       "in variables; remove the association, or call a service that holds the data")
-
-
-def _check_script(el: etree._Element, refuse: Refuse) -> None:
-    fmt = (el.get("scriptFormat") or "").strip().lower()
-    if fmt not in _PYTHON_FORMATS:
-        refuse(el, f"script format {fmt!r} cannot run: Baton runs Python scripts only")
-        return
-    if el.get(f"{{{CAMUNDA}}}resource"):
-        refuse(el, "external script resources are not supported; put the script in the diagram")
-        return
-    script = el.findtext(f"{{{BPMN}}}script") or ""
-    try:
-        compile(script, f"<script {el.get('id')}>", "exec")
-    except SyntaxError as exc:
-        refuse(el, f"script does not compile: {exc.msg} (script line {exc.lineno})")
-
-
-def _check_expression(el: etree._Element, what: str, refuse: Refuse, document_language: str = "") -> None:
-    language = (el.get("language") or "").strip().lower()
-    if language and language not in _PYTHON_FORMATS:
-        refuse(el, f"{what} language {language!r} is not supported: Baton evaluates Python")
-        return
-    text = (el.text or "").strip()
-    if not text or _JUEL.search(text):
-        if not text:
-            refuse(el, f"empty {what} expression")
-        return
-    hint = _EXPRESSION_HINT if what == "condition" else ""
-    if text.startswith("="):
-        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates Python expressions over the "
-                   f"process variables{hint}")
-        return
-    try:
-        compile(text, f"<{what}>", "eval")
-    except SyntaxError as exc:
-        declared = ""
-        if document_language and document_language.lower() not in _PYTHON_FORMATS:
-            declared = f" (the diagram declares expressionLanguage {document_language!r})"
-        refuse(el, f"{what} {text[:80]!r} is not a Python expression{declared}: {exc.msg}")
-
-
-def _check_timer(el: etree._Element, refuse: Refuse, document_language: str = "") -> None:
-    text = (el.text or "").strip()
-    if _ISO_TIMER.match(text):
-        # Camunda Modeler writes the bare ISO 8601 value; SpiffWorkflow evaluates Python, so quote it.
-        el.text = repr(text)
-        return
-    if _CRON.match(text):
-        refuse(el, f"timer {text!r} is a cron expression: write an ISO 8601 duration, date or cycle "
-                   "(PT5M, 2026-01-01T10:00:00Z, R/PT1H) or a Python expression")
-        return
-    _check_expression(el, "timer", refuse, document_language)

@@ -1,0 +1,371 @@
+"""The deploy-time checks Baton adds to SpiffWorkflow's parser, on the lxml tree of each file.
+
+Everything Baton cannot execute is refused here, naming the element: a JUEL ``${...}``
+expression, a Groovy script, a Java delegate or listener, a service task with no endpoint, a
+call to a process that is not deployed. A problem is reported on the element a user sees in a
+modeller (the sequence flow, the event, the task), not on an inner part with an id of its own.
+``reading.py`` runs these checks before SpiffWorkflow sees a file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from ..endpoints import EndpointMap
+from ..errors import Problem
+from . import calls
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
+NS = {"bpmn": BPMN, "camunda": CAMUNDA, "zeebe": ZEEBE, "spiffworkflow": SPIFF}
+# Java engines' extension namespaces, and the prefix a user knows them by
+_JAVA_NAMESPACES = {CAMUNDA: "camunda", "http://activiti.org/bpmn": "activiti", "http://flowable.org/bpmn": "flowable"}
+
+_PYTHON_FORMATS = {"", "python", "python3", "text/x-python", "py"}
+_JUEL = re.compile(r"[$#]\{")
+# ISO 8601 as Camunda Modeler writes timers: PT5M, P1D, R3/PT1S, 2026-01-01T10:00:00Z, R/PT1H
+_ISO_TIMER = re.compile(
+    r"^(R\d*/)?("
+    r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
+    r")(/.*)?$"
+)
+# Quartz/Unix cron, as Camunda accepts in a timeCycle: 0/5 0/1 * 1/1 * ?
+_CRON = re.compile(r"^[\d*?/,LW#A-Z-]+(\s+[\d*?/,LW#A-Z-]+){4,6}$")
+_JAVA_ATTRS = ("class", "delegateExpression", "expression")
+_LISTENERS = ("executionListener", "taskListener")
+# Parts of an element with ids of their own that a modeller does not show as elements: a
+# problem inside one is reported on the element around it (the flow, the event, the task).
+_INNER = {
+    "conditionExpression", "timeDuration", "timeDate", "timeCycle", "script", "extensionElements", "documentation",
+    "multiInstanceLoopCharacteristics", "standardLoopCharacteristics", "loopCardinality", "completionCondition",
+    "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputAssociation",
+    "dataOutputAssociation", "assignment", "from", "to", "formalExpression", "property",
+}
+_EXPRESSION_HINT = " (write e.g. amount > 100)"
+Refuse = Callable[[etree._Element, str], None]
+
+
+def job_binding(el: etree._Element) -> bool:
+    """Whether a task names something a worker or endpoint runs (a Camunda/Zeebe/Spiff job)."""
+    if el.get(f"{{{CAMUNDA}}}type") == "external":
+        return True
+    if any(el.get(f"{{{ns}}}{a}") is not None for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
+        return True
+    extensions = el.find(f"{{{BPMN}}}extensionElements")
+    if extensions is None:
+        return False
+    return any(extensions.find(tag) is not None for tag in (
+        f"{{{ZEEBE}}}taskDefinition", f"{{{SPIFF}}}serviceTaskOperator", f"{{{CAMUNDA}}}connector"))
+
+
+@dataclass
+class Document:
+    file_name: str
+    root: etree._Element
+    text: str
+    is_dmn: bool
+    by_id: dict[str, etree._Element]
+    processes: list[etree._Element] = field(default_factory=list)
+    executable: list[etree._Element] = field(default_factory=list)
+
+
+@dataclass
+class Deployment:
+    """What every file's checks need to know about the others."""
+
+    processes: dict[str, etree._Element]  # id -> bpmn:process, in every BPMN file
+    decisions: dict[str, etree._Element]  # id -> dmn:decision, first decision of every DMN file
+    bindings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    deployed: dict[str, set[int]] = field(default_factory=dict)  # already deployed key -> versions
+
+
+def refuser(doc: Document, problems: list[Problem]) -> Refuse:
+    def refuse(el: etree._Element, reason: str) -> None:
+        element_id, line = _owner_id(el)
+        problems.append(Problem(doc.file_name, el.sourceline or line, element_id, reason))
+
+    return refuse
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname
+
+
+def _owner_id(el: etree._Element) -> tuple[str | None, int | None]:
+    """The id of the BPMN element around ``el`` that a modeller shows (where a problem is reported)."""
+    node: etree._Element | None = el
+    while node is not None:
+        if isinstance(node.tag, str) and node.get("id") and etree.QName(node).namespace == BPMN:
+            local = etree.QName(node).localname
+            if local not in _INNER and not local.endswith("EventDefinition"):
+                return node.get("id"), node.sourceline
+        node = node.getparent()
+    return None, el.sourceline
+
+
+def _attr_name(attr: str) -> str:
+    """``{namespace}name`` as a user writes it: camunda:assignee."""
+    if attr.startswith("{"):
+        ns, local = attr[1:].split("}", 1)
+        prefix = _JAVA_NAMESPACES.get(ns) or {ZEEBE: "zeebe", SPIFF: "spiffworkflow", BPMN: "bpmn"}.get(ns)
+        return f"{prefix}:{local}" if prefix else local
+    return attr
+
+
+def check_dmn(doc: Document, deployment: Deployment) -> list[Problem]:
+    decisions = list(doc.root.iterfind("{*}decision"))
+    # Known even when refused below, so a business rule task using one is not refused twice.
+    deployment.decisions.update((d.get("id"), d) for d in decisions if d.get("id"))
+    if not decisions:
+        return [Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"), "the DMN file defines no decision")]
+    if len(decisions) > 1:
+        names = ", ".join(repr(d.get("id")) for d in decisions)
+        return [Problem(doc.file_name, decisions[1].sourceline, decisions[1].get("id"),
+                        f"the DMN file defines {len(decisions)} decisions ({names}); Baton reads one decision, "
+                        "a decision table, per DMN file: put each decision in a file of its own")]
+    decision = decisions[0]
+    if decision.find("{*}decisionTable") is None:
+        return [Problem(doc.file_name, decision.sourceline, decision.get("id"),
+                        "the decision has no decision table; Baton evaluates decision tables only")]
+    return []
+
+
+def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment) -> list[Problem]:
+    problems: list[Problem] = []
+    refuse = refuser(doc, problems)
+    language = (doc.root.get("expressionLanguage") or "").strip()
+    file_bindings = deployment.bindings.setdefault(doc.file_name, {})
+    for process in doc.executable:
+        # Listeners and Java field injections are refused (or moot) as a whole: the JUEL inside
+        # them is not worth a line of its own.
+        quiet: set[etree._Element] = set()
+        for ns, prefix in _JAVA_NAMESPACES.items():
+            for local in _LISTENERS:
+                for listener in process.iter(f"{{{ns}}}{local}"):
+                    refuse(listener, f"{prefix}:{local} is a Java/JUEL hook Baton cannot run; "
+                                     "model the step as a task")
+                    quiet.update(listener.iter())
+            for injected in process.iter(f"{{{ns}}}field"):
+                quiet.update(injected.iter())
+        if process.find(f"{{{BPMN}}}startEvent") is None:
+            refuse(process, "the process has no start event")
+        for mapping in process.iter(f"{{{CAMUNDA}}}inputOutput", f"{{{CAMUNDA}}}in", f"{{{CAMUNDA}}}out"):
+            if mapping.getparent() is not None and etree.QName(mapping.getparent()).localname == "connector":
+                continue  # the http-connector's url/method parameters are read by Baton
+            refuse(mapping, f"camunda:{etree.QName(mapping).localname} variable mappings are not supported: "
+                            "a task sees all the variables of its token; remove the mapping")
+        for el in process.iter():
+            if not isinstance(el.tag, str):
+                continue
+            ns, local = etree.QName(el).namespace, etree.QName(el).localname
+            if ns == BPMN and local == "documentation":
+                continue
+            if el not in quiet:
+                _check_juel(el, refuse)
+            if ns != BPMN:
+                continue
+            for java_ns, prefix in _JAVA_NAMESPACES.items():
+                for attr in _JAVA_ATTRS:
+                    if el.get(f"{{{java_ns}}}{attr}") is not None:
+                        refuse(el, f"{prefix}:{attr} needs a Java runtime; use camunda:type=\"external\" "
+                                   "with camunda:topic and map the topic in BATON_ENDPOINTS")
+            if local == "serviceTask" or (local == "sendTask" and job_binding(el)):
+                binding = _service_binding(el, endpoints, refuse)
+                if binding is not None:
+                    file_bindings[el.get("id")] = binding
+            elif local == "sendTask":
+                if el.get("messageRef") is None and el.find(f"{{{BPMN}}}messageEventDefinition") is None:
+                    refuse(el, "send task has neither a message nor an endpoint binding: give it "
+                               "camunda:type=\"external\" camunda:topic to run it as a job")
+            elif local == "businessRuleTask":
+                _check_business_rule(el, deployment, refuse)
+            elif local == "callActivity":
+                _check_call(el, deployment, refuse)
+            elif local in ("subProcess", "transaction") and el.get("triggeredByEvent") != "true":
+                starts = len(el.findall(f"{{{BPMN}}}startEvent"))
+                if starts != 1:
+                    refuse(el, f"an embedded sub-process needs exactly one start event; it has {starts}")
+            elif local == "scriptTask":
+                _check_script(el, refuse)
+            elif local == "conditionExpression":
+                _check_expression(el, "condition", refuse, language)
+            elif local in ("loopCardinality", "completionCondition"):
+                _check_expression(el, "loop cardinality" if local == "loopCardinality" else "completion condition",
+                                  refuse, language)
+            elif local == "timerEventDefinition":
+                if not any(el.find(f"{{{BPMN}}}{t}") is not None for t in ("timeDuration", "timeDate", "timeCycle")):
+                    refuse(el, "timer event has no time: give it a duration, a date or a cycle")
+            elif local in ("timeDuration", "timeDate", "timeCycle"):
+                _check_timer(el, refuse, language)
+            elif local in ("dataInputAssociation", "dataOutputAssociation"):
+                _check_data_association(el, doc, refuse)
+    return problems
+
+
+def _check_juel(el: etree._Element, refuse: Refuse) -> None:
+    texts: list[tuple[str | None, str]] = [(None, el.text or "")] + [
+        (attr, value) for attr, value in el.attrib.items()
+        if not any(attr == f"{{{ns}}}{a}" for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS)  # refused as Java
+    ]
+    for attr, text in texts:
+        if _JUEL.search(text):
+            if attr:
+                where = f" in {_attr_name(attr)}"
+            elif etree.QName(el).namespace != BPMN:  # e.g. the text of a camunda:inputParameter
+                name = el.get("name")
+                where = f" in {_attr_name(el.tag)}" + (f" {name!r}" if name else "")
+            else:
+                where = ""
+            hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
+            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton evaluates Python "
+                       f"expressions over the process variables{hint}")
+            return
+
+
+def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any] | None:
+    topic: str | None = None
+    if el.get(f"{{{CAMUNDA}}}type") == "external":
+        topic = el.get(f"{{{CAMUNDA}}}topic")
+        if not topic:
+            refuse(el, "camunda:type=\"external\" needs a camunda:topic naming the endpoint in BATON_ENDPOINTS")
+            return None
+    if topic is None:
+        found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
+        if found is not None:
+            topic = found.get("type")
+    if topic is None:
+        found = el.find(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}serviceTaskOperator")
+        if found is not None:
+            topic = found.get("id")
+    connector = el.find(f"{{{BPMN}}}extensionElements/{{{CAMUNDA}}}connector")
+    if topic is None and connector is not None:
+        return _connector_binding(connector, refuse)
+    if topic is None:
+        if any(el.get(f"{{{ns}}}{a}") for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
+            return None  # already refused as a Java delegate
+        refuse(el, f"{_local(el).replace('Task', ' task')} has no endpoint binding: give it camunda:type=\"external\" "
+                   "camunda:topic, a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
+        return None
+    if endpoints.resolve(topic) is None:
+        where = endpoints.source or "no BATON_ENDPOINTS file is configured"
+        refuse(el, f"topic {topic!r} resolves to no endpoint ({where})")
+        return None
+    return {"topic": topic}
+
+
+def _connector_binding(connector: etree._Element, refuse: Refuse) -> dict[str, Any] | None:
+    connector_id = (connector.findtext(f"{{{CAMUNDA}}}connectorId") or "").strip()
+    if connector_id != "http-connector":
+        refuse(connector, f"camunda:connector {connector_id!r} is not supported (only http-connector)")
+        return None
+    params = {
+        p.get("name"): (p.text or "").strip()
+        for p in connector.iterfind(f"{{{CAMUNDA}}}inputOutput/{{{CAMUNDA}}}inputParameter")
+    }
+    if not params.get("url"):
+        refuse(connector, "http-connector needs an inputParameter named 'url'")
+        return None
+    return {"endpoint": {"topic": None, "url": params["url"], "method": (params.get("method") or "POST").upper(),
+                         "timeout": 30.0, "retries": 3, "python": None}}
+
+
+def _check_business_rule(el: etree._Element, deployment: Deployment, refuse: Refuse) -> None:
+    ref = el.get(f"{{{CAMUNDA}}}decisionRef")
+    if not ref:
+        refuse(el, "business rule task names no decision: set camunda:decisionRef to the id of a DMN decision "
+                   "and deploy its .dmn file together with this diagram")
+    elif not _JUEL.search(ref) and ref not in deployment.decisions:
+        known = ", ".join(sorted(deployment.decisions)) or "none"
+        refuse(el, f"decision {ref!r} is not in this deployment (decisions deployed with it: {known}); "
+                   "deploy its .dmn file together with this diagram")
+
+
+def _check_call(el: etree._Element, deployment: Deployment, refuse: Refuse) -> None:
+    called = (el.get("calledElement") or "").strip()
+    target = calls.call_targets_of(el)
+    if not called:
+        refuse(el, "call activity names no process: set calledElement to the id of a deployed process")
+    elif _JUEL.search(called):
+        return  # refused as JUEL
+    elif called in deployment.processes:
+        if deployment.processes[called].get("isExecutable") != "true":
+            refuse(el, f"calls process {called!r}, which is not marked isExecutable=\"true\"")
+        elif target["version"] is not None and called not in deployment.deployed:
+            refuse(el, f"pins version {target['version']} of {called!r}, which is not deployed yet")
+    elif called not in deployment.deployed:
+        refuse(el, f"calls process {called!r}, which is neither deployed nor in this deployment")
+    elif target["version"] is not None and target["version"] not in deployment.deployed[called]:
+        refuse(el, f"pins version {target['version']} of {called!r}; deployed versions are "
+                   f"{sorted(deployment.deployed[called])}")
+
+
+def _check_data_association(el: etree._Element, doc: Document, refuse: Refuse) -> None:
+    ref_tag = "sourceRef" if _local(el) == "dataInputAssociation" else "targetRef"
+    for ref in el.iterfind(f"{{{BPMN}}}{ref_tag}"):
+        target = doc.by_id.get((ref.text or "").strip())
+        if target is not None and _local(target) in ("dataStoreReference", "dataStore"):
+            store = target.get("name") or target.get("id")
+            verb = "reads" if ref_tag == "sourceRef" else "writes"
+            refuse(el, f"{verb} data store {store!r}: data stores are not supported, the process keeps its data "
+                       "in variables; remove the association, or call a service that holds the data")
+
+
+def _check_script(el: etree._Element, refuse: Refuse) -> None:
+    fmt = (el.get("scriptFormat") or "").strip().lower()
+    if fmt not in _PYTHON_FORMATS:
+        refuse(el, f"script format {fmt!r} cannot run: Baton runs Python scripts only")
+        return
+    if el.get(f"{{{CAMUNDA}}}resource"):
+        refuse(el, "external script resources are not supported; put the script in the diagram")
+        return
+    script = el.findtext(f"{{{BPMN}}}script") or ""
+    try:
+        compile(script, f"<script {el.get('id')}>", "exec")
+    except SyntaxError as exc:
+        refuse(el, f"script does not compile: {exc.msg} (script line {exc.lineno})")
+
+
+def _check_expression(el: etree._Element, what: str, refuse: Refuse, document_language: str = "") -> None:
+    language = (el.get("language") or "").strip().lower()
+    if language and language not in _PYTHON_FORMATS:
+        refuse(el, f"{what} language {language!r} is not supported: Baton evaluates Python")
+        return
+    text = (el.text or "").strip()
+    if not text or _JUEL.search(text):
+        if not text:
+            refuse(el, f"empty {what} expression")
+        return
+    hint = _EXPRESSION_HINT if what == "condition" else ""
+    if text.startswith("="):
+        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates Python expressions over the "
+                   f"process variables{hint}")
+        return
+    try:
+        compile(text, f"<{what}>", "eval")
+    except SyntaxError as exc:
+        declared = ""
+        if document_language and document_language.lower() not in _PYTHON_FORMATS:
+            declared = f" (the diagram declares expressionLanguage {document_language!r})"
+        refuse(el, f"{what} {text[:80]!r} is not a Python expression{declared}: {exc.msg}")
+
+
+def _check_timer(el: etree._Element, refuse: Refuse, document_language: str = "") -> None:
+    text = (el.text or "").strip()
+    if _ISO_TIMER.match(text):
+        # Camunda Modeler writes the bare ISO 8601 value; SpiffWorkflow evaluates Python, so quote it.
+        el.text = repr(text)
+        return
+    if _CRON.match(text):
+        refuse(el, f"timer {text!r} is a cron expression: write an ISO 8601 duration, date or cycle "
+                   "(PT5M, 2026-01-01T10:00:00Z, R/PT1H) or a Python expression")
+        return
+    _check_expression(el, "timer", refuse, document_language)
