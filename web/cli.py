@@ -40,7 +40,18 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
-@click.group()
+class _Baton(click.Group):
+    """Every refusal the engine raises ends the command the same way: its message, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BatonError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Baton)
 def main() -> None:
     """Baton: deploy BPMN diagrams and orchestrate services with them."""
 
@@ -122,10 +133,7 @@ def start(key: str, pairs: tuple[str, ...], raw_json: str | None, business_key: 
           version: int | None, wait: float | None) -> None:
     """Start an instance; print its id (or, with --wait, its document)."""
     engine = _engine()
-    try:
-        instance_id = engine.start(key, _parse_vars(pairs, raw_json), business_key=business_key, version=version)
-    except BatonError as exc:
-        _fail(str(exc))
+    instance_id = engine.start(key, _parse_vars(pairs, raw_json), business_key=business_key, version=version)
     if wait is None:
         click.echo(instance_id)
         return
@@ -165,11 +173,8 @@ def instances(status: str | None, definition: str | None, business_key: str | No
 def show(instance_id: str, as_json: bool) -> None:
     """Show an instance: status, variables, history, jobs, incidents."""
     engine = _engine()
-    try:
-        doc = engine.get_instance(instance_id)
-        doc["compensation"] = engine.get_compensation(instance_id)
-    except BatonError as exc:
-        _fail(str(exc))
+    doc = engine.get_instance(instance_id)
+    doc["compensation"] = engine.get_compensation(instance_id)
     if as_json:
         _print_json(doc)
         return
@@ -194,10 +199,7 @@ def task() -> None:
 @click.option("--vars", "raw_json")
 def task_complete(instance_id: str, element_id: str, raw_json: str | None) -> None:
     """Complete the waiting user/manual task ELEMENT_ID of INSTANCE_ID."""
-    try:
-        status = _engine().complete_user_task(instance_id, element_id, _parse_vars((), raw_json))
-    except BatonError as exc:
-        _fail(str(exc))
+    status = _engine().complete_user_task(instance_id, element_id, _parse_vars((), raw_json))
     click.echo(status)
 
 
@@ -210,10 +212,7 @@ def incident() -> None:
 @click.argument("incident_id")
 def incident_retry(incident_id: str) -> None:
     """Resolve the incident and run its job again."""
-    try:
-        status = _engine().retry_incident(incident_id)
-    except BatonError as exc:
-        _fail(str(exc))
+    status = _engine().retry_incident(incident_id)
     click.echo(status)
 
 
@@ -227,12 +226,9 @@ def incident_retry(incident_id: str) -> None:
 def message(name: str, pairs: tuple[str, ...], raw_json: str | None, business_key: str | None,
             message_id: str | None, ttl: float | None) -> None:
     """Publish message NAME: resume the one instance waiting for it, or start one."""
-    try:
-        result = _engine().correlate(name, correlation=_parse_vars(pairs, None),
-                                     variables=_parse_vars((), raw_json), business_key=business_key,
-                                     message_id=message_id, ttl_seconds=ttl)
-    except BatonError as exc:
-        _fail(str(exc))
+    result = _engine().correlate(name, correlation=_parse_vars(pairs, None),
+                                 variables=_parse_vars((), raw_json), business_key=business_key,
+                                 message_id=message_id, ttl_seconds=ttl)
     _print_json(result)
 
 
@@ -241,10 +237,7 @@ def message(name: str, pairs: tuple[str, ...], raw_json: str | None, business_ke
 @click.option("--vars", "raw_json", help="A JSON object of variables the signal carries.")
 def signal(name: str, raw_json: str | None) -> None:
     """Broadcast signal NAME to every instance waiting for it (and start processes it starts)."""
-    try:
-        result = _engine().broadcast_signal(name, _parse_vars((), raw_json))
-    except BatonError as exc:
-        _fail(str(exc))
+    result = _engine().broadcast_signal(name, _parse_vars((), raw_json))
     _print_json(result)
 
 
@@ -252,20 +245,14 @@ def signal(name: str, raw_json: str | None) -> None:
 @click.argument("instance_id")
 def suspend(instance_id: str) -> None:
     """Hold an instance: none of its jobs run until `baton resume`."""
-    try:
-        click.echo(_engine().suspend(instance_id))
-    except BatonError as exc:
-        _fail(str(exc))
+    click.echo(_engine().suspend(instance_id))
 
 
 @main.command()
 @click.argument("instance_id")
 def resume(instance_id: str) -> None:
     """Let a suspended instance run again."""
-    try:
-        click.echo(_engine().resume(instance_id))
-    except BatonError as exc:
-        _fail(str(exc))
+    click.echo(_engine().resume(instance_id))
 
 
 @main.command()
@@ -273,10 +260,7 @@ def resume(instance_id: str) -> None:
 @click.option("--reason")
 def cancel(instance_id: str, reason: str | None) -> None:
     """Cancel a running or waiting instance."""
-    try:
-        status = _engine().cancel(instance_id, reason)
-    except BatonError as exc:
-        _fail(str(exc))
+    status = _engine().cancel(instance_id, reason)
     click.echo(status)
 
 
@@ -323,10 +307,7 @@ def bus(check: bool, loglevel: str) -> None:
     settings = _settings()
     if not settings.bus_routes:
         _fail("BATON_BUS_ROUTES is not set: name the TOML file of bus routes (see processes/bus_routes.toml)")
-    try:
-        routes = BusRoutes.load(settings.bus_routes)
-    except BatonError as exc:
-        _fail(str(exc))
+    routes = BusRoutes.load(settings.bus_routes)
     if check:
         for route in routes.routes:
             keys = ", ".join(f"{k}={p}" for k, p in route.correlate.items()) or "no correlation keys"

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from engine import ROLES, BatonError, Engine, Settings
+from engine import ROLES, Engine, Settings
 
 
 def _engine() -> Engine:
@@ -40,10 +40,7 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        created = _engine().create_user(name, role, password)
-    except BatonError as exc:
-        _fail(str(exc))
+    created = _engine().create_user(name, role, password)
     click.echo(f"created user {created['name']} ({created['role']})")
 
 
@@ -64,10 +61,7 @@ def user_list(as_json: bool) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def user_set_role(name: str, role: str) -> None:
     """Give user NAME another role (applies at their next request)."""
-    try:
-        _engine().update_user(name, role=role)
-    except BatonError as exc:
-        _fail(str(exc))
+    _engine().update_user(name, role=role)
     click.echo(f"{name} is now {role}")
 
 
@@ -80,10 +74,7 @@ def user_password(name: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    try:
-        _engine().update_user(name, password=password)
-    except BatonError as exc:
-        _fail(str(exc))
+    _engine().update_user(name, password=password)
     click.echo(f"password of {name} changed")
 
 
@@ -91,16 +82,13 @@ def user_password(name: str, password_stdin: bool) -> None:
 @click.argument("name")
 def user_delete(name: str) -> None:
     """Delete user NAME."""
-    try:
-        _engine().delete_user(name)
-    except BatonError as exc:
-        _fail(str(exc))
+    _engine().delete_user(name)
     click.echo(f"deleted user {name}")
 
 
 @click.group()
 def token() -> None:
-    """API tokens: Authorization: Bearer <token>."""
+    """API tokens: Authorization: Bearer <token>. (Refusals end with the message and exit 1: cli.py.)"""
 
 
 @token.command("create")
@@ -108,10 +96,7 @@ def token() -> None:
 @click.option("--name", help="What the token is for (shown in lists and as the deployer).")
 def token_create(role: str, name: str | None) -> None:
     """Create a token; print its secret once (stdout) and its id (stderr)."""
-    try:
-        record, secret = _engine().create_token(role, name, created_by="cli")
-    except BatonError as exc:
-        _fail(str(exc))
+    record, secret = _engine().create_token(role, name, created_by="cli")
     click.echo(f"token {record['id']} ({role}{', ' + name if name else ''}): shown once, keep it now", err=True)
     click.echo(secret)
 
@@ -134,8 +119,5 @@ def token_list(include_revoked: bool, as_json: bool) -> None:
 @click.argument("token_id")
 def token_revoke(token_id: str) -> None:
     """Revoke token TOKEN_ID: the next request carrying it is refused."""
-    try:
-        _engine().revoke_token(token_id)
-    except BatonError as exc:
-        _fail(str(exc))
+    _engine().revoke_token(token_id)
     click.echo(f"revoked {token_id}")
