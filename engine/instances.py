@@ -350,6 +350,10 @@ def _variables(workflow: BatonWorkflow) -> dict[str, Any]:
 
 
 def _job_instance(engine: Engine, job_id: str) -> str | None:
+    """Which instance a job belongs to (never changes: remembered from the claim when we can)."""
+    known = engine._job_instances.get(job_id)
+    if known is not None:
+        return known
     with engine.db.reading() as session:
         return session.scalar(select(Job.instance_id).where(Job.id == job_id))
 

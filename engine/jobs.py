@@ -82,6 +82,7 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         if not claimed:
             return None
         attempt = job.attempts + 1  # what the UPDATE just wrote
+        engine._job_instances.put(job.id, job.instance_id)
         trace_id = job.instance_id.replace("-", "")
         span_id = job.id.replace("-", "")[:16]
         return JobCall(

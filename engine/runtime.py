@@ -62,6 +62,7 @@ class Engine:
         self.notifier: Notifier = notifier or (lambda tickets: None)
         self._specs = _LRU(256)
         self._workflows = _LRU(512)
+        self._job_instances = _LRU(4096)
 
     # -- caches (private to the engine package) -------------------------------------------
     def _spec(self, definition_id: str, spec_json: Callable[[], str]) -> DefinitionSpecs:
