@@ -24,6 +24,7 @@ from .errors import (
     DeploymentError,
     EndpointFailure,
     FatalFailure,
+    FormInvalid,
     IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
@@ -41,7 +42,7 @@ from .users import ROLES, role_allows
 
 __all__ = [
     "BatonError", "BpmnErrorRaised", "ConfigurationError", "DefinitionNotFound", "DeployedDefinition",
-    "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure",
+    "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure", "FormInvalid",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
     "TaskNotFound", "ROLES", "role_allows",

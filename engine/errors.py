@@ -13,6 +13,7 @@ Catch the branch you can act on::
     │   └── MessageNotCorrelated  a message matched no waiting instance and started none
     ├── InvalidRequest            the call cannot apply to what exists (HTTP 409/400)
     │   ├── InvalidVariables      variables are not a JSON object of JSON values
+    │   │   └── FormInvalid       a user task's form refuses them; ``.errors`` field -> message
     │   └── InstanceNotActive     the instance already ended (completed, cancelled...)
     └── EndpointFailure           raised by an endpoint adapter for one job call
         ├── RetryableFailure      5xx, timeout, refused connection: try again later
@@ -91,6 +92,14 @@ class InvalidRequest(BatonError):
 
 class InvalidVariables(InvalidRequest):
     pass
+
+
+class FormInvalid(InvalidVariables):
+    """A completion does not satisfy the task's form; ``errors`` maps field id -> message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
 class InstanceNotActive(InvalidRequest):

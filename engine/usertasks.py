@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow
-from .errors import InvalidVariables, TaskNotFound
+from .errors import FormInvalid, InvalidVariables, TaskNotFound
 from .models import ProcessInstance, UserTaskRow, utcnow
 from .outbox import definition_bindings
 
@@ -28,14 +28,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from .runtime import Engine
-
-
-class FormInvalid(InvalidVariables):
-    """A completion does not satisfy the task's form; ``errors`` maps field id -> message."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
 def form_of(task_spec: Any) -> list[dict[str, Any]]:

@@ -24,8 +24,7 @@ from flask import (
     url_for,
 )
 
-from engine import BatonError, Engine, InstanceNotFound
-from engine.usertasks import FormInvalid
+from engine import BatonError, Engine, FormInvalid, InstanceNotFound
 
 from .auth import requires
 from .ui import engine, int_arg, ui

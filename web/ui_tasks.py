@@ -20,8 +20,7 @@ from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import BatonError, TaskNotFound
-from engine.usertasks import FormInvalid
+from engine import BatonError, FormInvalid, TaskNotFound
 
 from .auth import current_identity, requires
 from .ui import engine, ui
