@@ -55,7 +55,8 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
             spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs, source.plan, source.units)
             root, _ = parse_document(source.source_xml.encode(), source.file_name, engine.settings.max_xml_bytes)
             bindings = {**(events.user_task_people(root) if root is not None else {}),
-                        **(calls.call_targets(root) if root is not None else {}), **source.bindings}
+                        **(calls.call_targets(root) if root is not None else {}),
+                        **(events.zeebe_subscriptions(root) if root is not None else {}), **source.bindings}
             checksum = hashlib.sha256(
                 (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()
             ).hexdigest()

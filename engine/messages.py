@@ -71,13 +71,19 @@ def signal_definitions(task: Task) -> list[SignalEventDefinition]:
     return definitions_of(task.task_spec, SignalEventDefinition)
 
 
-def _correlation_values(task: Task, definition: MessageEventDefinition) -> dict[str, Any]:
+def _correlation_values(task: Task, definition: MessageEventDefinition,
+                        zeebe: dict[str, str]) -> dict[str, Any]:
+    """The waiting task's values of the message's correlation properties (plain BPMN), or of the
+    variable its Camunda 8 subscription names."""
+    expressions = {prop.name: prop.retrieval_expression for prop in definition.correlation_properties}
+    if definition.name in zeebe:
+        expressions[zeebe[definition.name]] = zeebe[definition.name]
     values: dict[str, Any] = {}
-    for prop in definition.correlation_properties:
+    for name, expression in expressions.items():
         try:
-            values[prop.name] = task.workflow.script_engine.evaluate(task, prop.retrieval_expression)
+            values[name] = task.workflow.script_engine.evaluate(task, expression)
         except Exception:
-            values[prop.name] = None  # not known yet on this instance: matches only messages without it
+            values[name] = None  # not known yet on this instance: matches only messages without it
     return values
 
 
@@ -111,11 +117,15 @@ def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: Ba
 
     Returns True when a buffered message was delivered (the engine must run again)."""
     from .instances import Note
+    from .outbox import definition_bindings
 
+    zeebe = {b["message"]: b["correlation_variable"] for b in definition_bindings(session, instance.definition_id)
+             .values() if isinstance(b, dict) and "correlation_variable" in b}
     desired: dict[tuple[str, str, str], tuple[Task, dict[str, Any]]] = {}
     for task in list(workflow.event_manager.tasks.values()):
         for definition in message_definitions(task):
-            desired[(str(task.id), "message", definition.name)] = (task, _correlation_values(task, definition))
+            desired[(str(task.id), "message", definition.name)] = (
+                task, _correlation_values(task, definition, zeebe))
         for definition in signal_definitions(task):
             desired[(str(task.id), "signal", definition.name)] = (task, {})
     existing = {(s.task_id, s.kind, s.name): s for s in session.scalars(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import MessageNotCorrelated
+from engine import DeploymentError, MessageNotCorrelated
 from tests.conftest import ROOT
 
 DIAGRAM = ROOT / "tests" / "diagrams" / "await_shipment.bpmn"
@@ -77,3 +77,18 @@ def test_a_thrown_message_resumes_the_instance_waiting_for_it(bare_engine):  # t
     resumed = engine.get_instance(waiting["b"])
     assert resumed["status"] == "completed" and resumed["variables"]["total"] == 6
     assert [engine.get_instance(waiting[n])["status"] for n in ("a", "c")] == ["waiting", "waiting"]
+
+
+def test_camunda_8_subscription_correlation_key(bare_engine):  # type: ignore[no-untyped-def]
+    diagram = ROOT / "tests" / "diagrams" / "zeebe_shipment.bpmn"
+    bare_engine.deploy([(diagram.name, diagram.read_bytes())])
+    waiting = {n: bare_engine.start("await_payment", {"orderId": n}) for n in ("o-1", "o-2")}
+    result = bare_engine.correlate("PaymentReceived", correlation={"orderId": "o-2"}, variables={"paid": True})
+    assert result["instance_id"] == waiting["o-2"]
+    assert bare_engine.get_instance(waiting["o-2"])["status"] == "completed"
+    assert bare_engine.get_instance(waiting["o-1"])["status"] == "waiting"
+
+    feel = diagram.read_bytes().replace(b'correlationKey="=orderId"', b'correlationKey="=order.id + 1"')
+    with pytest.raises(DeploymentError) as refused:
+        bare_engine.deploy([("feel.bpmn", feel)])
+    assert "msg_paid" in str(refused.value) and "one variable name" in str(refused.value)

@@ -41,6 +41,7 @@ _ISO_TIMER = re.compile(
 # Quartz/Unix cron, as Camunda accepts in a timeCycle: 0/5 0/1 * 1/1 * ?
 _CRON = re.compile(r"^[\d*?/,LW#A-Z-]+(\s+[\d*?/,LW#A-Z-]+){4,6}$")
 _JAVA_ATTRS = ("class", "delegateExpression", "expression")
+_ZEEBE_KEY = re.compile(r"=?\s*[A-Za-z_][A-Za-z0-9_]*")
 _LISTENERS = ("executionListener", "taskListener")
 # Parts of an element with ids of their own that a modeller does not show as elements: a
 # problem inside one is reported on the element around it (the flow, the event, the task).
@@ -144,6 +145,12 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
     refuse = refuser(doc, problems)
     language = (doc.root.get("expressionLanguage") or "").strip()
     file_bindings = deployment.bindings.setdefault(doc.file_name, {})
+    for subscription in doc.root.iter(f"{{{ZEEBE}}}subscription"):
+        key = (subscription.get("correlationKey") or "").strip()
+        if not _ZEEBE_KEY.fullmatch(key):
+            refuse(subscription.getparent() if subscription.getparent() is not None else subscription,
+                   f"zeebe:subscription correlationKey {key!r}: Baton takes one variable name (=orderId), "
+                   "not other FEEL")
     for process in doc.executable:
         # Listeners and Java field injections are refused (or moot) as a whole: the JUEL inside
         # them is not worth a line of its own.

@@ -104,3 +104,25 @@ class BusinessRuleTaskParser(CamundaBusinessRuleTaskParser):
         return BusinessRuleTask(self.spec, self.bpmn_id,
                                 dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
                                 **self.bpmn_attributes)
+
+
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+
+
+def zeebe_subscriptions(root: Any) -> dict[str, dict[str, Any]]:
+    """Camunda 8 correlation: ``<bpmn:message name="N"><zeebe:subscription correlationKey="=orderId"/>``.
+
+    Returns message element id -> {"message": N, "correlation_variable": "orderId"}: a subscription
+    to N carries the waiting task's ``orderId`` under that name, and a message published with
+    ``correlation_keys {"orderId": ...}`` matches it. (Only a variable, not other FEEL: checks.py.)
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for message in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}message"):
+        subscription = message.find(f".//{{{ZEEBE}}}subscription")
+        if subscription is None:
+            continue
+        variable = (subscription.get("correlationKey") or "").strip().lstrip("=").strip()
+        if variable:
+            found[message.get("id", "")] = {"message": message.get("name") or message.get("id"),
+                                            "correlation_variable": variable}
+    return found
