@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from ._bpmn import calls, events
+from ._bpmn import events
 from ._bpmn.reading import read_deployment
-from ._bpmn.xmlsafe import parse_document
 from .errors import DefinitionNotFound, DeploymentError
 from .models import Deployment, ProcessDefinition
 
@@ -53,10 +52,6 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
             events.plain_messages([source.spec, *source.subprocess_specs.values(),
                                    *(s for unit in source.units.values() for s in (unit[0], *unit[1].values()))])
             spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs, source.plan, source.units)
-            root, _ = parse_document(source.source_xml.encode(), source.file_name, engine.settings.max_xml_bytes)
-            bindings = {**(events.user_task_people(root) if root is not None else {}),
-                        **(calls.call_targets(root) if root is not None else {}),
-                        **(events.zeebe_subscriptions(root) if root is not None else {}), **source.bindings}
             checksum = hashlib.sha256(
                 (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()
             ).hexdigest()
@@ -72,7 +67,7 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
             definition = ProcessDefinition(
                 key=source.key, version=(latest.version + 1) if latest else 1, name=source.name,
                 deployment_id=deployment.id, file_name=source.file_name, checksum=checksum,
-                source_xml=source.source_xml, spec_json=spec_json, bindings=bindings,
+                source_xml=source.source_xml, spec_json=spec_json, bindings=source.bindings,
             )
             session.add(definition)
             session.flush()

@@ -35,7 +35,7 @@ from .errors import (
     TaskNotFound,
 )
 from .jobs import JobTicket
-from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance, utcnow
+from .models import ActivityEvent, Incident, Job, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -85,8 +85,8 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
     variables = check_variables(variables)
     with engine.db.reading() as session:
         definition = get_definition(session, key, version)
-        definition_id, spec_json = definition.id, definition.spec_json
-    workflow = engine.codec.new_workflow(engine._spec(definition_id, lambda: spec_json))
+        definition_id = definition.id
+    workflow = engine.codec.new_workflow(engine._spec(definition_id))
     workflow.task_tree.data.update(variables)
     with engine.db.transaction() as session:
         instance = ProcessInstance(definition_id=definition_id, business_key=business_key,
@@ -231,12 +231,7 @@ def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance
     cached = engine._cached_workflow(instance.id, instance.revision, take=take)
     if cached is not None:
         return cached
-    definition_id = instance.definition_id
-
-    def spec_json() -> str:
-        return session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
-
-    return engine.codec.state_from_json(instance.state, engine._spec(definition_id, spec_json))
+    return engine.codec.state_from_json(instance.state, engine._spec(instance.definition_id))
 
 
 def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,

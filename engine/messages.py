@@ -117,10 +117,9 @@ def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: Ba
 
     Returns True when a buffered message was delivered (the engine must run again)."""
     from .instances import Note
-    from .outbox import definition_bindings
-
-    zeebe = {b["message"]: b["correlation_variable"] for b in definition_bindings(session, instance.definition_id)
-             .values() if isinstance(b, dict) and "correlation_variable" in b}
+    bindings = workflow.specs.bindings if workflow.specs is not None else {}
+    zeebe = {b["message"]: b["correlation_variable"] for b in bindings.values()
+             if isinstance(b, dict) and "correlation_variable" in b}
     desired: dict[tuple[str, str, str], tuple[Task, dict[str, Any]]] = {}
     for task in list(workflow.event_manager.tasks.values()):
         for definition in message_definitions(task):
@@ -258,14 +257,14 @@ def _start_by_message(engine: Engine, name: str, variables: dict[str, Any], busi
     from .instances import start
 
     with engine.db.reading() as session:
-        rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.spec_json)
+        rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.key)
                                .order_by(ProcessDefinition.created_at.desc())).all()
     seen: set[str] = set()
-    for definition_id, key, spec_json in rows:
+    for definition_id, key in rows:
         if key in seen:
             continue
         seen.add(key)  # only the latest version of each key starts
-        specs = engine._spec(definition_id, lambda text=spec_json: text)
+        specs = engine._spec(definition_id)
         if any(isinstance(t, StartEvent) and any(d.name == name for d in definitions_of(t, MessageEventDefinition))
                for t in specs.spec.task_specs.values()):
             instance_id = start(engine, key, {}, business_key=business_key)
@@ -288,17 +287,17 @@ def broadcast_signal(engine: Engine, name: str, variables: dict[str, Any] | None
     variables = check_variables(variables)
     with engine.db.reading() as session:
         rows = _signal_subscriptions(session, name)
-        definitions = session.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.spec_json)
+        definitions = session.execute(select(ProcessDefinition.id, ProcessDefinition.key)
                                       .order_by(ProcessDefinition.created_at.desc())).all()
     delivered = [found.instance_id for found in rows
                  if found.instance_id != exclude_instance and _deliver_signal(engine, found, name, variables)]
     started: list[str] = []
     seen: set[str] = set()
-    for definition_id, key, spec_json in definitions:
+    for definition_id, key in definitions:
         if key in seen:
             continue
         seen.add(key)  # the latest version of each key
-        specs = engine._spec(definition_id, lambda text=spec_json: text)
+        specs = engine._spec(definition_id)
         if any(isinstance(t, StartEvent) and any(d.name == name for d in definitions_of(t, SignalEventDefinition))
                for t in specs.spec.task_specs.values()):
             instance_id = start(engine, key, {})

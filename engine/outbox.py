@@ -20,7 +20,7 @@ from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
 from .jobs import JobTicket
-from .models import Job, ProcessDefinition, ProcessInstance, new_id, utcnow
+from .models import Job, ProcessInstance, new_id, utcnow
 
 # A timer due later than this is not handed to the broker now: an ETA message is held in a
 # worker's memory (and, on Redis, redelivered after the visibility timeout).
@@ -32,27 +32,13 @@ if TYPE_CHECKING:
     from .runtime import Engine
 
 
-_BINDINGS: dict[str, dict[str, Any]] = {}
-
-
-def definition_bindings(session: Session, definition_id: str) -> dict[str, Any]:
-    """A definition version's deploy-time bindings (they never change: cached per process)."""
-    found = _BINDINGS.get(definition_id)
-    if found is None:
-        found = session.scalar(select(ProcessDefinition.bindings).where(ProcessDefinition.id == definition_id)) or {}
-        if len(_BINDINGS) > 1000:
-            _BINDINGS.clear()
-        _BINDINGS[definition_id] = found
-    return found
-
-
 def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, changes: list[Change],
              element_type: str) -> list[tuple[Task, dict[str, Any]]]:
     """Tasks of ``element_type`` that started waiting in this advance, with their deploy bindings."""
     started = {c.task_id for c in changes if c.event == "entered" and c.element_type == element_type}
     if not started:
         return []
-    bindings = definition_bindings(session, instance.definition_id)
+    bindings = workflow.specs.bindings if workflow.specs is not None else {}
     found = []
     for task_id in started:
         task = workflow.find_task(task_id)

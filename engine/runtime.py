@@ -65,10 +65,20 @@ class Engine:
         self._job_instances = _LRU(4096)
 
     # -- caches (private to the engine package) -------------------------------------------
-    def _spec(self, definition_id: str, spec_json: Callable[[], str]) -> DefinitionSpecs:
+    def _spec(self, definition_id: str) -> DefinitionSpecs:
+        """A definition version's specs and bindings, restored once per process (they never change)."""
         found = self._specs.get(definition_id)
         if found is None:
-            found = self.codec.spec_from_json(spec_json())
+            from sqlalchemy import select
+
+            from .models import ProcessDefinition
+
+            with self.db.reading() as session:
+                spec_json, bindings = session.execute(
+                    select(ProcessDefinition.spec_json, ProcessDefinition.bindings)
+                    .where(ProcessDefinition.id == definition_id)).one()
+            found = self.codec.spec_from_json(spec_json)
+            found.bindings = bindings or {}
             self._specs.put(definition_id, found)
         return found
 

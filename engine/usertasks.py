@@ -22,7 +22,6 @@ from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow
 from .errors import FormInvalid, InvalidVariables, TaskNotFound
 from .models import ProcessInstance, UserTaskRow, utcnow
-from .outbox import definition_bindings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -122,7 +121,7 @@ def sync_user_tasks(session: Session, instance: ProcessInstance, workflow: Baton
     missing = [t for task_id, t in ready.items() if task_id not in existing]
     if not missing:
         return
-    bindings = definition_bindings(session, instance.definition_id)
+    bindings = workflow.specs.bindings if workflow.specs is not None else {}
     for task in missing:
         people = (bindings.get(task.task_spec.bpmn_id) or {}).get("user_task") or {}
         session.add(UserTaskRow(

@@ -219,7 +219,10 @@ def read_deployment(
             source_xml=doc.text,
             spec=spec,
             subprocess_specs=subprocess_specs,
-            bindings=deployment.bindings.get(doc.file_name, {}),
+            # what runs each service task, who does each user task, what each call activity
+            # calls, how Camunda 8 messages correlate: all read from this file's tree
+            bindings={**events.user_task_people(doc.root), **calls.call_targets(doc.root),
+                      **events.zeebe_subscriptions(doc.root), **deployment.bindings.get(doc.file_name, {})},
             plan=plans[doc.file_name],
             units={unit: (parser.get_spec(process), parser.get_subprocess_specs(process))
                    for unit, process in plans[doc.file_name].units.items()},

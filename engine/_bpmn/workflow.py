@@ -224,6 +224,7 @@ class DefinitionSpecs:
     subprocess_specs: dict[str, Any]
     plan: CompensationPlan = field(default_factory=CompensationPlan)
     units: dict[str, DefinitionSpecs] = field(default_factory=dict)
+    bindings: dict[str, Any] = field(default_factory=dict)  # deploy-time facts per element id
 
     @cached_property
     def waits_for_people_or_events(self) -> bool:
