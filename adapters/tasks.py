@@ -14,8 +14,6 @@ the broker-side timeout is only a second line and is set above the longest retry
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import multiprocessing.process
 from typing import Any
 
 from celery import Celery, signals
@@ -94,13 +92,3 @@ def _engine(app: Celery) -> Engine:
 @signals.worker_process_init.connect
 def _reset_after_fork(**_: Any) -> None:
     _state.pop("engine", None)
-    # The script sandbox (engine/_bpmn/sandbox.py) is a process spawned with the standard
-    # library's multiprocessing, whose current process is, in a prefork pool child, billiard's
-    # pool process: daemonic ("daemonic processes are not allowed to have children") and with an
-    # authkey the spawn refuses to pickle. Both failed every job whose advance ran a script or a
-    # correlation expression (order_hybrid's OrderCreated). The pool still ends its children
-    # itself; the sandbox is a daemon of its own and leaves when its parent's pipe closes.
-    process = multiprocessing.current_process()
-    process._config["daemon"] = False  # type: ignore[attr-defined]
-    process._config["authkey"] = multiprocessing.process.AuthenticationString(  # type: ignore[attr-defined]
-        bytes(process.authkey))

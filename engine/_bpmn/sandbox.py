@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.process
 import threading
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -178,6 +179,21 @@ def _run(kind: str, source: str, data: dict[str, Any], cache: dict[tuple[str, st
 
 # -- the parent side --------------------------------------------------------------------------
 
+def _allow_children() -> None:
+    """Let this process start the sandbox whatever hosts it.
+
+    In a Celery prefork pool child (billiard) the standard library's current process is daemonic
+    ("daemonic processes are not allowed to have children") and carries an authkey a spawn cannot
+    pickle. The pool still ends its children itself, and the sandbox is a daemon that leaves when
+    its parent's pipe closes, so lifting both is safe.
+    """
+    current = multiprocessing.current_process()
+    config = current._config  # type: ignore[attr-defined]
+    config["daemon"] = False
+    if not isinstance(current.authkey, multiprocessing.process.AuthenticationString):
+        config["authkey"] = multiprocessing.process.AuthenticationString(bytes(current.authkey))
+
+
 class Sandbox:
     """One sandbox process, used by one thread at a time, replaced when it dies or hangs."""
 
@@ -189,6 +205,7 @@ class Sandbox:
         self._conn: Any = None
 
     def _start(self) -> None:
+        _allow_children()
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=_child_main, args=(child, self.memory_limit), daemon=True,
