@@ -38,6 +38,7 @@ from .errors import (
 )
 from .jobs import JobCall
 from .runtime import Engine, JobTicket, Notifier
+from .schema import SchemaOutdated, check_schema
 from .users import ROLES, role_allows
 
 __all__ = [
@@ -45,5 +46,5 @@ __all__ = [
     "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure", "FormInvalid",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
-    "TaskNotFound", "ROLES", "role_allows",
+    "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
 ]

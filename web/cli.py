@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from engine import BatonError, DeploymentError, Engine, Settings
+from engine import BatonError, DeploymentError, Engine, Settings, check_schema
 
 ENDED = {"completed", "cancelled", "terminated", "compensated"}
 
@@ -23,11 +23,22 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+def _current_settings() -> Settings:
+    """The settings, once the database's schema is known to be this Baton's (else exit 1 naming
+    `baton db upgrade`): every command that uses the database comes through here, except
+    `baton db` itself and `baton run`, which migrates its embedded database on its own."""
+    import migrations
+
+    settings = _settings()
+    check_schema(settings.database_url, migrations.revisions())
+    return settings
+
+
 def _engine() -> Engine:
     from adapters.broker import CeleryNotifier
     from adapters.tasks import create_celery
 
-    settings = _settings()
+    settings = _current_settings()
     return Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
 
 
@@ -272,7 +283,7 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     """Serve the UI and the API with gunicorn (a production WSGI server)."""
     from .serve import serve_forever
 
-    settings = _settings()
+    settings = _current_settings()
     serve_forever(settings, host or settings.host, port or settings.port, threads or settings.web_threads)
 
 
@@ -284,7 +295,7 @@ def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
     """Run a Celery worker that executes service jobs."""
     from adapters.tasks import create_celery
 
-    settings = _settings()
+    settings = _current_settings()
     app = create_celery(settings)
     argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency or settings.worker_concurrency}",
             "--queues=baton", "--without-gossip", "--without-mingle"]
