@@ -140,6 +140,7 @@ class Engine:
         list_instances,
         open_tasks,
     )
+    from .retention import prune_history  # noqa: E402
     from .users import (  # noqa: E402
         authenticate,
         create_token,

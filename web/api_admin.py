@@ -1,5 +1,6 @@
-"""``/api/v1``: users and API tokens (admin only). The CLI (``baton user``, ``baton token``) does
-the same on the machine itself; the first admin comes from ``make run`` or ``baton user create``."""
+"""``/api/v1``: users, API tokens and history retention (admin only). The CLI (``baton user``,
+``baton token``, ``baton history prune``) does the same on the machine itself; the first admin
+comes from ``make run`` or ``baton user create``."""
 
 from __future__ import annotations
 
@@ -57,3 +58,11 @@ def create_token() -> Any:
 @requires("admin")
 def revoke_token(token_id: str) -> Response:
     return jsonify(engine().revoke_token(token_id))
+
+
+@api.post("/history/prune")
+@requires("admin")
+def prune_history() -> Response:
+    data = body()
+    return jsonify(engine().prune_history(data["older_than"], dry_run=data.get("dry_run", False),
+                                          batch_size=data.get("batch_size", 500)))

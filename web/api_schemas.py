@@ -112,6 +112,12 @@ SCHEMAS: dict[str, Schema] = {
                   "revoked_at": TIME}),
     "NewToken": obj({"id": STR, "name": NSTR, "role": ROLE, "prefix": STR, "created_by": NSTR, "created_at": TIME,
                      "revoked_at": TIME, "token": {"type": "string", "description": "the secret: shown this once"}}),
+    "PruneReport": obj({"cutoff": {"type": "string", "description": "ISO 8601, UTC"}, "dry_run": BOOL,
+                        "instances": INT, "kept": {"type": "integer", "description":
+                                                   "call trees kept: one of their instances has not ended"},
+                        "batches": INT, "by_definition": {"type": "object", "additionalProperties": INT},
+                        "rows": {"type": "object", "additionalProperties": INT,
+                                 "description": "rows per table"}}),
     "Overview": obj({"by_status": {"type": "object", "additionalProperties": INT}, "by_definition": {
         "type": "array", "items": OBJ}, "open_incidents": INT, "recent_incidents": {"type": "array", "items": OBJ},
         "retrying": {"type": "array", "items": OBJ}, "total": INT, "workers": OBJ}),
@@ -296,5 +302,17 @@ _OPS = [
               body=obj({"role": ROLE, "name": {"type": ["string", "null"], "maxLength": 120}}, ("role",)),
               body_required=True),
     Operation("api.revoke_token", "admin", "Revoke an API token", {200: ok("Revoked.", "Token")}, [path("token_id")]),
+    # retention
+    Operation("api.prune_history", "admin",
+              "Delete instances that ended before a cut-off, with all their rows (as `baton history prune`)",
+              {200: ("What went (with `dry_run`: what would go).", ref("PruneReport"), "application/json"),
+               400: PROBLEMS},
+              body=obj({"older_than": {"type": "string", "minLength": 1, "maxLength": 40, "description":
+                                       "age of the end: `90d`, `12h`, `30m` or ISO 8601 (`P90D`, `PT12H`)",
+                                       "examples": ["90d"]},
+                        "dry_run": BOOL, "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000}},
+                       ("older_than",)), body_required=True,
+              description="Only completed, compensated, cancelled (and terminated) instances go; a call "
+                          "tree goes whole with its root. Deletes in batches, safe while the engine runs."),
 ]
 OPERATIONS: dict[str, Operation] = {op.endpoint: op for op in _OPS}

@@ -342,6 +342,39 @@ def bus(check: bool, loglevel: str) -> None:
     consumer.run()
 
 
+@main.group()
+def history() -> None:
+    """Finished instances and their history."""
+
+
+@history.command("prune")
+@click.option("--older-than", required=True, help="Age of the end: 90d, 12h, 30m or ISO 8601 (P90D).")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Instances (call trees) per transaction.")
+@click.option("--json", "as_json", is_flag=True)
+def history_prune(older_than: str, dry_run: bool, batch_size: int, as_json: bool) -> None:
+    """Delete instances that ended (completed, compensated, cancelled) before the cut-off, with
+    all their rows. Running, waiting, suspended and incident instances are never touched."""
+    engine = Engine(_current_settings())  # no notifier: pruning makes no jobs
+    try:
+        report = engine.prune_history(older_than, dry_run=dry_run, batch_size=batch_size)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(report)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    kinds = ", ".join(f"{key} {count}" for key, count in report["by_definition"].items())
+    click.echo(f"{verb} {report['instances']} instances that ended before {report['cutoff']}"
+               + (f": {kinds}" if kinds else ""))
+    rows = ", ".join(f"{table} {count}" for table, count in report["rows"].items() if count)
+    if rows:
+        click.echo(f"  rows: {rows}")
+    if report["kept"]:
+        click.echo(f"  kept {report['kept']} call trees in which an instance has not ended")
+
+
 @main.command("run")
 @click.option("--services/--no-services", default=True, help="Also start the demo endpoint services.")
 def run_all(services: bool) -> None:
