@@ -15,9 +15,11 @@ from engine import (
     EndpointFailure,
     Engine,
     FatalFailure,
+    InvalidRequest,
     JobCall,
     JobTicket,
     MessageNotCorrelated,
+    RetryableFailure,
 )
 
 from .endpoints import adapter_for
@@ -66,11 +68,34 @@ def _hand_on(engine: Engine, call: JobCall) -> str:
 
 
 def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
-    """Run ``job_id`` once if it is ours to run; return what happened (for logs and tests)."""
+    """Run ``job_id`` once if it is ours to run; return what happened (for logs and tests).
+
+    Nothing raised while running a claimed job escapes: it becomes ``engine.fail_job`` with a
+    retryable failure (a fatal one when retrying cannot help), so the job is retried with backoff
+    and then is an incident. An exception left to escape would leave the job claimed, for the
+    relay to send again when its lease ran out, attempt after attempt."""
     owner = owner or worker_identity()
     call = engine.claim_job(job_id, owner)
     if call is None:
         return "skipped"
+    try:
+        return _run_claimed(engine, call)
+    except Exception as exc:
+        log.exception("job %s (%s, %s) attempt %s raised", job_id, call.kind, call.element_id, call.attempt)
+        failure: EndpointFailure
+        if isinstance(exc, InvalidRequest):  # e.g. a result that is not JSON: the same next time
+            failure = FatalFailure(f"{type(exc).__name__}: {exc}")
+        else:
+            failure = RetryableFailure(f"{type(exc).__name__}: {exc}")
+        try:
+            engine.fail_job(job_id, failure)
+        except Exception:  # the database is gone too: the lease ends, the relay sends it again
+            log.exception("job %s: recording its failure failed", job_id)
+        return "failed"
+
+
+def _run_claimed(engine: Engine, call: JobCall) -> str:
+    job_id = call.job_id
     if call.kind == "timer":
         engine.fire_timer(job_id)
         return "fired"

@@ -39,6 +39,10 @@ BATON_BUS_URL                   message bus of domain events (kombu URL:   (none
 BATON_BUS_ROUTES                TOML file: bus events -> Baton messages,   (none: ``baton bus`` refuses
                                 and what Baton's message events publish    to start)
 BATON_BUS_EXCHANGE              topic exchange of the bus                  ``baton.events``
+BATON_SANDBOX_POOL              script sandbox processes each Baton        ``2``
+                                process keeps started and ready (scripts
+                                and expressions that need one; see
+                                ``engine/_bpmn/sandbox.py``)
 ==============================  =========================================  ==============================
 """
 
@@ -77,6 +81,7 @@ class Settings:
     bus_url: str = field(default="", repr=False)  # may carry a password
     bus_routes: Path | None = None
     bus_exchange: str = "baton.events"
+    sandbox_pool: int = 2
 
     def __post_init__(self) -> None:
         home = Path(self.home)

@@ -15,6 +15,8 @@ Catch the branch you can act on::
     │   ├── InvalidVariables      variables are not a JSON object of JSON values
     │   │   └── FormInvalid       a user task's form refuses them; ``.errors`` field -> message
     │   └── InstanceNotActive     the instance already ended (completed, cancelled...)
+    ├── SandboxUnavailable        no script sandbox could be started: not the diagram's fault,
+    │                             try again later (a job that meets it is retried)
     └── EndpointFailure           raised by an endpoint adapter for one job call
         ├── RetryableFailure      5xx, timeout, refused connection: try again later
         ├── BpmnErrorRaised       the service answered a business error with a code
@@ -104,6 +106,10 @@ class FormInvalid(InvalidVariables):
 
 class InstanceNotActive(InvalidRequest):
     pass
+
+
+class SandboxUnavailable(BatonError):
+    """Scripts and expressions cannot run now: no sandbox process started (see ``_bpmn/sandbox.py``)."""
 
 
 class EndpointFailure(BatonError):

@@ -58,7 +58,23 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
 
     The lease lasts the endpoint's timeout plus ``BATON_JOB_LEASE_SECONDS``: a worker that dies
     mid-call loses the job to the relay soon after the call could have ended anyway.
+
+    A job whose attempts reached its maximum is never run again: its last run ended without an
+    outcome (its process died), so it becomes an incident (``outcomes.give_up_job``).
     """
+    call = _claim(engine, job_id, owner)
+    if call is _EXHAUSTED:
+        from .outcomes import give_up_job  # outcomes imports this module
+
+        give_up_job(engine, job_id)
+        return None
+    return call
+
+
+_EXHAUSTED: Any = object()
+
+
+def _claim(engine: Engine, job_id: str, owner: str) -> JobCall | None:
     now = utcnow()
     with engine.db.transaction() as session:
         job = session.get(Job, job_id)
@@ -74,13 +90,16 @@ def claim_job(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         lease = now + timedelta(seconds=timeout + engine.settings.job_lease_seconds)
         suspended = exists().where(ProcessInstance.id == Job.instance_id, ProcessInstance.status == "suspended")
         claimed = session.execute(  # not for a suspended instance: resume sends it again
-            update(Job).where(Job.id == job_id, _claimable(now), ~suspended)
+            update(Job).where(Job.id == job_id, _claimable(now), ~suspended, Job.attempts < Job.max_attempts)
             .values(status="running", lock_owner=owner, locked_until=lease,
                     attempts=Job.attempts + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not claimed:
-            return None
+            if job.attempts < job.max_attempts:
+                return None
+            due = session.scalar(select(Job.id).where(Job.id == job_id, _claimable(now), ~suspended))
+            return _EXHAUSTED if due else None
         attempt = job.attempts + 1  # what the UPDATE just wrote
         engine._job_instances.put(job.id, job.instance_id)
         trace_id = job.instance_id.replace("-", "")

@@ -6,6 +6,7 @@ settled is left alone, so a redelivered message or a second worker changes nothi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from . import outbox
 from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
 from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFailure
-from .instances import Note, Step, _job_instance, advance, check_variables, start
+from .instances import ENDED, Note, Step, _job_instance, _lock, _record, advance, check_variables, start
 from .jobs import JobTicket
 from .models import Incident, Job, ProcessInstance, utcnow
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from .runtime import Engine
+
+log = logging.getLogger("baton.engine")
 
 Act = Callable[["Session", ProcessInstance, BatonWorkflow, Step, Job], None]
 
@@ -60,7 +63,11 @@ def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None) -> 
 
 
 def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
-    """Turn a failed call into a retry, a BPMN error in the workflow, or an incident."""
+    """Turn a failed call into a retry, a BPMN error in the workflow, or an incident.
+
+    Also the end of any job whose running raised (``adapters.runner``): when even this advance
+    fails (the workflow cannot be restored or run), the job is settled without the workflow, so
+    its attempts still end in an incident instead of the relay sending it again and again."""
 
     def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
         task = workflow.find_task(job.task_id)
@@ -68,11 +75,11 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
         job.last_error = str(failure)
         job.settle(job.status)
         handing_on = job.kind in ("publish", "signal")  # its thrower completed already; only the job waits
-        if not handing_on and (task is None or task.state != TaskState.STARTED):
+        if not handing_on and not _job_task_waits(job, task):
             job.status = "cancelled"
             return
         if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
-            delay = engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0))
+            delay = _retry_delay(engine, job)
             job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), now
             step.events.append(Note(job.element_id, "retrying",
                                     {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}, task))
@@ -88,7 +95,67 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
         job.status = "failed"
         _open_incident(session, instance, job, task, failure, step)
 
-    return _advance_job(engine, job_id, act, unless=("done", "cancelled", "failed"))
+    try:
+        return _advance_job(engine, job_id, act, unless=("done", "cancelled", "failed"))
+    except Exception:
+        log.exception("job %s: failing it through its workflow failed; settling the job alone", job_id)
+        return _settle_without_workflow(engine, job_id, failure)
+
+
+def _job_task_waits(job: Job, task: Task | None) -> bool:
+    """Whether the job's task still waits for it: a call's task is STARTED, a timer's WAITING."""
+    if task is None:
+        return False
+    return task.state == TaskState.STARTED or (job.kind == "timer" and task.state == TaskState.WAITING)
+
+
+def _retry_delay(engine: Engine, job: Job) -> float:
+    return float(engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0)))
+
+
+def _settle_without_workflow(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
+    """Retry or give up a job with its rows only (the workflow could not be advanced)."""
+    instance_id = _job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+    tickets: list[JobTicket] = []
+    with engine.db.transaction() as session:
+        instance = _lock(session, instance_id)
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ("pending", "running"):
+            return instance.status
+        step = Step()
+        job.last_error = str(failure)
+        job.settle(job.status)
+        now = utcnow()
+        if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
+            delay = _retry_delay(engine, job)
+            job.status, job.next_run_at, job.sent_at = "pending", now + timedelta(seconds=delay), now
+            step.events.append(Note(job.element_id, "retrying",
+                                    {"attempt": job.attempts, "error": str(failure), "retry_in_s": delay}))
+            tickets.append(JobTicket(job.id, instance.id, job.kind, delay))
+        else:
+            job.status = "failed"
+            _open_incident(session, instance, job, None, failure, step)
+            if instance.status not in ENDED:
+                instance.status = "incident"
+        _record(session, instance, step.events)
+        instance.updated_at = now
+        status = instance.status
+    engine.notifier(tickets)
+    return status
+
+
+def give_up_job(engine: Engine, job_id: str) -> str | None:
+    """A job came back (the relay, a redelivery) with its attempts used up: the last run ended
+    without settling it (its process died), so it becomes an incident instead of running again."""
+    with engine.db.reading() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return None
+        attempts, last_error = job.attempts, job.last_error
+    reason = f"gave up after {attempts} attempts, the last one ended without an outcome"
+    return fail_job(engine, job_id, FatalFailure(reason + (f" (last error: {last_error})" if last_error else "")))
 
 
 def start_child(engine: Engine, job_id: str) -> str | None:

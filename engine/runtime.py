@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ._bpmn import sandbox
 from ._bpmn.workflow import BatonWorkflow, DefinitionSpecs, WorkflowCodec
 from .config import Settings
 from .db import Database
@@ -63,6 +64,8 @@ class Engine:
         self._specs = _LRU(256)
         self._workflows = _LRU(512)
         self._job_instances = _LRU(4096)
+        # Sandbox processes start in the background now, so the first script finds one ready.
+        sandbox.warm(settings.sandbox_pool)
 
     # -- caches (private to the engine package) -------------------------------------------
     def _spec(self, definition_id: str) -> DefinitionSpecs:
