@@ -12,8 +12,10 @@ deletes consumed rows.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from kombu.transport.sqlalchemy import Transport as SqlaTransport
+from kombu.transport.virtual import Channel as VirtualChannel
 from sqlalchemy import create_engine, text
 
 from engine import JobTicket
@@ -21,6 +23,8 @@ from engine import JobTicket
 log = logging.getLogger("baton.broker")
 
 EMBEDDED_PREFIX = "sqla+"
+JOB_QUEUE = "baton"  # baton.run_job messages
+RELAY_QUEUE = "baton.relay"  # the periodic relay, apart so a backlog of jobs never delays it
 
 
 class EmbeddedTransport(SqlaTransport):
@@ -46,6 +50,29 @@ def sweep_consumed(broker_url: str) -> int:
             return conn.execute(text("DELETE FROM kombu_message WHERE visible = 0")).rowcount
     finally:
         engine.dispose()
+
+
+def queue_depth(celery_app: Any, queue: str) -> int | None:
+    """Messages waiting in ``queue`` (not those a worker already took), or None if unknown.
+
+    Every transport Baton uses can say: Redis (the list's length), RabbitMQ (a passive declare's
+    message count), the embedded broker (its visible rows). A queue that does not exist yet is
+    empty. Any other failure is None: the relay then falls back on its backoff alone.
+    """
+    try:
+        with celery_app.connection_for_read() as conn:
+            channel = conn.default_channel
+            if isinstance(channel, VirtualChannel):  # declaring is a no-op there, and never refused
+                return int(channel.queue_declare(queue=queue).message_count)
+            try:
+                return int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except Exception as exc:
+                if getattr(exc, "code", None) == 404 or type(exc).__name__ == "NotFound":
+                    return 0
+                raise
+    except Exception as exc:  # the relay must run even when it cannot see the queue
+        log.warning("cannot read the depth of queue %s (%s); the relay uses its backoff alone", queue, exc)
+        return None
 
 
 class CeleryNotifier:

@@ -20,8 +20,17 @@ from celery import Celery, signals
 
 from engine import Engine, Settings
 
-from .broker import EMBEDDED_PREFIX, CeleryNotifier, EmbeddedTransport, is_embedded, sweep_consumed
-from .runner import run_job
+from .broker import (
+    EMBEDDED_PREFIX,
+    JOB_QUEUE,
+    RELAY_QUEUE,
+    CeleryNotifier,
+    EmbeddedTransport,
+    is_embedded,
+    queue_depth,
+    sweep_consumed,
+)
+from .runner import run_job, worker_identity
 
 log = logging.getLogger("baton.tasks")
 
@@ -42,14 +51,19 @@ def create_celery(settings: Settings) -> Celery:
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
+        # The relay has a queue of its own: a backlog of jobs does not delay it, and it never waits
+        # behind (or adds to) the jobs. A relay message older than one interval is dropped unread:
+        # the next one is on its way, so relay messages never pile up while no worker consumes.
         "beat_schedule": {
-            "baton-relay": {"task": "baton.relay", "schedule": settings.relay_interval_seconds},
+            "baton-relay": {"task": "baton.relay", "schedule": settings.relay_interval_seconds,
+                            "options": {"queue": RELAY_QUEUE, "expires": settings.relay_interval_seconds}},
         },
+        "task_routes": {"baton.relay": {"queue": RELAY_QUEUE}},
         # In memory: the relay's interval needs no state across restarts. A schedule file in
         # BATON_HOME killed beat, so the relay, when that folder did not exist (nothing creates it
         # on server backends), and two workers on one machine would share one unlocked file.
         "beat_scheduler": "celery.beat:Scheduler",
-        "task_default_queue": "baton",
+        "task_default_queue": JOB_QUEUE,
     }
     if is_embedded(broker_url):
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -69,13 +83,16 @@ def create_celery(settings: Settings) -> Celery:
 
     @app.task(name="baton.relay")
     def relay_task() -> int:
+        """Send what needs sending; return how many of those were re-sends (docs/relay.md)."""
         engine = _engine(app)
-        tickets = engine.due_jobs(settings.relay_stale_seconds)
+        depth = queue_depth(app, JOB_QUEUE)  # read before the jobs: a stale depth only errs high
+        tickets = engine.due_jobs(settings.relay_stale_seconds, queued=depth, holder=worker_identity())
+        resent = sum(1 for t in tickets if t.resend)
         if tickets:
-            log.info("relay re-sends %d job(s)", len(tickets))
+            log.info("relay sends %d job(s), %d of them again (queue depth %s)", len(tickets), resent, depth)
             engine.notifier(tickets)
         sweep_consumed(settings.broker_url)
-        return len(tickets)
+        return resent
 
     return app
 

@@ -6,17 +6,21 @@ so two workers that receive the same message (a redelivery, the relay) never bot
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .endpoints import Endpoint
-from .models import Job, ProcessInstance, utcnow
+from .models import Job, Lease, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
     from .runtime import Engine
+
+log = logging.getLogger("baton.relay")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class JobTicket:
     instance_id: str
     kind: str
     eta_seconds: float = 0.0
+    resend: bool = False  # the relay sends it again (its first message is presumed lost)
 
 
 def _claimable(now: Any) -> Any:
@@ -120,34 +125,115 @@ def release_job(engine: Engine, job_id: str, owner: str) -> None:
                                 attempts=Job.attempts - 1, sent_at=None, updated_at=utcnow()))
 
 
-def due_jobs(engine: Engine, stale_after: float, limit: int = 500) -> list[JobTicket]:
-    """Jobs whose message may be lost or was never sent, marked as sent now:
+#: The n-th re-send of one job waits ``stale * 2**n`` after the one before it, at most this long.
+MAX_RESEND_BACKOFF = 600.0
+#: A send younger than this may not have reached the broker yet (``sent_at`` is stamped inside the
+#: transaction, the message leaves after its commit): it is not counted against the queue depth.
+SEND_SETTLING = 1.0
 
-    - calls due for ``stale_after`` seconds and not taken since the last send;
-    - timers coming due within the next relay interval (long timers are never held as broker
-      ETA messages, so they survive restarts and broker visibility timeouts);
-    - jobs held by a worker whose lease expired (the worker died).
+
+def resend_backoff(stale_after: float, resends: int) -> float:
+    """How long after its ``resends``-th re-send a job waits before the relay may send it again."""
+    return min(stale_after * 2 ** min(resends, 32), max(MAX_RESEND_BACKOFF, stale_after))
+
+
+def _take_lease(session: Any, name: str, holder: str, seconds: float, now: Any) -> bool:
+    """One conditional UPDATE on the lease row, inside the caller's transaction: the row stays
+    locked (PostgreSQL) or the database is (SQLite) until it commits, so two relays never overlap,
+    and the expiry makes the others skip the rest of this interval."""
+    values = {"holder": holder, "expires_at": now + timedelta(seconds=seconds)}
+    taken = session.execute(update(Lease).where(
+        Lease.name == name, or_(Lease.expires_at.is_(None), Lease.expires_at <= now))
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if taken or session.get(Lease, name) is not None:
+        return bool(taken)
+    try:  # a database whose row was deleted by hand: make it (another relay may race us)
+        with session.begin_nested():
+            session.add(Lease(name=name, **values))
+        return True
+    except IntegrityError:
+        return False
+
+
+def due_jobs(engine: Engine, stale_after: float, limit: int = 500, *, queued: int | None = None,
+             holder: str | None = None) -> list[JobTicket]:
+    """The jobs the relay sends now, marked as sent; each ticket says whether it is a re-send.
+
+    - never sent: a job handed back by a worker that stopped (``release_job``), a timer coming
+      due within the next relay interval (long timers are never held as broker ETA messages);
+    - held by a worker whose lease expired (the worker died);
+    - sent before, due for ``stale_after`` seconds and not taken, whose message is no longer
+      *plausibly queued* (docs/relay.md): its backoff is over (the n-th re-send waits
+      ``stale_after * 2**n``, at most :data:`MAX_RESEND_BACKOFF`), and the broker's queue,
+      ``queued`` messages deep, cannot still hold it. The queue is first in, first out: if it
+      holds fewer messages than there are pending jobs sent at or after this one, this one's
+      message is gone (lost, or taken by a worker that died before claiming). Slack for messages
+      taken but not yet claimed: ``BATON_WORKER_CONCURRENCY``; an empty queue holds none. With
+      ``queued`` None (the depth is unknown) the backoff alone decides.
+
+    With ``holder``, the relay's lease is taken first: while another relay holds it, nothing is
+    returned (one relay at a time per database, at most one run per interval).
     """
-
+    settings = engine.settings
     now = utcnow()
     stale = now - timedelta(seconds=stale_after)
-    horizon = now + timedelta(seconds=engine.settings.relay_interval_seconds + 1)
-    never_or_long_ago = or_(Job.sent_at.is_(None), Job.sent_at < stale)
+    horizon = now + timedelta(seconds=settings.relay_interval_seconds + 1)
+    backoff_over = or_(Job.resend_at.is_(None), Job.resend_at <= now)
+    live = ProcessInstance.status != "suspended"
+    columns = (Job.id, Job.instance_id, Job.kind, Job.next_run_at, Job.sent_at, Job.resends, Job.status)
     with engine.db.transaction() as session:
-        rows = session.execute(
-            select(Job.id, Job.instance_id, Job.kind, Job.next_run_at)
-            .join(ProcessInstance, ProcessInstance.id == Job.instance_id)
-            .where(ProcessInstance.status != "suspended").where(or_(
-                and_(Job.status == "pending", Job.kind != "timer", Job.next_run_at <= stale, never_or_long_ago),
-                and_(Job.status == "pending", Job.kind == "timer", Job.next_run_at <= horizon, never_or_long_ago),
-                and_(Job.status == "running", Job.locked_until < now),
-            )).order_by(Job.next_run_at).limit(limit)
-        ).all()
-        if rows:
-            session.execute(update(Job).where(Job.id.in_([r.id for r in rows]), Job.status == "pending")
-                            .values(sent_at=now).execution_options(synchronize_session=False))
+        if holder is not None and not _take_lease(session, "relay", holder,
+                                                  settings.relay_interval_seconds * 0.9, now):
+            return []
+        base = select(*columns).join(ProcessInstance, ProcessInstance.id == Job.instance_id).where(live)
+        first = session.execute(base.where(Job.status == "pending", Job.sent_at.is_(None), or_(
+            and_(Job.kind != "timer", Job.next_run_at <= now), and_(Job.kind == "timer", Job.next_run_at <= horizon)))
+            .order_by(Job.next_run_at).limit(limit)).all()
+        orphaned = session.execute(base.where(Job.status == "running", Job.locked_until < now, backoff_over)
+                                   .order_by(Job.locked_until).limit(limit)).all()
+        stale_sent = session.execute(base.where(
+            Job.status == "pending", Job.sent_at <= stale, Job.next_run_at <= stale, backoff_over)
+            .order_by(Job.sent_at).limit(limit)).all()
+        if stale_sent and queued:  # an empty queue holds nobody's message; unknown: backoff alone
+            stale_sent = _not_queued(session, stale_sent, queued + max(1, settings.worker_concurrency), now)
+        resent = [*orphaned, *stale_sent][:max(0, limit - len(first))]
+        _mark(session, first, resent, stale_after, now)
     tickets = []
-    for r in rows:
+    for r, again in [*((r, False) for r in first), *((r, True) for r in resent)]:
         due = r.next_run_at if r.next_run_at.tzinfo else r.next_run_at.replace(tzinfo=now.tzinfo)
-        tickets.append(JobTicket(r.id, r.instance_id, r.kind, max(0.0, (due - now).total_seconds())))
+        tickets.append(JobTicket(r.id, r.instance_id, r.kind, max(0.0, (due - now).total_seconds()), resend=again))
+    if resent:
+        log.info("relay: %d job(s) sent again (queue depth %s)", len(resent), queued)
     return tickets
+
+
+def _not_queued(session: Any, candidates: list[Any], queued: int, now: Any) -> list[Any]:
+    """The candidates whose message the queue cannot hold any more (see :func:`due_jobs`).
+
+    ``newest_lost`` is the send time of the pending job at position ``queued`` when pending sends
+    are ranked newest first: the queue holds at most the ``queued`` newest of them, so this one
+    and every job sent before it are not in it."""
+    settled = now - timedelta(seconds=SEND_SETTLING)
+    newest_lost = session.execute(
+        select(Job.sent_at).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
+        .where(ProcessInstance.status != "suspended", Job.status == "pending", Job.sent_at <= settled,
+               Job.next_run_at <= now)
+        .order_by(Job.sent_at.desc()).offset(queued).limit(1)).scalar()
+    if newest_lost is None:
+        return []
+    return [r for r in candidates if r.sent_at <= newest_lost]
+
+
+def _mark(session: Any, first: list[Any], resent: list[Any], stale_after: float, now: Any) -> None:
+    """Stamp the sends; a re-send counts on the job and pushes its next re-send out (backoff)."""
+    if first:
+        session.execute(update(Job).where(Job.id.in_([r.id for r in first]), Job.status == "pending")
+                        .values(sent_at=now).execution_options(synchronize_session=False))
+    by_count: dict[int, list[str]] = {}
+    for r in resent:
+        by_count.setdefault(r.resends or 0, []).append(r.id)
+    for count, ids in by_count.items():
+        session.execute(update(Job).where(Job.id.in_(ids), Job.status.in_(("pending", "running")))
+                        .values(sent_at=now, resends=Job.resends + 1,
+                                resend_at=now + timedelta(seconds=resend_backoff(stale_after, count + 1)))
+                        .execution_options(synchronize_session=False))

@@ -117,7 +117,8 @@ class Job(Base):
     """The durable unit of work and the outbox: the broker only wakes workers up."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status_next_run", "status", "next_run_at"),)
+    __table_args__ = (Index("ix_job_status_next_run", "status", "next_run_at"),
+                      Index("ix_job_status_sent", "status", "sent_at"))  # the relay ranks pending sends
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -132,6 +133,8 @@ class Job(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=4)
     next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the relay's re-sends of it
+    resend_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # no re-send before (backoff)
     lock_owner: Mapped[str | None] = mapped_column(String(120))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -251,3 +254,13 @@ class ApiToken(Base):
     created_by: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Lease(Base):
+    """A named lease one process holds at a time (``relay``: one relay per database)."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(120))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

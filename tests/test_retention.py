@@ -257,9 +257,11 @@ def test_prune_runs_while_a_worker_advances_other_instances(engine):
     thread = threading.Thread(target=advance_others)
     thread.start()
     try:
-        began = time.monotonic()
+        while len(done) < 3:  # the worker is under way before the prune starts
+            time.sleep(0.01)
+        began, done_before = time.monotonic(), len(done)
         report = engine.prune_history("90d", batch_size=10)
-        took = time.monotonic() - began
+        took, done_during = time.monotonic() - began, len(done) - done_before
     finally:
         stop.set()
         thread.join(60)
@@ -267,6 +269,7 @@ def test_prune_runs_while_a_worker_advances_other_instances(engine):
     assert not errors, errors
     assert report["instances"] == 150 and report["batches"] == 15
     assert took < 60, f"prune took {took:.1f}s"
+    assert done_during > 0, "the worker was shut out while the prune ran"
     with engine.db.reading() as session:
         assert session.scalar(sa.select(sa.func.count()).where(ProcessInstance.id.in_(old))) == 0
     for instance_id in done:

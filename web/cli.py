@@ -298,7 +298,7 @@ def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
     settings = _current_settings()
     app = create_celery(settings)
     argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency or settings.worker_concurrency}",
-            "--queues=baton", "--without-gossip", "--without-mingle"]
+            "--queues=baton,baton.relay", "--without-gossip", "--without-mingle"]
     if beat:
         argv.append("--beat")
     app.worker_main(argv)
