@@ -18,7 +18,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from engine import Engine, Settings
+from engine import Engine, Settings, metrics
 
 from .broker import (
     EMBEDDED_PREFIX,
@@ -90,6 +90,7 @@ def create_celery(settings: Settings) -> Celery:
         resent = sum(1 for t in tickets if t.resend)
         if tickets:
             log.info("relay sends %d job(s), %d of them again (queue depth %s)", len(tickets), resent, depth)
+            metrics.RELAY_RESENDS.inc(resent)
             engine.notifier(tickets)
         sweep_consumed(settings.broker_url)
         return resent

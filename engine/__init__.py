@@ -13,6 +13,7 @@ The public face. ``web/`` and ``adapters/`` import from here only::
 
 from __future__ import annotations
 
+from . import logs, metrics
 from .config import Settings
 from .definitions import DeployedDefinition
 from .endpoints import Endpoint, EndpointMap
@@ -34,8 +35,10 @@ from .errors import (
     NotFound,
     Problem,
     RetryableFailure,
+    SandboxUnavailable,
     TaskNotFound,
 )
+from .idempotency import IdempotencyKeyReused
 from .jobs import JobCall
 from .runtime import Engine, JobTicket, Notifier
 from .schema import SchemaOutdated, check_schema
@@ -45,6 +48,7 @@ __all__ = [
     "BatonError", "BpmnErrorRaised", "ConfigurationError", "DefinitionNotFound", "DeployedDefinition",
     "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure", "FormInvalid",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
-    "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
+    "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "SandboxUnavailable", "Settings",
     "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
+    "logs", "metrics", "IdempotencyKeyReused",
 ]

@@ -43,6 +43,14 @@ BATON_SANDBOX_POOL              script sandbox processes each Baton        ``2``
                                 process keeps started and ready (scripts
                                 and expressions that need one; see
                                 ``engine/_bpmn/sandbox.py``)
+BATON_LOG_FORMAT                ``text`` or ``json`` (one JSON object per  ``text``
+                                line, with instance/job/element/trace ids)
+BATON_METRICS_DIR               folder where each process keeps its        ``$BATON_HOME/metrics``
+                                Prometheus values (``/metrics`` sums them; (``PROMETHEUS_MULTIPROC_DIR``
+                                share it on a machine, wipe it when all    wins when set)
+                                Baton processes there are stopped)
+BATON_METRICS_TOKEN             bearer token Prometheus sends to           (none: ``/metrics`` answers
+                                ``/metrics`` (a viewer API token works)    loopback callers only)
 ==============================  =========================================  ==============================
 """
 
@@ -82,6 +90,9 @@ class Settings:
     bus_routes: Path | None = None
     bus_exchange: str = "baton.events"
     sandbox_pool: int = 2
+    log_format: str = "text"
+    metrics_dir: Path | None = None
+    metrics_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         home = Path(self.home)

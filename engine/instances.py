@@ -23,7 +23,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, select, update
 
-from . import messages, outbox, usertasks
+from . import idempotency, messages, outbox, usertasks
 from ._bpmn.history import Change, Tracker, all_tasks, element_type
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .definitions import get_definition
@@ -80,15 +80,21 @@ def check_variables(variables: Any) -> dict[str, Any]:
 
 def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
           business_key: str | None = None, version: int | None = None,
-          parent: tuple[str, str] | None = None) -> str:
-    """Create an instance of the latest (or given) version and run it to its first wait."""
+          parent: tuple[str, str] | None = None, idempotency_key: str | None = None, caller: str = "") -> str:
+    """Create an instance of the latest (or given) version and run it to its first wait.
+
+    With ``idempotency_key``, a start that ``caller`` made with that key before returns its
+    instance instead of making another (``engine.idempotency``)."""
     variables = check_variables(variables)
     with engine.db.reading() as session:
         definition = get_definition(session, key, version)
         definition_id = definition.id
     workflow = engine.codec.new_workflow(engine._spec(definition_id))
     workflow.task_tree.data.update(variables)
+    asked = idempotency.fingerprint(key, variables, business_key, version) if idempotency_key else ""
     with engine.db.transaction() as session:
+        if idempotency_key and (earlier := idempotency.claim(session, caller, idempotency_key, asked)):
+            return earlier
         instance = ProcessInstance(definition_id=definition_id, business_key=business_key,
                                    status="running", state="", revision=0, event_seq=0,
                                    variables=variables, parent_instance_id=parent[0] if parent else None,
@@ -96,6 +102,8 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
         session.add(instance)
         session.flush()
         instance_id = instance.id
+        if idempotency_key:
+            idempotency.bind(session, caller, idempotency_key, instance_id)
         _record(session, instance, [Note("process", "started", {"business_key": business_key})])
         tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
         revision = instance.revision

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from . import logs, metrics
 from .endpoints import Endpoint
 from .models import Job, Lease, ProcessInstance, utcnow
 
@@ -107,13 +108,12 @@ def _claim(engine: Engine, job_id: str, owner: str) -> JobCall | None:
             return _EXHAUSTED if due else None
         attempt = job.attempts + 1  # what the UPDATE just wrote
         engine._job_instances.put(job.id, job.instance_id)
-        trace_id = job.instance_id.replace("-", "")
-        span_id = job.id.replace("-", "")[:16]
+        metrics.job_claimed(job.kind, job.status, job.next_run_at, now, attempt)  # status: before the UPDATE
         return JobCall(
             job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, kind=job.kind, topic=job.topic,
             endpoint=endpoint, variables=payload.get("variables", {}),
             idempotency_key=job.idempotency_key, attempt=attempt,
-            traceparent=f"00-{trace_id}-{span_id}-01", payload=payload,
+            traceparent=logs.job_traceparent(job), payload=payload,
         )
 
 

@@ -90,6 +90,7 @@ class ProcessInstance(Base):
     variables: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     parent_instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
     parent_task_id: Mapped[str | None] = mapped_column(String(36))
+    trace_id: Mapped[str | None] = mapped_column(String(32))  # W3C trace of the start call (engine.logs)
 
     definition: Mapped[ProcessDefinition] = relationship()
 
@@ -139,6 +140,7 @@ class Job(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    trace_id: Mapped[str | None] = mapped_column(String(32))  # W3C trace its calls continue (engine.logs)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -254,6 +256,21 @@ class ApiToken(Base):
     created_by: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StartRequest(Base):
+    """An ``Idempotency-Key`` a caller started an instance with (``engine.idempotency``): a retry
+    with the same key returns this instance. The unique key makes two racing retries one start."""
+
+    __tablename__ = "start_request"
+    __table_args__ = (UniqueConstraint("caller", "key", name="uq_start_request_caller_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Lease(Base):

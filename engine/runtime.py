@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from . import logs, metrics
 from ._bpmn import sandbox
 from ._bpmn.workflow import BatonWorkflow, DefinitionSpecs, WorkflowCodec
 from .config import Settings
@@ -57,6 +58,8 @@ class Engine:
     def __init__(self, settings: Settings, *, notifier: Notifier | None = None,
                  endpoints: EndpointMap | None = None):
         self.settings = settings
+        metrics.configure(settings)  # every Baton process makes an Engine first: web, worker child, CLI
+        logs.configure(settings.log_format)
         self.db = Database(settings.database_url)
         self.codec = WorkflowCodec()
         self.endpoints = endpoints if endpoints is not None else EndpointMap.load(settings.endpoints)

@@ -6,11 +6,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, jsonify, url_for
+from flask import Response, jsonify, request, url_for
 
 from engine import BatonError, InvalidRequest
 
-from .api import api, engine
+from .api import api, engine, identity
 from .auth import requires
 from .openapi import body, query
 
@@ -26,10 +26,13 @@ def _instance(instance_id: str) -> Response:
 def start(key: str) -> Any:
     """Start an instance. With ``?wait=SECONDS`` (the synchronous edge) answer once it no longer
     runs (completed, or waiting for a person, a message or a timer) with its variables, or 202 with
-    its URL when the time is up."""
+    its URL when the time is up. With an ``Idempotency-Key`` header, a retry returns the instance the
+    first call started (``engine.idempotency``)."""
     data, wait = body(), query().get("wait")
+    caller = identity()
     instance_id = engine().start(key, data.get("variables") or {}, business_key=data.get("business_key"),
-                                 version=data.get("version"))
+                                 version=data.get("version"), idempotency_key=request.headers.get("Idempotency-Key"),
+                                 caller=f"{caller.kind}:{caller.id}")
     doc = engine().get_instance(instance_id, history=False)
     if wait is None:
         return jsonify(doc), 201

@@ -118,6 +118,8 @@ SCHEMAS: dict[str, Schema] = {
                         "batches": INT, "by_definition": {"type": "object", "additionalProperties": INT},
                         "rows": {"type": "object", "additionalProperties": INT,
                                  "description": "rows per table"}}),
+    "Readiness": obj({"status": {"type": "string", "enum": ["ready", "unready"]}, "took_ms": {"type": "number"},
+                      "checks": obj({name: obj({"ok": BOOL}, ("ok",)) for name in ("database", "schema", "broker")})}),
     "Overview": obj({"by_status": {"type": "object", "additionalProperties": INT}, "by_definition": {
         "type": "array", "items": OBJ}, "open_incidents": INT, "recent_incidents": {"type": "array", "items": OBJ},
         "retrying": {"type": "array", "items": OBJ}, "total": INT, "workers": OBJ}),
@@ -163,11 +165,29 @@ TASK = path("task_id", "an open user task's id")
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="page size (default 50)")
 INSTANCE_DOC = ok("The instance (without its history).", "Instance")
 VARIABLES_BODY = obj({"variables": NVARIABLES}, ())
+IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255}, "header",
+                        description="a retry with the same key (same caller, within 24 h) returns the first "
+                                    "instance instead of starting another")
+TRACEPARENT = Param("traceparent", STR, "header", description="W3C trace context: the instance's service calls "
+                                                              "continue this trace")
 PROBLEMS = ("Refused: a definition is missing or the call does not apply to what exists", ref("Problem"),
             "application/problem+json")
 
 _OPS = [
-    Operation("api.health", "meta", "Is Baton serving", {200: ("Yes.", obj({"ok": BOOL}), "application/json")}),
+    Operation("api.health", "meta", "Is Baton serving (an alias of `/healthz`)",
+              {200: ("Yes.", obj({"ok": BOOL}), "application/json")}),
+    Operation("ops.healthz", "operations", "Liveness: the process serves (no database call)",
+              {200: ("Alive.", obj({"status": {"type": "string", "enum": ["alive"]}}), "application/json")}),
+    Operation("ops.readyz", "operations", "Readiness: database reachable, schema at head, broker reachable",
+              {200: ("Ready; each check.", ref("Readiness"), "application/json"),
+               503: ("Not ready (with `Retry-After`); the failed checks say why.", ref("Readiness"),
+                     "application/json")}),
+    Operation("ops.metrics", "operations", "Prometheus metrics (text format)",
+              {200: ("The metrics.", STR, "text/plain"),
+               403: ("Not loopback, and no `BATON_METRICS_TOKEN` or API token as bearer.", ref("Problem"),
+                     "application/problem+json")},
+              description="Open on loopback; elsewhere send `Authorization: Bearer` with `BATON_METRICS_TOKEN` "
+                          "or any API token."),
     Operation("api.openapi", "meta", "This document", {200: ("The OpenAPI 3.1 document.", OBJ, "application/json")}),
     Operation("api.whoami", "meta", "Who the token belongs to, and its role", {200: ok("The caller.", "Identity")}),
     Operation("api.overview", "meta", "Instances by status and version, open incidents, retries, worker health",
@@ -199,9 +219,12 @@ _OPS = [
               [KEY, Param("version", VERSION)]),
     Operation("api.start", "instances", "Start an instance",
               {201: ok("Started (with `wait`: it no longer runs).", "Instance"),
-               202: ok("Still running when `wait` ran out; poll `url`.", "Running"), 404: PROBLEMS},
+               202: ok("Still running when `wait` ran out; poll `url`.", "Running"), 404: PROBLEMS,
+               422: ("The `Idempotency-Key` was used for a different request.", ref("Problem"),
+                     "application/problem+json")},
               [KEY, Param("wait", {"type": "number", "minimum": 0, "maximum": 60},
-                          description="answer once the instance no longer runs, or after this many seconds")],
+                          description="answer once the instance no longer runs, or after this many seconds"),
+               IDEMPOTENCY_KEY, TRACEPARENT],
               body=obj({"variables": NVARIABLES, "business_key": {"type": ["string", "null"], "maxLength": 200},
                         "version": {**VERSION, "type": ["integer", "null"]}}, ())),
     # instances
@@ -267,7 +290,7 @@ _OPS = [
                         "business_key": {"type": ["string", "null"], "maxLength": 200},
                         "message_id": {"type": ["string", "null"], "maxLength": 200},
                         "ttl": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 31_536_000}},
-                       ("name",)), body_required=True),
+                       ("name",)), body_required=True, params=[TRACEPARENT]),
     Operation("api.broadcast_signal", "events", "Broadcast a signal to every waiting catch; start what it starts",
               {200: ok("Who got it.", "SignalResult")}, body=obj({"name": TEXT, "variables": NVARIABLES}, ("name",)),
               body_required=True),

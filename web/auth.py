@@ -41,8 +41,10 @@ from .problems import is_api_request, problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Endpoints anyone may reach: the health probe, the API description, the login page, static files.
-OPEN = frozenset({"static", "ui.static", "api.health", "api.openapi", "auth.login", "auth.logout"})
+# Endpoints anyone may reach: the health probes, the API description, the login page, static files, and
+# /metrics, which checks its own callers (loopback, BATON_METRICS_TOKEN or an API token; web/ops.py).
+OPEN = frozenset({"static", "ui.static", "api.health", "api.openapi", "auth.login", "auth.logout",
+                  "ops.healthz", "ops.readyz", "ops.metrics"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"

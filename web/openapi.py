@@ -202,10 +202,11 @@ def _integers(value: Any, schema: dict[str, Any]) -> Any:
 # -- the document -------------------------------------------------------------------------------
 
 def api_rules(app: Flask) -> list[tuple[Rule, str]]:
-    """Every (rule, method) under /api/v1, as Flask will route them (HEAD and OPTIONS left out)."""
+    """Every (rule, method) under /api/v1 and of the operations surface (``/healthz``, ``/readyz``,
+    ``/metrics``: ``web/ops.py``), as Flask will route them (HEAD and OPTIONS left out)."""
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(API_PREFIX + "/"):
+        if rule.rule.startswith(API_PREFIX + "/") or rule.endpoint.startswith("ops."):
             found += [(rule, m) for m in sorted(rule.methods or ()) if m not in ("HEAD", "OPTIONS")]
     return found
 

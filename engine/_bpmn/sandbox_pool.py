@@ -28,6 +28,7 @@ from typing import Any
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from .. import metrics
 from ..errors import SandboxUnavailable
 
 TIME_LIMIT_SECONDS = 2.0
@@ -208,6 +209,7 @@ class SandboxPool:
 
         Returns the value, or the variables after the script; raises :class:`ScriptError` for
         anything the code did, :class:`SandboxUnavailable` when no child could be had."""
+        metrics.SANDBOX_EVALUATIONS.labels(kind).inc()
         payload = json.dumps([kind, source, data], default=str).encode()
         for attempt in (1, 2):
             child = self._acquire()
