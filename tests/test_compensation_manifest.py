@@ -1,4 +1,5 @@
-"""Runs every case of ../shared/bpmn/compensation/manifest.json through the engine's public API.
+"""Runs every case of ../shared/bpmn/compensation/manifest.json, and of Baton's own cases in
+tests/diagrams/compensation/manifest.json, through the engine's public API.
 
 Generic on purpose: no case-specific code, so the same runner takes more cases. The observed log
 is read from the history (completed script tasks, handlers included, in order), as the corpus
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from engine import DeploymentError
 from tests.conftest import SHARED
 
-CORPUS = SHARED / "bpmn" / "compensation"
-CASES = json.loads((CORPUS / "manifest.json").read_text()) if (CORPUS / "manifest.json").exists() else []
+CORPORA = [SHARED / "bpmn" / "compensation", Path(__file__).parent / "diagrams" / "compensation"]
+CASES = [{**case, "corpus": corpus} for corpus in CORPORA if (corpus / "manifest.json").exists()
+         for case in json.loads((corpus / "manifest.json").read_text())]
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ def check_order(log: list[str], rules: list[list[str]]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["case"] for c in CASES])
 def test_compensation_case(engine, case):  # type: ignore[no-untyped-def]
-    data = (CORPUS / case["file"]).read_bytes()
+    data = (case["corpus"] / case["file"]).read_bytes()
     expect = case["expect"]
     if case["kind"] == "invalid":
         with pytest.raises(DeploymentError) as refused:

@@ -34,7 +34,7 @@ def test_a_failed_shipment_refunds_and_releases_once_newest_first(inline_engine,
     assert len(effects(services, "/payment/refund")) == 1 and len(effects(services, "/inventory/release")) == 1
     assert not effects(services, "/shipping/cancel")  # the shipment never completed: nothing to undo
 
-    # the refund saw the payment as it was when charge_payment completed
+    # the refund saw the payment charge_payment made
     charge = next(c for c in calls(services) if c["path"] == "/payment/charge")
     refund = next(c for c in calls(services) if c["path"] == "/payment/refund")
     assert refund["body"]["payment_id"] and refund["body"]["charged"] == 30

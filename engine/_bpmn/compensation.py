@@ -32,6 +32,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     TERMINATION_EVENT_XPATH,
 )
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import CancelEventDefinition
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaEndEventParser,
     CamundaIntermediateThrowEventParser,
@@ -40,6 +41,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 UNIT_PREFIX = "baton-comp--"
 SYNTHETIC_PREFIX = "baton-"
+CANCELLED_TRANSACTION = "baton_cancelled_transaction"  # internal data of a transaction task a cancel ended
 _ACTIVITIES = {"task", "serviceTask", "scriptTask", "userTask", "manualTask", "sendTask", "receiveTask",
                "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess"}
 _SCOPES = {"process", "subProcess", "transaction", "adHocSubProcess"}
@@ -79,6 +81,10 @@ class CompensationPlan:
     throws: dict[str, dict[str, Any]] = field(default_factory=dict)   # throw -> {activity_ref, kind}
     subprocesses: list[str] = field(default_factory=list)             # embedded sub-processes, transactions
     units: dict[str, str] = field(default_factory=dict)               # handler or ESP id -> synthetic process
+    # Event sub-processes (other than compensation ones): a throw inside one also compensates the
+    # scope it belongs to. SpiffWorkflow parses a process-level one as a call activity, so the
+    # spec class cannot tell.
+    event_scopes: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -106,13 +112,20 @@ def check(root: etree._Element, refuse: Refuse) -> CompensationPlan:
         flows_touching.update((flow.get("sourceRef", ""), flow.get("targetRef", "")))
 
     for process in processes:
-        boundary_of: dict[str, str] = {}
+        # Known before any compensation event sub-process is checked, wherever the boundary event
+        # stands in the document (usually after the sub-process it is attached to).
+        boundary_of: dict[str, str] = {
+            el.get("attachedToRef", ""): el.get("id", "") for el in process.iter(_q("boundaryEvent"))
+            if _compensation_definition(el) is not None}
+        seen_boundary: set[str] = set()
         for el in process.iter():
             if not _is_bpmn(el):
                 continue
             local = _local(el)
             if local in ("subProcess", "transaction", "adHocSubProcess") and el.get("triggeredByEvent") != "true":
                 plan.subprocesses.append(el.get("id", ""))
+            elif local == "subProcess" and not is_compensation_esp(el):
+                plan.event_scopes.append(el.get("id", ""))
             if el.get("isForCompensation") == "true":
                 if el.get("id") in flows_touching:
                     refuse(el, "a compensation handler (isForCompensation) cannot have incoming or outgoing "
@@ -120,7 +133,7 @@ def check(root: etree._Element, refuse: Refuse) -> CompensationPlan:
                 plan.units[el.get("id", "")] = UNIT_PREFIX + el.get("id", "")
             definition = _compensation_definition(el) if local.endswith("Event") else None
             if local == "boundaryEvent" and definition is not None:
-                _check_boundary(el, by_id, associations, boundary_of, plan, refuse)
+                _check_boundary(el, by_id, associations, seen_boundary, plan, refuse)
             elif local in ("intermediateThrowEvent", "endEvent") and definition is not None:
                 _check_throw(el, definition, by_id, plan, refuse)
             elif local == "endEvent" and el.find(_q("cancelEventDefinition")) is not None:
@@ -134,13 +147,19 @@ def check(root: etree._Element, refuse: Refuse) -> CompensationPlan:
 
 
 def _check_boundary(el: etree._Element, by_id: dict[str, etree._Element], associations: dict[str, list[str]],
-                    boundary_of: dict[str, str], plan: CompensationPlan, refuse: Refuse) -> None:
+                    seen: set[str], plan: CompensationPlan, refuse: Refuse) -> None:
     activity = el.get("attachedToRef", "")
-    if activity in boundary_of:
-        refuse(el, f"activity {activity!r} already has compensation boundary event {boundary_of[activity]!r}; "
-                   "an activity takes at most one")
+    if activity in seen:
+        refuse(el, f"activity {activity!r} already has a compensation boundary event; an activity takes at most one")
         return
-    boundary_of[activity] = el.get("id", "")
+    seen.add(activity)
+    target = by_id.get(activity)
+    inner = [child.get("id", "") for child in (target if target is not None else [])
+             if _is_bpmn(child) and is_compensation_esp(child)]
+    if inner:
+        refuse(el, f"sub-process {activity!r} has both this compensation boundary event and compensation event "
+                   f"sub-process {inner[0]!r}; a scope is compensated by one or the other (as in Camunda 7)")
+        return
     handlers = [t for t in associations.get(el.get("id", ""), [])
                 if t in by_id and by_id[t].get("isForCompensation") == "true"]
     if not handlers:
@@ -196,9 +215,7 @@ def _check_esp_start(el: etree._Element, plan: CompensationPlan, boundary_of: di
                    f"{plan.event_subprocesses[scope_id]!r}; a scope takes at most one")
         return
     if scope_id in boundary_of or scope_id in plan.handlers:
-        refuse(el, f"sub-process {scope_id!r} has both a compensation boundary event and a compensation "
-                   "event sub-process; keep one")
-        return
+        return  # refused on the boundary event (_check_boundary), the element Camunda names
     plan.event_subprocesses[scope_id] = esp.get("id", "")
     plan.units[esp.get("id", "")] = UNIT_PREFIX + esp.get("id", "")
 
@@ -279,7 +296,26 @@ class CompensationIntermediateThrowEvent(CompensationThrowMixin, IntermediateThr
 
 
 class CompensationEndEvent(CompensationThrowMixin, EndEvent):
-    pass
+    def _on_complete_hook(self, my_task):  # type: ignore[no-untyped-def]
+        if isinstance(self.event_definition, CancelEventDefinition):
+            _keep_transaction_data(my_task)
+        super()._on_complete_hook(my_task)
+
+
+def _keep_transaction_data(my_task: Any) -> None:
+    """A cancelled transaction keeps what it wrote, as Camunda's process variables do.
+
+    SpiffWorkflow hands a sub-process's data to the parent only when it completes; the cancel
+    boundary event would go on with the data it took when the transaction started, losing every
+    booking id and what the compensation handlers wrote."""
+    workflow = my_task.workflow
+    if workflow is workflow.top_workflow:
+        return
+    transaction = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+    transaction.internal_data[CANCELLED_TRANSACTION] = True
+    for boundary in transaction.parent.children if transaction.parent is not None else []:
+        if isinstance(getattr(boundary.task_spec, "event_definition", None), CancelEventDefinition):
+            boundary.data.update(copy.deepcopy(my_task.data))
 
 
 def _compensating(node: etree._Element) -> bool:

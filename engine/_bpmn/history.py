@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .compensation import SYNTHETIC_PREFIX
+from .compensation import CANCELLED_TRANSACTION, SYNTHETIC_PREFIX
 from .workflow import BatonWorkflow
 
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
@@ -53,6 +53,9 @@ _BPMN_NAMES = {
     "CompensationIntermediateThrowEvent": "IntermediateThrowEvent",
     "CompensationEndEvent": "EndEvent",
     "CallActivityTask": "CallActivity",
+    # SpiffWorkflow's Camunda parser builds embedded (and event) sub-processes from its
+    # CallActivity class; Baton's call activities are CallActivityTask.
+    "CallActivity": "SubProcess",
 }
 
 
@@ -108,7 +111,8 @@ class Tracker:
         elif new == TaskState.COMPLETED:
             if not was_active:
                 add("entered", -1e-7)
-            add("completed")
+            # A cancelled transaction ends as a task SpiffWorkflow completes: say what happened.
+            add("cancelled" if task.internal_data.get(CANCELLED_TRANSACTION) else "completed")
         elif new == TaskState.CANCELLED and was_active:
             add("cancelled")
         elif new == TaskState.ERROR:

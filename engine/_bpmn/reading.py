@@ -137,6 +137,7 @@ def read_deployment(
             problems.append(problem)
             continue
         assert root is not None
+        _activiti_as_camunda(root)
         ns = etree.QName(root).namespace or ""
         is_dmn = ns.startswith(DMN_NAMESPACES)
         if not is_dmn and (ns != BPMN or etree.QName(root).localname != "definitions"):
@@ -228,6 +229,23 @@ def read_deployment(
                    for unit, process in plans[doc.file_name].units.items()},
         ))
     return ([] if problems else sources), problems
+
+
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+# Camunda 7 reads its extensions under the namespace it forked from as its own; so does Baton.
+ACTIVITI = "http://activiti.org/bpmn"
+
+
+def _activiti_as_camunda(root: etree._Element) -> None:
+    """Rename ``activiti``-namespace extension elements and attributes into Camunda's namespace."""
+    prefix = f"{{{ACTIVITI}}}"
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag.startswith(prefix):
+            el.tag = f"{{{CAMUNDA}}}{el.tag[len(prefix):]}"
+        for name in [n for n in el.attrib if n.startswith(prefix)]:
+            el.set(f"{{{CAMUNDA}}}{name[len(prefix):]}", el.attrib.pop(name))
 
 
 def _storable(spec: Any, subprocess_specs: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ class Entry:
     iteration: int = 1
     snapshot: dict[str, Any] | None = None
     done: bool = False
+    local_names: list[str] = field(default_factory=list)  # multi-instance element variables around it
 
 
 @dataclass
@@ -68,6 +69,35 @@ class Frame:
     scopes: list[str]
     queue: list[Unit]
     current: Unit | None = None
+
+
+def seed_for(entry: Entry, current: dict[str, Any]) -> dict[str, Any]:
+    """What a handler starts with, as Camunda 7 gives it: the current variables (so a handler sees
+    what ran after its activity, and the writes of the handlers before it), plus the snapshot of
+    the scope its activity completed in: a multi-instance instance's element variable, and what a
+    completed sub-process held that the process does not hold now (its local variables)."""
+    seed = copy.deepcopy(current)
+    snapshot = entry.snapshot or {}
+    for name, value in snapshot.items():
+        if name not in seed or name in entry.local_names:
+            seed[name] = copy.deepcopy(value)
+    return seed
+
+
+def _element_variables(task: Task) -> list[str]:
+    """The element variables of the multi-instance activities and sub-processes ``task`` is in."""
+    names: list[str] = []
+    node: Task | None = task
+    while node is not None:
+        parent = node.parent
+        spec = parent.task_spec if parent is not None else None
+        if isinstance(spec, MultiInstanceTask) and spec.input_item is not None:
+            names.append(spec.input_item.bpmn_id)
+        if parent is None and node.workflow is not node.workflow.top_workflow:
+            node = node.workflow.top_workflow.get_task_from_id(node.workflow.parent_task_id)
+        else:
+            node = parent
+    return names
 
 
 def scope_key(task: Task) -> str:
@@ -101,13 +131,15 @@ class CompensationState:
         key = scope_key(task)
         iteration = 1 + sum(1 for e in self.entries if e.activity == bpmn_id and e.scope == key and not e.is_mi)
         needs_data = bpmn_id in self.plan.handlers or bpmn_id in self.plan.event_subprocesses
+        local_names = _element_variables(task) if needs_data and not is_mi else []
         self.entries.append(Entry(
             index=len(self.entries), activity=bpmn_id, task_id=str(task.id), scope=key,
             mi_parent=str(mi_parent.id) if mi_parent is not None else None,
             parallel_mi=mi_parent is not None and isinstance(mi_parent.task_spec, ParallelMultiInstanceTask),
             is_mi=is_mi, is_subprocess=isinstance(spec, SubWorkflowTask) and not is_mi,
             iteration=iteration if not is_mi else 0,
-            snapshot=copy.deepcopy(task.data) if needs_data and not is_mi else None,
+            snapshot=copy.deepcopy(task.data) if needs_data and not is_mi and (key != ROOT or local_names) else None,
+            local_names=local_names,
         ))
         self.completed.add(str(task.id))
 
@@ -196,7 +228,7 @@ class CompensationState:
                 unit = frame.queue.pop(0)
                 entry = self.entries[unit.entry]
                 throw = workflow.get_task_from_id(UUID(frame.throw_id))
-                unit.seed = {**copy.deepcopy(throw.data), **copy.deepcopy(entry.snapshot or {})}
+                unit.seed = seed_for(entry, throw.data)
                 unit.workflow = new_workflow(self.units[unit.unit_id])
                 unit.workflow.task_tree.data.update(unit.seed)
                 unit.workflow.unit_scope = entry.task_id
@@ -245,7 +277,7 @@ class CompensationState:
         scopes = [key]
         if key != ROOT:
             parent = workflow.get_task_from_id(task.workflow.parent_task_id)
-            if isinstance(parent.task_spec, EventSubprocess):
+            if isinstance(parent.task_spec, EventSubprocess) or parent.task_spec.bpmn_id in self.plan.event_scopes:
                 scopes.append(scope_key(parent))
         return scopes
 

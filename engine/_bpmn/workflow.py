@@ -36,6 +36,7 @@ from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask as Defau
 from SpiffWorkflow.bpmn.specs.defaults import SequentialMultiInstanceTask as DefaultSequentialMITask
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent, EventManager
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -71,6 +72,47 @@ class BatonSubWorkflow(BpmnSubWorkflow):
         return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
 
 
+class ScopedEventManager(EventManager):
+    """SpiffWorkflow's event manager, with event sub-processes inside embedded sub-processes.
+
+    SpiffWorkflow starts an event sub-process lazily, when an event its start event catches is
+    thrown, but looks for such sub-processes in the top process only: an error or escalation end
+    event inside a sub-process never started the sub-process's own error event sub-process (and
+    went on to the boundary events around it, or nowhere). A thrown event aimed at a scope now
+    starts that scope's matching event sub-process before it travels outward."""
+
+    def catch(self, event: BpmnEvent, internal: bool = True) -> int:
+        target = event.target
+        while target is not None and target is not self.workflow:
+            if any(t.workflow is target and t.task_spec.event_definition.catches(t, event)
+                   for t in self.tasks.values()):
+                break
+            started = _start_event_subprocess(target, event)
+            if started is not None:
+                caught = [t for t in self.tasks.values() if t.workflow is started
+                          and t.task_spec.catches(t, event)]
+                for task in caught:
+                    task.task_spec.catch(task, event)
+                    task.task_spec._update(task)
+                if caught:
+                    return len(caught)
+            target = target.parent_workflow
+        return super().catch(event, internal)
+
+
+def _start_event_subprocess(scope: Any, event: BpmnEvent) -> Any:
+    """Start the event sub-process of ``scope`` whose start event catches ``event``, if any."""
+    start = scope.spec.start
+    for name in getattr(start, "trigger_specs", []):
+        spec = scope.subprocess_specs.get(name) if hasattr(scope, "subprocess_specs") else None
+        spec = spec or scope.top_workflow.subprocess_specs.get(name)
+        if spec is None or not any(ts.event_definition == event.event_definition for ts in spec.bpmn_start_events):
+            continue
+        child_id = start.trigger_wf(scope.task_tree, name)
+        return scope.top_workflow.subprocesses.get(child_id)
+    return None
+
+
 class BatonWorkflow(BpmnWorkflow):
     compensation: CompensationState | None = None
     unit_scope: str | None = None  # set on a compensation unit's own workflow
@@ -80,6 +122,7 @@ class BatonWorkflow(BpmnWorkflow):
                  **kwargs: Any):
         # Scripts and expressions never run with plain eval/exec: see sandbox.py.
         super().__init__(spec, subprocess_specs, script_engine=script_engine or _SCRIPT_ENGINE, **kwargs)
+        self.event_manager = ScopedEventManager(self)
 
     def _task_completed_notify(self, task: Task) -> None:
         super()._task_completed_notify(task)
