@@ -169,7 +169,8 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500, *, queued: in
       holds fewer messages than there are pending jobs sent at or after this one, this one's
       message is gone (lost, or taken by a worker that died before claiming). Slack for messages
       taken but not yet claimed: ``BATON_WORKER_CONCURRENCY``; an empty queue holds none. With
-      ``queued`` None (the depth is unknown) the backoff alone decides.
+      ``queued`` None (the depth is unknown) the backoff alone decides. No message is presumed
+      queued longer than :data:`MAX_RESEND_BACKOFF`.
 
     With ``holder``, the relay's lease is taken first: while another relay holds it, nothing is
     returned (one relay at a time per database, at most one run per interval).
@@ -200,7 +201,7 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500, *, queued: in
         _mark(session, first, resent, stale_after, now)
     tickets = []
     for r, again in [*((r, False) for r in first), *((r, True) for r in resent)]:
-        due = r.next_run_at if r.next_run_at.tzinfo else r.next_run_at.replace(tzinfo=now.tzinfo)
+        due = _aware(r.next_run_at, now)
         tickets.append(JobTicket(r.id, r.instance_id, r.kind, max(0.0, (due - now).total_seconds()), resend=again))
     if resent:
         log.info("relay: %d job(s) sent again (queue depth %s)", len(resent), queued)
@@ -219,9 +220,16 @@ def _not_queued(session: Any, candidates: list[Any], queued: int, now: Any) -> l
         .where(ProcessInstance.status != "suspended", Job.status == "pending", Job.sent_at <= settled,
                Job.next_run_at <= now)
         .order_by(Job.sent_at.desc()).offset(queued).limit(1)).scalar()
-    if newest_lost is None:
-        return []
-    return [r for r in candidates if r.sent_at <= newest_lost]
+    # Counting cannot tell which messages are missing when several were lost mid-queue, so no
+    # message is presumed queued for longer than the longest backoff: a lost one cannot hide.
+    cap = now - timedelta(seconds=MAX_RESEND_BACKOFF)
+    return [r for r in candidates
+            if (newest_lost is not None and r.sent_at <= newest_lost) or _aware(r.sent_at, now) <= cap]
+
+
+def _aware(moment: Any, now: Any) -> Any:
+    """SQLite hands datetimes back without their zone (they were stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
 
 
 def _mark(session: Any, first: list[Any], resent: list[Any], stale_after: float, now: Any) -> None:

@@ -157,3 +157,13 @@ def test_a_released_job_is_sent_at_once_and_is_no_re_send(relay_engine):  # type
     [ticket] = relay(relay_engine, queued=0)
     assert ticket.id == job and not ticket.resend
     assert resends(relay_engine, [job]) == {job: 0}
+
+
+def test_no_message_is_presumed_queued_past_the_longest_backoff(relay_engine):  # type: ignore[no-untyped-def]
+    from engine.jobs import MAX_RESEND_BACKOFF
+
+    jobs = start_jobs(relay_engine, 3)
+    age(relay_engine, jobs, MAX_RESEND_BACKOFF - 5)
+    assert relay(relay_engine, queued=100) == [], "a deep queue may still hold them"
+    age(relay_engine, jobs, 10)
+    assert sorted(t.id for t in relay(relay_engine, queued=100)) == sorted(jobs), "lost mid-queue, say"
