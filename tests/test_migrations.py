@@ -45,6 +45,31 @@ def _differences(url: str) -> list[Any]:
             if not (isinstance(diff, tuple) and diff[0] == "remove_index" and diff[1].name in DIALECT_ONLY_INDEXES)]
 
 
+REVIEW = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="review" isExecutable="true">
+    <bpmn:startEvent id="s"/><bpmn:userTask id="approve"/><bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="approve"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="approve" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def _populate(url: str) -> None:
+    """A deployment, a waiting and a completed instance (history, user task), a user, a token."""
+    from engine import EndpointMap, Engine, Settings
+
+    engine = Engine(Settings(database_url=url), endpoints=EndpointMap())
+    try:
+        engine.deploy([("review.bpmn", REVIEW)])
+        engine.start("review", {"amount": 1}, business_key="waiting")
+        engine.complete_user_task(engine.start("review", business_key="done"), "approve", {"ok": True})
+        engine.create_user("dana", "operator", "correct horse battery staple")
+        engine.create_token("viewer", "ci")
+    finally:
+        engine.close()
+
+
 def _walk_every_revision(url: str) -> None:
     from engine.schema import database_revision
 
@@ -55,6 +80,7 @@ def _walk_every_revision(url: str) -> None:
         assert database_revision(url) == revision
     assert _differences(url) == [], "the schema at head differs from engine/models.py"
     head_tables = _tables(url)
+    _populate(url)  # the downgrades must cope with rows, not only with empty tables
 
     for expected in reversed([None, *chain[:-1]]):  # down, one at a time, to an empty database
         migrations.downgrade(url, "-1")
