@@ -4,6 +4,8 @@ and what it writes goes to the process, where the next handler and the rest of t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tests.conftest import PROCESSES
@@ -132,3 +134,39 @@ def test_a_compensated_order_saga_keeps_what_every_step_and_handler_wrote(inline
     refund = next(c["body"] for c in calls if c["path"] == "/payment/refund")
     # the refund, run after the release, saw what the release wrote
     assert refund["released"] is True and refund["payment_id"] == variables["payment_id"]
+
+
+def test_a_sub_process_handler_waiting_in_a_user_task_survives_a_fresh_engine(bare_engine):
+    """The handler's own workflow is restored from the database, not from this process's cache."""
+    from engine import EndpointMap, Engine
+
+    diagram = (Path(__file__).parent / "diagrams" / "compensation" / "testSubprocessCompensationHandler.bpmn")
+    bare_engine.deploy([(diagram.name, diagram.read_bytes())])
+    instance_id = bare_engine.start("subProcessCompensationHandler", {"order": "o-1"})
+    bare_engine.complete_user_task(instance_id, "activity", {"booked": "b-1"})
+    fresh = Engine(bare_engine.settings, endpoints=EndpointMap())
+    try:
+        assert [t["element_id"] for t in fresh.open_tasks(instance_id)] == ["subProcessTask"]
+        assert fresh.get_instance(instance_id)["status"] == "waiting"
+        fresh.complete_user_task(instance_id, "subProcessTask", {"undone": "b-1"})
+        assert [t["element_id"] for t in fresh.open_tasks(instance_id)] == ["beforeEnd"]
+        fresh.complete_user_task(instance_id, "beforeEnd", {})
+        doc = fresh.get_instance(instance_id)
+    finally:
+        fresh.close()
+    assert doc["status"] == "compensated" and not doc["incidents"]
+    assert doc["variables"]["booked"] == "b-1" and doc["variables"]["undone"] == "b-1"
+
+
+def test_a_handler_user_task_is_on_the_task_list_and_completes_from_it(bare_engine):
+    diagram = (Path(__file__).parent / "diagrams" / "compensation" / "testSubprocessCompensationHandler.bpmn")
+    bare_engine.deploy([(diagram.name, diagram.read_bytes())])
+    instance_id = bare_engine.start("subProcessCompensationHandler")
+    bare_engine.complete_user_task(instance_id, "activity", {})
+    [task] = [t for t in bare_engine.list_user_tasks() if t["instance_id"] == instance_id]
+    assert task["element_id"] == "subProcessTask"
+    bare_engine.claim_user_task(task["id"], "alice")
+    bare_engine.complete_user_task_by_id(task["id"], {"undone": True}, user="alice")
+    doc = bare_engine.get_instance(instance_id)
+    assert not doc["incidents"], doc["incidents"]
+    assert [t["element_id"] for t in bare_engine.open_tasks(instance_id)] == ["beforeEnd"]
