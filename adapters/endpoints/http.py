@@ -1,4 +1,9 @@
-"""HTTP endpoints, called with httpx: the variables go out as JSON, a JSON object comes back."""
+"""HTTP endpoints, called with httpx: the variables go out as JSON, a JSON object comes back.
+
+Headers: ``Idempotency-Key`` (stable across a job's attempts), ``X-Baton-*`` ids, and a W3C
+``traceparent`` whose trace id is the one of the call that started the instance (or sent the
+message that made this job) and whose parent id is the job's (``engine.logs.job_traceparent``).
+"""
 
 from __future__ import annotations
 
