@@ -182,3 +182,16 @@ def test_two_concurrent_starts_with_one_idempotency_key_make_one_instance(settin
     assert len({a.json["id"] for a in answers}) == 1
     assert len(engine.find_instances(business_key="race")["items"]) == 1
     engine.close()
+
+
+def test_a_message_that_starts_an_instance_keeps_the_senders_trace(settings_factory):
+    from engine.models import ProcessInstance
+
+    engine, client = _world(settings_factory())
+    engine.deploy([("await_shipment.bpmn", (PROCESSES.parent / "tests/diagrams/await_shipment.bpmn").read_bytes())])
+    sent = client.post("/api/v1/messages", json={"name": "NewOrder", "variables": {"order_id": "o-1"}},
+                       headers={"traceparent": CALLER_PARENT})
+    assert sent.status_code == 200 and sent.json["result"] == "started", sent.json
+    with engine.db.reading() as session:
+        assert session.get(ProcessInstance, sent.json["instance_id"]).trace_id == CALLER_TRACE
+    engine.close()
