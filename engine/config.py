@@ -14,7 +14,9 @@ BATON_DATABASE_URL              SQLAlchemy URL of the database             ``sql
 BATON_BROKER_URL                Celery broker URL                          ``sqla+sqlite:///$BATON_HOME/broker.sqlite``
 BATON_ENDPOINTS                 TOML file mapping topics to endpoints      (none: no topic resolves)
 BATON_HOST / BATON_PORT         where ``baton serve`` listens              ``127.0.0.1`` / ``8000``
-BATON_WEB_THREADS               gunicorn threads of the web server         ``8``
+BATON_WEB_PROCESSES             gunicorn worker processes of the web       ``os.cpu_count()``
+                                server (each with BATON_WEB_THREADS)
+BATON_WEB_THREADS               gunicorn threads of each web process       ``8``
 BATON_WORKER_CONCURRENCY        Celery worker processes                    ``2``
 BATON_SECRET_KEY                Flask session signing key (set it: a       random per process (``make
                                 random key logs everyone out at restart)   run`` keeps one in BATON_HOME)
@@ -74,6 +76,7 @@ class Settings:
     endpoints: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    web_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     web_threads: int = 8
     worker_concurrency: int = 2
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)

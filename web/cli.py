@@ -278,13 +278,15 @@ def cancel(instance_id: str, reason: str | None) -> None:
 @main.command()
 @click.option("--host")
 @click.option("--port", type=int)
-@click.option("--threads", type=int)
-def serve(host: str | None, port: int | None, threads: int | None) -> None:
+@click.option("--processes", type=int, help="Worker processes (default BATON_WEB_PROCESSES: one per core).")
+@click.option("--threads", type=int, help="Threads per process (default BATON_WEB_THREADS).")
+def serve(host: str | None, port: int | None, processes: int | None, threads: int | None) -> None:
     """Serve the UI and the API with gunicorn (a production WSGI server)."""
     from .serve import serve_forever
 
     settings = _current_settings()
-    serve_forever(settings, host or settings.host, port or settings.port, threads or settings.web_threads)
+    serve_forever(settings, host or settings.host, port or settings.port, threads or settings.web_threads,
+                  processes or settings.web_processes)
 
 
 @main.command()
