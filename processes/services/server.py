@@ -110,7 +110,7 @@ class ServicesHandler(BaseHTTPRequestHandler):
         out = st.handle(path, headers, body)
         state_mod.sleep(out.sleep)
         if out.status is None:
-            # Lost response: close without answering; the effect is already applied.
+            # Lost response (timeout, lose_answer): close without answering; the effect is applied.
             self.close_connection = True
             return
         extra = {"Idempotent-Replayed": "true"} if out.replayed else None
@@ -134,6 +134,7 @@ class ServicesHandler(BaseHTTPRequestHandler):
                 code=str(spec.get("code") or ""),
                 message=str(spec.get("message") or ""),
                 seconds=float(spec.get("seconds") or 0),
+                match=dict(spec.get("match") or {}),
             )
             st.set_rule(rule)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

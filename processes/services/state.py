@@ -7,15 +7,16 @@ place and can be read without the socket plumbing around them.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-FAIL_MODES = ("http500", "bpmn_error", "timeout", "slow", "none")
+FAIL_MODES = ("http500", "bpmn_error", "timeout", "slow", "lose_answer", "none")
 
 #: Default sleep per mode. ``timeout`` sleeps longer than the 10 s endpoint timeout
 #: in ``endpoints.toml`` so the caller really gives up; ``slow`` stays under it.
@@ -61,7 +62,13 @@ def default_error_code(path: str) -> str:
 
 @dataclass
 class FailRule:
-    """A fault injected on one path; ``count`` calls fail, ``-1`` means every call."""
+    """A fault injected on one path; ``count`` calls fail, ``-1`` means every call.
+
+    ``match`` narrows it to the calls whose JSON body holds every one of these key/value pairs
+    (the instance's variables, as Baton posts them), so an instance's inputs decide its faults.
+    A path may carry several rules with different ``match``; the first one installed that
+    matches a call applies.
+    """
 
     path: str
     mode: str
@@ -69,6 +76,18 @@ class FailRule:
     code: str = ""
     message: str = ""
     seconds: float = 0.0
+    match: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        """What a new rule replaces: the rule of the same path and the same ``match``."""
+        return self.path, json.dumps(self.match, sort_keys=True)
+
+    def matches(self, path: str, body: dict[str, Any]) -> bool:
+        return path == self.path and all(body.get(k, _MISSING) == v for k, v in self.match.items())
+
+
+_MISSING = object()
 
 
 @dataclass
@@ -77,7 +96,7 @@ class Outcome:
 
     status: int | None  # None: drop the connection without answering (timeout)
     body: dict[str, Any]
-    outcome: str  # ok | replayed | http500 | bpmn_error | timeout | slow
+    outcome: str  # ok | replayed | http500 | bpmn_error | timeout | slow | lose_answer
     sleep: float = 0.0
     replayed: bool = False
 
@@ -90,7 +109,7 @@ class ServiceState:
         self.calls: list[dict[str, Any]] = []
         self.effects: list[dict[str, Any]] = []
         self._stored: dict[tuple[str, str], dict[str, Any]] = {}
-        self._rules: dict[str, FailRule] = {}
+        self._rules: dict[tuple[str, str], FailRule] = {}
 
     def reset(self) -> None:
         """Forget calls, effects, stored responses and fault rules (startup ones too)."""
@@ -101,7 +120,9 @@ class ServiceState:
             self._rules.clear()
 
     def set_rule(self, rule: FailRule) -> None:
-        """Install (or, with mode ``none`` or count 0, clear) the fault rule for a path."""
+        """Install (or, with mode ``none`` or count 0, clear) the fault rule for a path and match.
+
+        Mode ``none`` without a ``match`` clears every rule of the path."""
         if rule.mode not in FAIL_MODES:
             raise ValueError(f"mode must be one of {', '.join(FAIL_MODES)}")
         if rule.mode == "bpmn_error" and not rule.code:
@@ -109,10 +130,13 @@ class ServiceState:
         if rule.mode in DEFAULT_SECONDS and not rule.seconds:
             rule.seconds = DEFAULT_SECONDS[rule.mode]
         with self._lock:
-            if rule.mode == "none" or rule.count == 0:
-                self._rules.pop(rule.path, None)
+            if rule.mode == "none" and not rule.match:
+                for slot in [s for s in self._rules if s[0] == rule.path]:
+                    del self._rules[slot]
+            elif rule.mode == "none" or rule.count == 0:
+                self._rules.pop(rule.slot, None)
             else:
-                self._rules[rule.path] = rule
+                self._rules[rule.slot] = rule
 
     def rules(self) -> list[dict[str, Any]]:
         """The active fault rules, for ``GET /_control/fail``."""
@@ -124,14 +148,14 @@ class ServiceState:
         with self._lock:
             return {"calls": list(self.calls), "effects": list(self.effects)}
 
-    def _take_rule(self, path: str) -> FailRule | None:
-        rule = self._rules.get(path)
+    def _take_rule(self, path: str, body: dict[str, Any]) -> FailRule | None:
+        rule = next((r for r in self._rules.values() if r.matches(path, body)), None)
         if rule is None:
             return None
         if rule.count > 0:
             rule.count -= 1
             if rule.count == 0:
-                del self._rules[path]
+                del self._rules[rule.slot]
         return rule
 
     def _apply(
@@ -162,11 +186,14 @@ class ServiceState:
         call (http500, bpmn_error) applies no effect and stores nothing, so a retry with
         the same key really runs. ``timeout`` models the lost response: the effect IS
         applied and stored, then the connection is dropped, so the retry with the same
-        key must be answered from the store, without a second effect.
+        key must be answered from the store, without a second effect. ``lose_answer`` is the
+        same loss at once and only the first time: the effect is applied and stored, the
+        connection dropped with no answer; a later call with that key is answered normally
+        (from the store), so a retry with the same key succeeds.
         """
         key = headers.get("idempotency_key")
         with self._lock:
-            rule = self._take_rule(path)
+            rule = self._take_rule(path, body)
             mode = rule.mode if rule else "ok"
             if mode == "http500":
                 out = Outcome(500, {"error": {"code": "INTERNAL", "message": _msg(rule)}}, mode)
@@ -175,7 +202,10 @@ class ServiceState:
                 out = Outcome(422, {"error": error}, mode)
             else:
                 response, replayed = self._apply(path, key, headers.get("instance_id"), body)
-                status = None if mode == "timeout" else 200
+                lost = mode == "timeout" or (mode == "lose_answer" and not replayed)
+                status = None if lost else 200
+                if mode == "lose_answer" and replayed:
+                    mode = "ok"
                 label = "replayed" if replayed and mode == "ok" else mode
                 sleep = rule.seconds if rule else 0.0
                 out = Outcome(status, response, label, sleep, replayed)
