@@ -20,6 +20,7 @@ from engine import (
     JobTicket,
     MessageNotCorrelated,
     RetryableFailure,
+    SandboxUnavailable,
 )
 
 from .endpoints import adapter_for
@@ -81,8 +82,11 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     try:
         return _run_claimed(engine, call)
     except Exception as exc:
-        log.exception("job %s (%s, %s) attempt %s raised", job_id, call.kind, call.element_id, call.attempt)
         failure: EndpointFailure
+        if isinstance(exc, SandboxUnavailable):  # the machine's trouble, not a bug: no traceback
+            log.warning("job %s (%s) attempt %s: %s", job_id, call.element_id, call.attempt, exc)
+        else:
+            log.exception("job %s (%s, %s) attempt %s raised", job_id, call.kind, call.element_id, call.attempt)
         if isinstance(exc, InvalidRequest):  # e.g. a result that is not JSON: the same next time
             failure = FatalFailure(f"{type(exc).__name__}: {exc}")
         else:

@@ -49,6 +49,6 @@ __all__ = [
     "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure", "FormInvalid",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "SandboxUnavailable", "Settings",
-    "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
+    "SandboxUnavailable", "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
     "logs", "metrics", "IdempotencyKeyReused",
 ]

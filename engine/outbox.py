@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from .runtime import Engine
 
 
+# Timer, call and return jobs run inside Baton: a failure there (a sandbox that would not start,
+# a lost connection) is retried like a service call's before it is an incident. Each is idempotent.
+ENGINE_JOB_ATTEMPTS = 4
+
+
 def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, changes: list[Change],
              element_type: str) -> list[tuple[Task, dict[str, Any]]]:
     """Tasks of ``element_type`` that started waiting in this advance, with their deploy bindings."""
@@ -80,7 +85,7 @@ def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkfl
             instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="call",
             topic=target.get("key"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
             payload={"key": target.get("key"), "version": target.get("version"), "variables": json_copy(task.data)},
-            max_attempts=1)))
+            max_attempts=ENGINE_JOB_ATTEMPTS)))
     return tickets
 
 
@@ -89,7 +94,8 @@ def return_job(session: Session, instance: ProcessInstance, variables: dict[str,
     if not instance.parent_instance_id or not instance.parent_task_id:
         return []
     job = Job(instance_id=instance.parent_instance_id, task_id=instance.parent_task_id, element_id="-",
-              kind="return", idempotency_key=f"{instance.id}:return", status="pending", max_attempts=1,
+              kind="return", idempotency_key=f"{instance.id}:return", status="pending",
+              max_attempts=ENGINE_JOB_ATTEMPTS,
               payload={"child": instance.id, "status": instance.status, "variables": json_copy(variables)},
               sent_at=utcnow())
     session.add(job)
@@ -198,7 +204,7 @@ def schedule_timers(session: Session, instance: ProcessInstance, workflow: Baton
         if key in known:
             continue
         job = Job(instance_id=instance.id, task_id=str(task.id), element_id=task.task_spec.bpmn_id, kind="timer",
-                  idempotency_key=key, next_run_at=due, status="pending", max_attempts=1,
+                  idempotency_key=key, next_run_at=due, status="pending", max_attempts=ENGINE_JOB_ATTEMPTS,
                   payload={"due": due.isoformat()})
         session.add(job)
         session.flush()

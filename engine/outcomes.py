@@ -234,6 +234,7 @@ def fire_timer(engine: Engine, job_id: str) -> str | None:
         if due is not None and due > now:  # woken early (clock skew, an early ETA): wait again
             job.settle("pending")
             job.next_run_at, job.sent_at = due, now
+            job.attempts = max(0, job.attempts - 1)  # an early wake-up is no attempt
             step.tickets.append(JobTicket(job.id, instance.id, job.kind, (due - now).total_seconds()))
             return
         job.settle("done")

@@ -50,6 +50,9 @@ class ScriptError(SpiffWorkflowException):
         self.reason = message
         super().__init__(message if line is None else f"line {line}: {message}")
 
+    def __str__(self) -> str:  # SpiffWorkflow's adds ". " even without notes
+        return ". ".join([Exception.__str__(self), *self.notes])
+
 
 class _Gone(Exception):
     """The child's pipe closed: it died (or was killed) before answering."""
