@@ -11,10 +11,11 @@ only after the commit.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
@@ -45,13 +46,18 @@ if TYPE_CHECKING:
 ENDED = ("completed", "cancelled", "terminated", "compensated")
 
 
-class Note(NamedTuple):
-    """A history row that Baton writes itself (not derived from a task's state change)."""
+@dataclass
+class Note:
+    """A history row that Baton writes itself (not derived from a task's state change).
+
+    ``at`` orders it among the task changes of the same advance (history rows are written in the
+    order things happened, whichever of the two kinds they are)."""
 
     element_id: str
     event: str
     details: dict[str, Any] | None = None
     task: Task | None = None
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -261,8 +267,9 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
         usertasks.sync_user_tasks(session, instance, workflow)
     tracker.collect(workflow)
     changes = tracker.drain()
-    _record(session, instance, step.events)
-    _record_changes(session, instance, changes)
+    # A failure Baton notes itself (with its error) stands for the task's own change to ERROR.
+    noted = {str(n.task.id) for n in step.events if n.event == "failed" and n.task is not None}
+    changes = [c for c in changes if not (c.event == "failed" and c.task_id in noted)]
     tickets = list(step.tickets) + outbox.create_service_jobs(engine, session, instance, workflow, changes)
     outbox.cancel_orphan_jobs(session, instance, changes)
     tickets += outbox.schedule_timers(session, instance, workflow)
@@ -270,10 +277,13 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     tickets += outbox.call_jobs(session, instance, workflow, changes)
     instance.status = step.status or _status(session, instance, workflow)
     now = utcnow()
+    notes = list(step.events)
     if instance.status in ENDED and instance.ended_at is None:
         instance.ended_at = now
-        _record(session, instance, [Note("process", instance.status)])
+        if not any(n.element_id == "process" and n.event == instance.status for n in notes):
+            notes.append(Note("process", instance.status))
         tickets += outbox.return_job(session, instance, _variables(workflow))
+    _record_in_order(session, instance, notes, changes)
     instance.variables = _variables(workflow)
     instance.state = engine.codec.state_to_json(workflow)
     instance.revision += 1
@@ -300,26 +310,32 @@ def _compensate(engine: Engine, workflow: BatonWorkflow, tracker: Tracker) -> No
 
 
 def _record(session: Session, instance: ProcessInstance, notes: list[Note]) -> None:
+    _record_in_order(session, instance, notes, [])
+
+
+def _record_in_order(session: Session, instance: ProcessInstance, notes: list[Note], changes: list[Change]) -> None:
+    """Append the history rows of one advance, Baton's notes and the task changes, in time order."""
+    rows: list[tuple[float, ActivityEvent]] = []
     for note in notes:
-        instance.event_seq += 1
         spec = note.task.task_spec if note.task is not None else None
-        session.add(ActivityEvent(
-            instance_id=instance.id, seq=instance.event_seq, element_id=note.element_id,
+        rows.append((note.at, ActivityEvent(
+            instance_id=instance.id, element_id=note.element_id,
             element_type=element_type(note.task) if note.task is not None else (
                 "Process" if note.element_id == "process" else None),
-            name=spec.bpmn_name if spec else None, event=note.event, details=note.details, at=utcnow(),
+            name=spec.bpmn_name if spec else None, event=note.event, details=note.details,
+            at=datetime.fromtimestamp(note.at, UTC),
             task_id=str(note.task.id) if note.task is not None else None,
-        ))
-
-
-def _record_changes(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
+        )))
     for change in changes:
-        instance.event_seq += 1
-        session.add(ActivityEvent(
-            instance_id=instance.id, seq=instance.event_seq, at=change.at, element_id=change.element_id,
+        rows.append((change.order, ActivityEvent(
+            instance_id=instance.id, at=change.at, element_id=change.element_id,
             element_type=change.element_type, name=change.name, event=change.event,
             task_id=change.task_id or None, details=change.details,
-        ))
+        )))
+    for _, row in sorted(rows, key=lambda r: r[0]):
+        instance.event_seq += 1
+        row.seq = instance.event_seq
+        session.add(row)
 
 
 def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> str:
