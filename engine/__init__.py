@@ -48,7 +48,7 @@ __all__ = [
     "BatonError", "BpmnErrorRaised", "ConfigurationError", "DefinitionNotFound", "DeployedDefinition",
     "DeploymentError", "Endpoint", "EndpointFailure", "EndpointMap", "Engine", "FatalFailure", "FormInvalid",
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
-    "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "SandboxUnavailable", "Settings",
+    "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
     "SandboxUnavailable", "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
     "logs", "metrics", "IdempotencyKeyReused",
 ]
