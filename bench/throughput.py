@@ -1,6 +1,7 @@
-"""Instances per second of a 10-service-task straight line, four ways, side by side.
+"""Instances per second of a 10-service-task straight line, four ways, side by side; then a
+script-heavy process and a long loop.
 
-    .venv/bin/python bench/throughput.py [--instances N] [--quick] [--modes raw,embedded,celery]
+    .venv/bin/python bench/throughput.py [--instances N] [--quick] [--modes raw,embedded,celery,script,loop]
 
 1. ``raw``: SpiffWorkflow alone, in memory: parse once with its CamundaParser, then run N
    workflows, completing every STARTED service task in Python. No persistence. The ceiling.
@@ -11,6 +12,12 @@
    Redis broker and a real ``baton worker`` with 1, then 2 pool processes. N instances are
    started through ``Engine.start`` from this process; the clock runs from the first start
    until the database says every one of them is ``completed``.
+4. ``script``: ``script_ten.bpmn``, ten script tasks (a loop, a list, a dict each), raw
+   SpiffWorkflow (its in-process PythonScriptEngine) against Baton embedded (every script in
+   the sandbox: RestrictedPython in a child process).
+5. ``loop``: ``long_loop.bpmn``, one service task in a loop of ``--loop`` turns (10,000), run
+   embedded; the cost of one step (claim, call, advance) at turns 10, 1,000, 5,000 and 10,000
+   (the median of the ten steps ending there), the stored state at each, and cost@5000 / cost@10.
 
 Human-readable lines first; the LAST line is one JSON object with every figure. Modes whose
 service (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379) is missing are skipped, with
@@ -44,8 +51,14 @@ ENDPOINTS = BENCH / "endpoints.toml"
 PROCESS_KEY = "straight_ten"
 STEPS = 10
 
-DEFAULTS = {"raw": 500, "embedded": 100, "celery": 100}
-QUICK = {"raw": 100, "embedded": 20, "celery": 20}
+SCRIPT_BPMN = BENCH / "script_ten.bpmn"
+SCRIPT_KEY = "script_ten"
+LOOP_BPMN = BENCH / "long_loop.bpmn"
+LOOP_KEY = "long_loop"
+LOOP_CHECKPOINTS = (10, 1_000, 5_000, 10_000)
+
+DEFAULTS = {"raw": 500, "embedded": 100, "celery": 100, "script": 40, "loop": 10_000}
+QUICK = {"raw": 100, "embedded": 20, "celery": 20, "script": 10, "loop": 1_000}
 
 POSTGRES_ADMIN_URL = os.environ.get("BATON_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -116,7 +129,7 @@ def bench_raw(n: int) -> dict[str, Any]:
 
 # -- 2. Baton embedded (SQLite, in-process jobs) --------------------------------------------
 
-def make_inline_engine(home: Path):  # type: ignore[no-untyped-def]
+def make_inline_engine(home: Path, diagrams: tuple[Path, ...] = (BPMN,)):  # type: ignore[no-untyped-def]
     """An embedded engine in ``home`` whose jobs run in this process (tests' ``inline_engine``)."""
     import migrations
     from adapters.runner import InlineDriver
@@ -127,14 +140,14 @@ def make_inline_engine(home: Path):  # type: ignore[no-untyped-def]
     driver = InlineDriver()
     engine = Engine(settings, notifier=driver.notify)
     driver.engine = engine
-    engine.deploy([(BPMN.name, BPMN.read_bytes())])
+    engine.deploy([(d.name, d.read_bytes()) for d in diagrams])
     return engine, driver
 
 
-def run_inline(engine, driver, n: int, offset: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
+def run_inline(engine, driver, n: int, offset: int = 0, key: str = PROCESS_KEY) -> list[str]:  # type: ignore[no-untyped-def]
     ids = []
     for i in range(n):
-        ids.append(engine.start(PROCESS_KEY, {"i": offset + i}))
+        ids.append(engine.start(key, {"i": offset + i}))
         driver.drain()
     return ids
 
@@ -161,6 +174,131 @@ def bench_embedded(n: int) -> dict[str, Any]:
         seconds = time.perf_counter() - began
         check_run(final_states(engine, ids), n)
         return {"instances": n, "seconds": seconds}
+    finally:
+        if engine is not None:
+            engine.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# -- 4. a script-heavy process ------------------------------------------------------------
+
+def bench_script_raw(n: int) -> dict[str, Any]:
+    """``script_ten`` on SpiffWorkflow alone: its own PythonScriptEngine, in this process."""
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.camunda.parser import CamundaParser
+
+    parser = CamundaParser()
+    parser.add_bpmn_file(str(SCRIPT_BPMN))
+    spec = parser.get_spec(SCRIPT_KEY)
+    subprocess_specs = parser.get_subprocess_specs(SCRIPT_KEY)
+
+    def run_one(i: int) -> dict[str, Any]:
+        workflow = BpmnWorkflow(spec, subprocess_specs)
+        workflow.task_tree.data.update({"i": i})
+        workflow.do_engine_steps()
+        data = workflow.last_task.data if workflow.last_task else {}
+        return {"status": "completed" if workflow.is_completed() else "stuck", "steps": data.get("steps")}
+
+    for i in range(min(5, n)):
+        run_one(-1 - i)
+    began = time.perf_counter()
+    done = [run_one(i) for i in range(n)]
+    seconds = time.perf_counter() - began
+    check_run(done, n)
+    return {"instances": n, "seconds": seconds}
+
+
+def bench_script_embedded(n: int) -> dict[str, Any]:
+    """``script_ten`` on Baton embedded: every script in the sandbox (a child process)."""
+    home = Path(tempfile.mkdtemp(prefix="baton-bench-script-"))
+    engine = None
+    try:
+        engine, driver = make_inline_engine(home, (SCRIPT_BPMN,))
+        run_inline(engine, driver, min(3, n), offset=-1000, key=SCRIPT_KEY)
+        began = time.perf_counter()
+        ids = run_inline(engine, driver, n, key=SCRIPT_KEY)
+        seconds = time.perf_counter() - began
+        check_run(final_states(engine, ids), n)
+        return {"instances": n, "seconds": seconds}
+    finally:
+        if engine is not None:
+            engine.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# -- 5. the long loop -----------------------------------------------------------------------
+
+def bench_loop(turns: int, time_limit: float = 900.0) -> dict[str, Any]:
+    """One ``long_loop`` instance of ``turns`` turns, embedded; each step timed on its own.
+
+    A step is one job: claim, call ``bench.handlers:tick``, advance (restore or reuse the
+    workflow, run the gateway, write history and the next job, store the state). The cost at
+    turn k is the median of the ten steps ending at k; the state is the instance row's
+    ``state`` (the serialized task tree) read right after turn k. Bounded: after
+    ``time_limit`` seconds the loop is left unfinished and the figures so far are returned
+    (``stopped_at``), with the cost of the last ten steps.
+    """
+    import statistics
+
+    from sqlalchemy import func, select
+
+    from adapters.runner import run_job
+    from engine.models import ActivityEvent, Job, ProcessInstance
+
+    home = Path(tempfile.mkdtemp(prefix="baton-bench-loop-"))
+    engine = None
+    checkpoints = [k for k in LOOP_CHECKPOINTS if k <= turns] or [turns]
+    try:
+        engine, driver = make_inline_engine(home, (LOOP_BPMN,))
+        warm = engine.start(LOOP_KEY, {"i": 0, "n": 20})  # warm-up, not timed
+        driver.drain()
+        instance_id = engine.start(LOOP_KEY, {"i": 0, "n": turns})
+        costs: list[float] = []
+        at: dict[int, dict[str, Any]] = {}
+        began = time.perf_counter()
+        stopped_at = None
+        while driver.queue:
+            if time.perf_counter() - began > time_limit:
+                stopped_at = len(costs)
+                at[stopped_at] = {"cost_ms": round(statistics.median(costs[-10:]) * 1000, 3), "state_bytes": None,
+                                  "stopped": True}
+                break
+            ticket = driver.queue.popleft()
+            t0 = time.perf_counter()
+            run_job(engine, ticket.id, "inline")
+            costs.append(time.perf_counter() - t0)
+            if len(costs) in checkpoints:
+                with engine.db.reading() as session:
+                    state_len = session.scalar(select(func.length(ProcessInstance.state))
+                                               .where(ProcessInstance.id == instance_id))
+                window = costs[-10:]
+                at[len(costs)] = {"cost_ms": round(statistics.median(window) * 1000, 3),
+                                  "state_bytes": state_len}
+        seconds = time.perf_counter() - began
+        with engine.db.reading() as session:
+            status, variables, state_len = session.execute(
+                select(ProcessInstance.status, ProcessInstance.variables, func.length(ProcessInstance.state))
+                .where(ProcessInstance.id == instance_id)).one()
+            history = session.scalar(select(func.count()).select_from(ActivityEvent)
+                                     .where(ActivityEvent.instance_id == instance_id))
+            jobs = session.scalar(select(func.count()).select_from(Job).where(Job.instance_id == instance_id))
+            history_bytes = session.scalar(
+                select(func.sum(func.length(ActivityEvent.element_id) + func.length(ActivityEvent.event)
+                                + func.coalesce(func.length(ActivityEvent.details), 0) + 40))
+                .where(ActivityEvent.instance_id == instance_id))
+        if stopped_at is not None:
+            at[stopped_at]["state_bytes"] = state_len
+        if stopped_at is None and (status != "completed" or (variables or {}).get("i") != turns
+                                   or len(costs) != turns):
+            raise RuntimeError(f"the loop ended {status} at i={(variables or {}).get('i')} after {len(costs)} steps")
+        first, mid = at.get(checkpoints[0]), at.get(5_000)
+        del warm
+        return {
+            "turns": turns, "seconds": seconds, "at": at, "stopped_at": stopped_at, "time_limit": time_limit,
+            "ratio_5000_to_10": round(mid["cost_ms"] / first["cost_ms"], 3) if mid and first else None,
+            "final_state_bytes": state_len, "history_rows": history, "history_bytes_approx": history_bytes,
+            "job_rows": jobs,
+        }
     finally:
         if engine is not None:
             engine.close()
@@ -382,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, help="N for every mode (default: raw 500, embedded 100, celery 100)")
     parser.add_argument("--quick", action="store_true", help="small N (raw 100, embedded 20, celery 20)")
-    parser.add_argument("--modes", default="raw,embedded,celery", help="comma-separated subset of raw,embedded,celery")
+    parser.add_argument("--modes", default="raw,embedded,celery,script,loop",
+                        help="comma-separated subset of raw,embedded,celery,script,loop")
+    parser.add_argument("--loop", type=int, help="turns of the long loop (default 10,000; --quick 1,000)")
+    parser.add_argument("--loop-limit", type=float, default=900.0,
+                        help="seconds after which the long loop is stopped and reported unfinished (900)")
     parser.add_argument("--beat", action="store_true",
                         help="run the Celery workers with beat (the relay that re-sends stale pending jobs)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one Celery run")
@@ -390,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = dict(QUICK if args.quick else DEFAULTS)
     if args.instances:
-        counts = {mode: args.instances for mode in counts}
+        counts = {mode: (args.instances if mode != "loop" else counts[mode]) for mode in counts}
+    if args.loop:
+        counts["loop"] = args.loop
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = set(modes) - set(DEFAULTS)
     if unknown:
@@ -403,7 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         f"SpiffWorkflow {getattr(SpiffWorkflow, '__version__', '?')}")
     load_before = os.getloadavg()
     say(f"  load average before the run: {load_before[0]:.2f} (figures drop when the machine is busy)")
-    results: dict[str, dict[str, Any] | None] = {"raw": None, "embedded": None, "celery_1": None, "celery_2": None}
+    results: dict[str, dict[str, Any] | None] = {"raw": None, "embedded": None, "celery_1": None, "celery_2": None,
+                                                  "script_raw": None, "script_embedded": None}
+    loop: dict[str, Any] | None = None
     skipped: dict[str, str] = {}
 
     def show(name: str, label: str) -> None:
@@ -432,6 +578,24 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[name] = str(exc)
             say(f"  3. Celery modes skipped: {exc}")
 
+    if "script" in modes:
+        results["script_raw"] = bench_script_raw(counts["script"] * 5)
+        show("script_raw", "4. script_ten, raw SpiffWorkflow")
+        results["script_embedded"] = bench_script_embedded(counts["script"])
+        show("script_embedded", "4. script_ten, Baton embedded (sandbox)")
+    if "loop" in modes:
+        loop = bench_loop(counts["loop"], args.loop_limit)
+        done_turns = loop["stopped_at"] or loop["turns"]
+        say(f"  5. long_loop, {loop['turns']} turns embedded, {done_turns} done in {loop['seconds']:.1f} s "
+            f"({done_turns / loop['seconds']:.1f} steps/s)"
+            + (f", STOPPED at the {loop['time_limit']:.0f} s limit" if loop["stopped_at"] else "") + ":")
+        for k, point in loop["at"].items():
+            size = point["state_bytes"] or "?"
+            say(f"       step cost at turn {k:>6}: {point['cost_ms']:8.2f} ms   state {size:>8} bytes")
+        say(f"       cost@5000 / cost@10 = {loop['ratio_5000_to_10']}; at the end: state {loop['final_state_bytes']} "
+            f"bytes, {loop['history_rows']} history rows (~{loop['history_bytes_approx']} bytes), "
+            f"{loop['job_rows']} job rows")
+
     rates = {name: (round(rate(r), 2) if r else None) for name, r in results.items()}
     ratios = {
         "embedded/raw": ratio(rates["embedded"], rates["raw"]),
@@ -439,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         "celery_2/celery_1": ratio(rates["celery_2"], rates["celery_1"]),
         "celery_2/embedded": ratio(rates["celery_2"], rates["embedded"]),
         "celery_1/raw": ratio(rates["celery_1"], rates["raw"]),
+        "script_embedded/script_raw": ratio(rates["script_embedded"], rates["script_raw"]),
     }
     say("Ratios:")
     for name, value in ratios.items():
@@ -456,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": {name: (round(r["seconds"], 3) if r else None) for name, r in results.items()},
         "ratios": ratios,
         "relayed_jobs": {name: r["relayed_jobs"] for name, r in results.items() if r and "relayed_jobs" in r},
+        "loop": loop,
         "skipped": skipped,
     }), flush=True)
     return 0
