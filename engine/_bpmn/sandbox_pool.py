@@ -267,6 +267,22 @@ class SandboxPool:
             threading.Thread(target=self._starter, name="baton-sandbox-start", daemon=True).start()
 
     def _starter(self) -> None:
+        child, failure = self._start_child()
+        with self._cond:
+            self._starting -= 1
+            keep = child is not None and not self._closed
+            if child is None:
+                self._gave_up += 1
+                self._last_failure = failure
+            elif keep:
+                self.started += 1
+                self._idle.append(child)
+            self._cond.notify_all()
+        if child is not None and not keep:
+            child.kill()  # the pool closed while it started
+
+    def _start_child(self) -> tuple[SandboxChild | None, str]:
+        """A ready child, trying ``start_attempts`` times with backoff; or None and why not."""
         failure = ""
         for attempt in range(self.start_attempts):
             if attempt:
@@ -275,28 +291,12 @@ class SandboxPool:
             try:
                 child = SandboxChild(self.command)
                 child.wait_ready(self.start_timeout)
-            except (OSError, ValueError, _Gone, _Late) as exc:
+                return child, ""
+            except Exception as exc:  # whatever it was, the starter must report back to the pool
                 failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if child is not None:
                     child.kill()
-                continue
-            with self._cond:
-                self._starting -= 1
-                self.started += 1
-                if self._closed:
-                    self._cond.notify_all()
-                    break
-                self._idle.append(child)
-                self._cond.notify_all()
-                return
-        else:
-            with self._cond:
-                self._starting -= 1
-                self._gave_up += 1
-                self._last_failure = failure
-                self._cond.notify_all()
-            return
-        child.kill()
+        return None, failure
 
     def _acquire(self) -> SandboxChild:
         deadline = time.monotonic() + self.start_timeout
