@@ -30,6 +30,7 @@ from .broker import (
     queue_depth,
     sweep_consumed,
 )
+from .endpoints import call_in_process
 from .runner import run_job, worker_identity
 
 log = logging.getLogger("baton.tasks")
@@ -102,7 +103,7 @@ def _engine(app: Celery) -> Engine:
     """One engine per worker process, made after the fork (connections must not cross it)."""
     engine = _state.get("engine")
     if engine is None:
-        engine = Engine(app.conf["baton_settings"], notifier=CeleryNotifier(app))
+        engine = Engine(app.conf["baton_settings"], notifier=CeleryNotifier(app), in_process=call_in_process)
         _state["engine"] = engine
     return engine
 

@@ -53,6 +53,9 @@ BATON_METRICS_DIR               folder where each process keeps its        ``$BA
                                 Baton processes there are stopped)
 BATON_METRICS_TOKEN             bearer token Prometheus sends to           (none: ``/metrics`` answers
                                 ``/metrics`` (a viewer API token works)    loopback callers only)
+BATON_COMMIT_EVERY_STEP         ``true``: every service task, in-process   ``false`` (in-process handlers
+                                ones too, is its own job and commit        run inside the advance, which
+                                (see "Transactions" in the README)         commits at the next wait)
 ==============================  =========================================  ==============================
 """
 
@@ -96,6 +99,7 @@ class Settings:
     log_format: str = "text"
     metrics_dir: Path | None = None
     metrics_token: str = field(default="", repr=False)
+    commit_every_step: bool = False
 
     def __post_init__(self) -> None:
         home = Path(self.home)
@@ -116,7 +120,11 @@ class Settings:
                 continue
             kind = f.type if isinstance(f.type, str) else f.type.__name__
             try:
-                if kind.startswith("int"):
+                if kind.startswith("bool"):
+                    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError(raw)
+                    values[f.name] = raw.lower() in ("true", "1", "yes")
+                elif kind.startswith("int"):
                     values[f.name] = int(raw)
                 elif kind.startswith("float"):
                     values[f.name] = float(raw)

@@ -10,7 +10,6 @@ only after the commit.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,11 +31,12 @@ from .errors import (
     IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
-    InvalidVariables,
     TaskNotFound,
 )
+from .in_process import InProcessRun
 from .jobs import JobTicket
 from .models import ActivityEvent, Incident, Job, ProcessInstance, utcnow
+from .variables import check_variables
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -67,21 +67,6 @@ class Step:
     events: list[Note] = field(default_factory=list)
     tickets: list[JobTicket] = field(default_factory=list)
     status: str | None = None
-
-
-def check_variables(variables: Any) -> dict[str, Any]:
-    """Variables are a JSON object of JSON values; anything else is refused up front."""
-    if variables is None:
-        return {}
-    if not isinstance(variables, dict):
-        raise InvalidVariables("variables must be a JSON object")
-    try:
-        copy = json.loads(json.dumps(variables, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise InvalidVariables(f"variables are not JSON: {exc}") from exc
-    if copy != variables:
-        raise InvalidVariables("variables must be plain JSON values")
-    return copy
 
 
 def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
@@ -253,10 +238,14 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     """Run the engine, then write history, jobs, state and status for ``instance``."""
     waits = workflow.specs is None or workflow.specs.waits_for_people_or_events
     if step.status != "cancelled":
+        in_process = InProcessRun(engine, instance, workflow)
         try:
-            for _ in range(1000):  # a buffered message delivered to a new subscription moves it again
+            for _ in range(100_000):  # until only real waits are left (or the in-process budget is spent)
                 workflow.run_engine(before_prune=tracker.collect)
                 _compensate(engine, workflow, tracker)
+                if in_process.run_ready(workflow):
+                    continue
+                # a buffered message delivered to a new subscription moves it again
                 if not waits or not messages.sync_subscriptions(session, instance, workflow, step):
                     break
         except SpiffWorkflowException as exc:

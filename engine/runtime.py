@@ -13,6 +13,7 @@ from ._bpmn.workflow import BatonWorkflow, DefinitionSpecs, WorkflowCodec
 from .config import Settings
 from .db import Database
 from .endpoints import EndpointMap
+from .in_process import InProcessCaller
 from .jobs import JobTicket
 
 Notifier = Callable[[list[JobTicket]], None]
@@ -56,8 +57,11 @@ class Engine:
     """
 
     def __init__(self, settings: Settings, *, notifier: Notifier | None = None,
-                 endpoints: EndpointMap | None = None):
+                 endpoints: EndpointMap | None = None, in_process: InProcessCaller | None = None):
         self.settings = settings
+        # Calls an in-process (Python callable) endpoint inside an advance (``in_process.py``);
+        # without one, every service task is a job.
+        self.in_process = in_process
         metrics.configure(settings)  # every Baton process makes an Engine first: web, worker child, CLI
         logs.configure(settings.log_format)
         self.db = Database(settings.database_url)

@@ -130,13 +130,14 @@ def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
 def inline_engine(settings_factory, services):  # type: ignore[no-untyped-def]
     """An embedded engine whose jobs run in this process right away (``engine.driver.drain()``)."""
     import migrations
+    from adapters.endpoints import call_in_process
     from adapters.runner import InlineDriver
     from engine import Engine
 
     settings = settings_factory()
     migrations.upgrade(settings.database_url)
     driver = InlineDriver()
-    engine = Engine(settings, notifier=driver.notify)
+    engine = Engine(settings, notifier=driver.notify, in_process=call_in_process)
     driver.engine = engine
     engine.driver = driver  # type: ignore[attr-defined]
     yield engine

@@ -539,8 +539,14 @@ SEND = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_a_send_task_with_a_topic_runs_as_a_job(inline_engine):  # type: ignore[no-untyped-def]
-    """Camunda 7 and 8 run a send task like a service task; SpiffWorkflow alone would skip it."""
+    """Camunda 7 and 8 run a send task like a service task; SpiffWorkflow alone would skip it.
+    Its endpoint here is in-process: the call runs inside the advance, or as a job when the
+    diagram says asyncBefore."""
     inline_engine.deploy([("send.bpmn", SEND)])
+    instance_id = inline_engine.start("send", {"x": 1})
+    doc = inline_engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and doc["variables"]["audited"] is True and doc["jobs"] == []
+    inline_engine.deploy([("send.bpmn", SEND.replace(b'id="notify"', b'id="notify" camunda:asyncBefore="true"'))])
     instance_id = inline_engine.start("send", {"x": 1})
     inline_engine.driver.drain()
     doc = inline_engine.get_instance(instance_id)

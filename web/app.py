@@ -38,7 +38,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             from adapters.tasks import create_celery
 
             notifier = CeleryNotifier(create_celery(settings))
-        engine = Engine(settings, notifier=notifier)
+        from adapters.endpoints import call_in_process
+
+        engine = Engine(settings, notifier=notifier, in_process=call_in_process)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_xml_bytes * 4 + 65536,
                       JSON_SORT_KEYS=False)

@@ -36,10 +36,11 @@ def _current_settings() -> Settings:
 
 def _engine() -> Engine:
     from adapters.broker import CeleryNotifier
+    from adapters.endpoints import call_in_process
     from adapters.tasks import create_celery
 
     settings = _current_settings()
-    return Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
+    return Engine(settings, notifier=CeleryNotifier(create_celery(settings)), in_process=call_in_process)
 
 
 def _fail(message: str, code: int = 1) -> None:

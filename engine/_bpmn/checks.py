@@ -266,7 +266,10 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
         where = endpoints.source or "no BATON_ENDPOINTS file is configured"
         refuse(el, f"topic {topic!r} resolves to no endpoint ({where})")
         return None
-    return {"topic": topic}
+    binding: dict[str, Any] = {"topic": topic}
+    if any(el.get(f"{{{CAMUNDA}}}{flag}") == "true" for flag in ("asyncBefore", "asyncAfter")):
+        binding["async"] = True  # its own job and commit, even for an in-process endpoint
+    return binding
 
 
 def _connector_binding(connector: etree._Element, refuse: Refuse) -> dict[str, Any] | None:
