@@ -28,6 +28,15 @@ class ServicesServer(ThreadingHTTPServer):
         self.quiet = quiet
         super().__init__(address, ServicesHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that went away mid-call (a killed worker) is not the services' error: one line,
+        no traceback; anything else is reported as the stdlib does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            if not self.quiet:
+                sys.stderr.write(f"[services] {client_address[0]}:{client_address[1]} went away mid-call\n")
+            return
+        super().handle_error(request, client_address)
+
     def shutdown(self) -> None:
         """Stop serve_forever and release the port, so a test can rebind it at once."""
         super().shutdown()

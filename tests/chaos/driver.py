@@ -231,6 +231,8 @@ class Cluster:
         self.env.update({"BATON_API_TOKEN": self.token, "BATON_WEB_PROCESSES": "1", "BATON_WEB_THREADS": "8",
                          "BATON_METRICS_DIR": str(folder / "metrics")})
         self.generation: Counter[str] = Counter()
+        self._ready: set[str] = set()  # names of the worker processes seen ready
+        self._lock = threading.Lock()  # the killer thread and the supervisor both replace workers
         self.workers: list[Proc] = []
         self.web: Proc | None = None
         self.db = sa.create_engine(self.postgres.url, pool_pre_ping=True, pool_size=2)
@@ -297,17 +299,42 @@ class Cluster:
 
     # -- the chaos ------------------------------------------------------------------------------
 
+    def ready_workers(self) -> list[int]:
+        """Slots whose worker is up and consuming (Celery logged "ready"): killing one that is still
+        booting would test nothing."""
+        for w in self.workers:
+            if w.name not in self._ready and w.alive() and " ready." in w.log.read_text(errors="replace"):
+                self._ready.add(w.name)
+        return [slot for slot, w in enumerate(self.workers) if w.name in self._ready and w.alive()]
+
+    def supervise(self, report: Report) -> None:
+        """A worker that exited without being killed is a finding: record it, start another."""
+        with self._lock:
+            for slot, worker in enumerate(self.workers):
+                if not worker.alive():
+                    tail = " | ".join(worker.log.read_text(errors="replace").splitlines()[-3:])[:600]
+                    report.violations.append(f"{worker.name} exited by itself with {worker.proc.returncode}: {tail}")
+                    self.start_worker(slot)
+
     def kill_worker(self, rng: random.Random, report: Report) -> None:
-        slot = rng.randrange(len(self.workers))
-        victim = self.workers[slot]
-        owners = [f"{_hostname()}:{pid}" for pid in group_pids(victim.pid)]
-        victim.kill()
+        for _ in range(100):  # at most ~30 s for a worker to be ready
+            ready = self.ready_workers()
+            if ready:
+                break
+            time.sleep(0.3)
+        else:
+            return
+        with self._lock:
+            slot = rng.choice(ready)
+            victim = self.workers[slot]
+            owners = [f"{_hostname()}:{pid}" for pid in group_pids(victim.pid)]
+            victim.kill()
+            self.start_worker(slot)
         at = datetime.now(UTC)
         jobs = self._query(lambda c: [r[0] for r in c.execute(
             sa.text("SELECT id FROM job WHERE status = 'running' AND lock_owner = ANY(:owners)"),
             {"owners": owners})], default=[])
         report.kills.append(Kill(at, victim.name, jobs))
-        self.start_worker(slot)
 
     def restart_broker(self, report: Report) -> None:
         began = time.monotonic()
@@ -453,6 +480,7 @@ def _chaos(cluster: Cluster, report: Report, rng: random.Random) -> None:
                 return
             if time.monotonic() - began >= config.duration:
                 return
+            cluster.supervise(report)
             cluster.kill_worker(rng, report)
 
     kill_thread = threading.Thread(target=killer, name="chaos-killer", daemon=True)
@@ -489,6 +517,7 @@ def _quiesce(cluster: Cluster, report: Report) -> None:
                     "(SELECT count(*) FROM job WHERE status IN ('pending', 'running'))")
     last = None
     while time.monotonic() < deadline:
+        cluster.supervise(report)
         last = cluster._query(lambda c: tuple(c.execute(query).one()), default=None)
         if last == (0, 0):
             report.quiesce_seconds = time.monotonic() - began
