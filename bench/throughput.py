@@ -228,7 +228,7 @@ def bench_script_embedded(n: int) -> dict[str, Any]:
 
 # -- 5. the long loop -----------------------------------------------------------------------
 
-def bench_loop(turns: int, time_limit: float = 900.0) -> dict[str, Any]:
+def bench_loop(turns: int, time_limit: float = 300.0) -> dict[str, Any]:
     """One ``long_loop`` instance of ``turns`` turns, embedded; each step timed on its own.
 
     A step is one job: claim, call ``bench.handlers:tick``, advance (restore or reuse the
@@ -523,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="raw,embedded,celery,script,loop",
                         help="comma-separated subset of raw,embedded,celery,script,loop")
     parser.add_argument("--loop", type=int, help="turns of the long loop (default 10,000; --quick 1,000)")
-    parser.add_argument("--loop-limit", type=float, default=900.0,
-                        help="seconds after which the long loop is stopped and reported unfinished (900)")
+    parser.add_argument("--loop-limit", type=float, default=300.0,
+                        help="seconds after which the long loop is stopped and reported unfinished (300)")
     parser.add_argument("--beat", action="store_true",
                         help="run the Celery workers with beat (the relay that re-sends stale pending jobs)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one Celery run")
