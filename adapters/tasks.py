@@ -14,9 +14,15 @@ the broker-side timeout is only a second line and is set above the longest retry
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
+import time
 from typing import Any
 
 from celery import Celery, signals
+from celery.platforms import EX_FAILURE
+from celery.worker import state as worker_state
 
 from engine import Engine, Settings, metrics
 
@@ -111,3 +117,63 @@ def _engine(app: Celery) -> Engine:
 @signals.worker_process_init.connect
 def _reset_after_fork(**_: Any) -> None:
     _state.pop("engine", None)
+    _state["default_term"] = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _term_in_child)
+
+
+# -- supervision (docs/deployment.md) ------------------------------------------------------------
+# A pool child that dies is replaced by billiard, and its job comes back (reject_on_worker_lost,
+# then the claim's lease). Two things nothing replaced: the embedded beat, which is the relay's
+# clock, and a child stopped mid-job by a SIGTERM sent to the whole process group (systemd's
+# default, a terminal). The worker now stops with exit code 1 when its beat dies, so that its
+# supervisor starts a whole one, and a pool child finishes its job before it obeys SIGTERM.
+
+@signals.worker_ready.connect
+def _watch_beat(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process: stop the worker (exit 1) if its embedded beat dies."""
+    beat = getattr(getattr(sender, "controller", None), "beat", None)
+    if beat is None:  # --no-beat
+        return
+
+    def watch() -> None:
+        while not (worker_state.should_stop or worker_state.should_terminate):
+            time.sleep(1.0)
+            if not beat.is_alive():
+                log.error("the worker's beat (the relay's clock) died; stopping so that it is restarted whole")
+                _state["exit_code"] = EX_FAILURE  # Celery's own exit code says 0 after a warm shutdown
+                worker_state.should_stop = EX_FAILURE  # the worker's loop turns this into a warm shutdown
+                return
+
+    threading.Thread(target=watch, name="baton-beat-watch", daemon=True).start()
+
+
+def worker_exit_code(celery_code: int) -> int:
+    """The exit code of ``baton worker``: Celery's, or 1 if the worker stopped for losing its beat."""
+    return celery_code or int(_state.get("exit_code", 0))
+
+
+@signals.task_prerun.connect
+def _busy(**_: Any) -> None:
+    _state["busy"] = True
+
+
+@signals.task_postrun.connect
+def _idle(**_: Any) -> None:
+    _state["busy"] = False
+    if _state.pop("term_pending", False):  # obey the SIGTERM once the result is back with the parent
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+
+def _term_in_child(signum: int, frame: Any) -> None:
+    """A pool child's SIGTERM: finish the job in hand (its result is committed and acknowledged),
+    then stop; an idle child stops at once, as billiard would have it."""
+    if _state.get("busy"):
+        _state["term_pending"] = True
+        log.warning("pool process %d: SIGTERM during a job; finishing it first", os.getpid())
+        return
+    default = _state.get("default_term")
+    if callable(default):
+        default(signum, frame)
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)

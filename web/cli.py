@@ -295,8 +295,15 @@ def serve(host: str | None, port: int | None, processes: int | None, threads: in
 @click.option("--beat/--no-beat", default=True, help="Also run the periodic relay (default: yes).")
 @click.option("--loglevel", default="INFO")
 def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
-    """Run a Celery worker that executes service jobs."""
-    from adapters.tasks import create_celery
+    """Run a Celery worker that executes service jobs.
+
+    Exits 0 after a requested stop (SIGTERM: the jobs in hand are finished first), non-zero when
+    the worker could not start or lost its beat: run it under a supervisor that restarts it
+    (``baton run`` does; docs/deployment.md shows systemd and containers)."""
+    import logging
+    import os
+
+    from adapters.tasks import create_celery, worker_exit_code
 
     settings = _current_settings()
     app = create_celery(settings)
@@ -304,7 +311,20 @@ def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
             "--queues=baton,baton.relay", "--without-gossip", "--without-mingle"]
     if beat:
         argv.append("--beat")
-    app.worker_main(argv)
+    code = 1  # anything but a clean return is a failure
+    try:
+        app.worker_main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        code = worker_exit_code(code)
+        # Leave at once: after a pool process was killed, billiard's exit handler can wait forever
+        # for a queue lock that process held, and a worker that never exits is never restarted.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -56,21 +57,16 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
     finally:
         engine.close()
 
-    python = sys.executable
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def spawn(name: str, args: list[str]) -> None:
-        children.append((name, subprocess.Popen([python, *args], env=env, cwd=ROOT)))
-
+    supervisor = Supervisor(env, cwd=ROOT)
     if with_services:
-        spawn("demo services", ["-m", "processes.services", "--host", "127.0.0.1", "--port", str(DEMO_PORT),
-                                "--quiet"])
-    spawn("worker", ["-m", "web.cli", "worker", "--loglevel=WARNING"])
+        supervisor.spawn("demo services", ["-m", "processes.services", "--host", "127.0.0.1", "--port",
+                                           str(DEMO_PORT), "--quiet"])
+    supervisor.spawn("worker", ["-m", "web.cli", "worker", "--loglevel=WARNING"])
     if settings.bus_url:  # the bus bridge, and the demo services that react to order_hybrid's events
-        spawn("bus", ["-m", "web.cli", "bus", "--loglevel=WARNING"])
+        supervisor.spawn("bus", ["-m", "web.cli", "bus", "--loglevel=WARNING"])
         if with_services:
-            spawn("demo consumers", ["-m", "processes.services.consumers", "--quiet"])
-    spawn("web", ["-m", "web.cli", "serve"])
+            supervisor.spawn("demo consumers", ["-m", "processes.services.consumers", "--quiet"])
+    supervisor.spawn("web", ["-m", "web.cli", "serve"])
 
     click.echo("")
     click.echo(f"Baton is running: http://{settings.host}:{settings.port}/  (API: /api/v1)")
@@ -89,28 +85,87 @@ def run_everything(settings: Settings, *, with_services: bool = True) -> None:
     click.echo("API token: .venv/bin/baton token create --role operator")
     click.echo("Ctrl-C stops everything.")
 
-    stopping = False
+    supervisor.run()
 
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while not stopping:
-            for name, child in children:
-                if child.poll() is not None:
-                    click.echo(f"{name} exited with {child.returncode}; stopping everything", err=True)
-                    stopping = True
-            time.sleep(0.3)
-    finally:
-        for _, child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 10
-        for _, child in children:
+class Supervisor:
+    """Runs ``baton run``'s processes and restarts one that exits, with a growing pause.
+
+    Each child is the leader of its own process group, so a restart or a stop also ends what it
+    left behind (a worker's pool processes), and Ctrl-C reaches only this process, which then
+    asks each child to stop (SIGTERM: a worker finishes the jobs in hand) and kills what is left
+    after ``grace`` seconds. The pause before a restart doubles from 1 s to 30 s and starts over
+    once a child has run for a minute, so a child that cannot start does not spin.
+    """
+
+    def __init__(self, env: dict[str, str], *, cwd: Path, grace: float = 15.0):
+        self.env, self.cwd, self.grace = env, cwd, grace
+        self.children: dict[str, _Child] = {}
+        self.stopping = False
+
+    def spawn(self, name: str, args: list[str]) -> None:
+        self.children[name] = _Child(name, [sys.executable, *args])
+        self.children[name].start(self.env, self.cwd)
+
+    def run(self) -> None:
+        def stop(*_: object) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not self.stopping:
+                self.tend()
+                time.sleep(0.3)
+        finally:
+            self.stop_all()
+
+    def tend(self) -> None:
+        """Restart the children that exited, once their pause is over."""
+        now = time.monotonic()
+        for child in self.children.values():
+            code = child.proc.poll() if child.proc else None
+            if child.proc is not None and code is not None:
+                child.reap()  # what the child left behind in its group
+                child.pause = 1.0 if now - child.started > 60 else min(30.0, child.pause * 2)
+                child.restart_at = now + child.pause
+                click.echo(f"{child.name} exited with {code}; restarting it in {child.pause:.0f} s", err=True)
+                child.proc = None
+            if child.proc is None and now >= child.restart_at:
+                child.start(self.env, self.cwd)
+                child.restarts += 1
+
+    def stop_all(self) -> None:
+        running = [c for c in self.children.values() if c.proc is not None and c.proc.poll() is None]
+        for child in running:
+            child.proc.terminate()  # type: ignore[union-attr]
+        deadline = time.monotonic() + self.grace
+        for child in running:
             try:
-                child.wait(max(0.1, deadline - time.monotonic()))
+                child.proc.wait(max(0.1, deadline - time.monotonic()))  # type: ignore[union-attr]
             except subprocess.TimeoutExpired:
-                child.kill()
+                click.echo(f"{child.name} did not stop within {self.grace:.0f} s; killing it", err=True)
+        for child in self.children.values():
+            child.reap()
+
+
+class _Child:
+    def __init__(self, name: str, argv: list[str]):
+        self.name, self.argv = name, argv
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = self.restart_at = 0.0
+        self.pause = 0.5  # doubled before the first restart: 1 s
+        self.restarts = 0
+
+    def start(self, env: dict[str, str], cwd: Path) -> None:
+        self.proc = subprocess.Popen(self.argv, env=env, cwd=cwd, start_new_session=True)
+        self.started = time.monotonic()
+
+    def reap(self) -> None:
+        """SIGKILL the child's process group (its leftovers), and collect the child."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
