@@ -186,12 +186,12 @@ class Server:
     def tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, wait: float = 20.0) -> None:
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
+                os.killpg(self.process.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=wait)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -349,7 +349,7 @@ def run_profile(db: Database, call: str, connections: int, seconds: float) -> st
         drive(server.port, db.token, call, db.instance_ids, connections, 1.0)
         result = drive(server.port, db.token, call, db.instance_ids, connections, seconds)
     finally:
-        server.stop()  # the worker writes its report as it exits
+        server.stop(wait=150)  # the worker writes its report as it exits (summing the profiles takes a while)
     text = out.read_text(errors="replace") if out.exists() else f"(no profile written)\n{server.tail()}"
     return (f"profile: 1 web process, every request under cProfile (wall clock per request thread), {call}, "
             f"{result['req_per_s']} req/s while profiled (cProfile slows it)\n" + text)
@@ -399,6 +399,7 @@ def serve_profiled(port: int, out: Path) -> None:
     settings = Settings.from_env()
     options = gunicorn_options("127.0.0.1", port, 1, settings.web_threads)
     options["worker_exit"] = worker_exit
+    options["graceful_timeout"] = 120
     Profiled(settings, options).run()
 
 
