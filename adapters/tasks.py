@@ -117,8 +117,6 @@ def _engine(app: Celery) -> Engine:
 @signals.worker_process_init.connect
 def _reset_after_fork(**_: Any) -> None:
     _state.pop("engine", None)
-    _state["default_term"] = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _term_in_child)
 
 
 # -- supervision (docs/deployment.md) ------------------------------------------------------------
@@ -135,10 +133,16 @@ def _watch_beat(sender: Any = None, **_: Any) -> None:
     if beat is None:  # --no-beat
         return
 
+    def stopping() -> bool:  # a requested stop sets should_stop to 0 (EX_OK): compare with None
+        return worker_state.should_stop is not None or worker_state.should_terminate is not None
+
     def watch() -> None:
-        while not (worker_state.should_stop or worker_state.should_terminate):
+        while not stopping():
             time.sleep(1.0)
             if not beat.is_alive():
+                time.sleep(1.0)  # a SIGTERM to the whole group ends the beat and the worker together
+                if stopping():
+                    return
                 log.error("the worker's beat (the relay's clock) died; stopping so that it is restarted whole")
                 _state["exit_code"] = EX_FAILURE  # Celery's own exit code says 0 after a warm shutdown
                 worker_state.should_stop = EX_FAILURE  # the worker's loop turns this into a warm shutdown
@@ -155,6 +159,9 @@ def worker_exit_code(celery_code: int) -> int:
 @signals.task_prerun.connect
 def _busy(**_: Any) -> None:
     _state["busy"] = True
+    if "default_term" not in _state:  # here, not at worker_process_init: billiard sets its own after that
+        _state["default_term"] = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _term_in_child)
 
 
 @signals.task_postrun.connect
