@@ -12,7 +12,8 @@ One run (:func:`run`, parameters in :class:`ChaosConfig`):
    share has ``scenario=ship_fail`` (``/shipping/create`` answers the BPMN error: the saga is
    compensated, the fulfillment takes its not-shipped path) and a share has ``lose=true`` (every
    service loses its first answer after applying the effect: Baton must retry with the same key);
-3. meanwhile SIGKILLs a random worker every ``config.kill_every`` seconds (and starts a new one),
+3. meanwhile SIGKILLs a random worker every ``config.kill_every`` seconds (and starts a new one;
+   only a worker consuming for ``MIN_UPTIME`` seconds, and never the last one consuming),
    restarts the broker once, PostgreSQL once, and SIGKILLs the web process once (and restarts it);
 4. waits (bounded) for quiescence: every instance ended or stuck in an incident, no job pending
    or running;
@@ -64,6 +65,8 @@ SAGA, FULFILLMENT = "order_saga", "order_fulfillment"
 CHARGE, RESERVE, SHIP = "/payment/charge", "/inventory/reserve", "/shipping/create"
 REFUND, RELEASE, NOTIFY, CANCEL_SHIPMENT = "/payment/refund", "/inventory/release", "/notify/send", "/shipping/cancel"
 SERVICE_PATHS = (CHARGE, RESERVE, SHIP, REFUND, RELEASE, NOTIFY, CANCEL_SHIPMENT)
+#: A worker is killed only after it has been consuming this long (it holds jobs by then).
+MIN_UPTIME = 2.0
 
 #: (definition, scenario) -> (final status, end event, the paths whose effect happens exactly once;
 #: every other path: never).
@@ -83,7 +86,7 @@ class ChaosConfig:
     instances: int = 200
     duration: float = 90.0  # seconds of chaos; the starts are spread over its first 80 %
     kill_every: float = 5.0  # a worker SIGKILLed this often (0: never)
-    workers: int = 2
+    workers: int = 3
     concurrency: int = 2
     broker: str = "rabbitmq"  # rabbitmq | redis: a private server either way
     restart_broker: bool = True
@@ -231,7 +234,7 @@ class Cluster:
         self.env.update({"BATON_API_TOKEN": self.token, "BATON_WEB_PROCESSES": "1", "BATON_WEB_THREADS": "8",
                          "BATON_METRICS_DIR": str(folder / "metrics")})
         self.generation: Counter[str] = Counter()
-        self._ready: set[str] = set()  # names of the worker processes seen ready
+        self._ready: dict[str, float] = {}  # worker process name -> when it was first seen ready
         self._lock = threading.Lock()  # the killer thread and the supervisor both replace workers
         self.workers: list[Proc] = []
         self.web: Proc | None = None
@@ -299,13 +302,15 @@ class Cluster:
 
     # -- the chaos ------------------------------------------------------------------------------
 
-    def ready_workers(self) -> list[int]:
-        """Slots whose worker is up and consuming (Celery logged "ready"): killing one that is still
-        booting would test nothing."""
+    def ready_workers(self, for_at_least: float = 0.0) -> list[int]:
+        """Slots whose worker has been up and consuming (Celery logged "ready") for ``for_at_least``
+        seconds."""
+        now = time.monotonic()
         for w in self.workers:
             if w.name not in self._ready and w.alive() and " ready." in w.log.read_text(errors="replace"):
-                self._ready.add(w.name)
-        return [slot for slot, w in enumerate(self.workers) if w.name in self._ready and w.alive()]
+                self._ready[w.name] = now
+        return [slot for slot, w in enumerate(self.workers)
+                if w.alive() and now - self._ready.get(w.name, now + 1) >= for_at_least]
 
     def supervise(self, report: Report) -> None:
         """A worker that exited without being killed is a finding: record it, start another."""
@@ -317,9 +322,13 @@ class Cluster:
                     self.start_worker(slot)
 
     def kill_worker(self, rng: random.Random, report: Report) -> None:
-        for _ in range(100):  # at most ~30 s for a worker to be ready
-            ready = self.ready_workers()
-            if ready:
+        """SIGKILL a random worker that has been working for a while, and start another. Never the
+        last one consuming: a worker boots in seconds to tens of seconds on a busy machine, and a
+        cluster whose workers die as soon as they are up tests nothing; someone must be there to
+        take the dead one's jobs over."""
+        for _ in range(200):  # at most ~60 s for the condition
+            ready = self.ready_workers(MIN_UPTIME)
+            if ready and len(self.ready_workers()) >= 2:
                 break
             time.sleep(0.3)
         else:
