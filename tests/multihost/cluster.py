@@ -105,6 +105,10 @@ def wait_for(probe: Callable[[], T], done: Callable[[T], bool], *, timeout: floa
 
 # -- the database host ----------------------------------------------------------------------------
 
+#: seconds PostgreSQL lets a transaction sit waiting for its client (see :class:`Postgres`)
+IDLE_IN_TRANSACTION_TIMEOUT = 15
+
+
 class Postgres:
     """A private cluster: initdb into ``workdir``, run as the ``postgres`` OS user, listening on
     ``address`` inside the db host's namespace only (and a socket in ``workdir``)."""
@@ -127,6 +131,13 @@ class Postgres:
             conf.write(f"\nlisten_addresses = '{address}'\nport = 5432\n"
                        f"unix_socket_directories = '{self.sockets}'\n"
                        "max_connections = 200\nshared_buffers = 64MB\n"
+                       # Production settings for clients on other machines (docs/SCALING.md): a client
+                       # that vanished mid-transaction (a cut cable sends no FIN) keeps its row locks
+                       # until the server gives up on it. Without these, PostgreSQL waits for the OS's
+                       # TCP keepalive (2 h), and a cut worker that held the relay's lease row blocks
+                       # every other relay, so no job is ever taken over while it is away.
+                       f"idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}s'\n"
+                       "tcp_keepalives_idle = 5\ntcp_keepalives_interval = 2\ntcp_keepalives_count = 3\n"
                        # a test database: durability is not what is measured here
                        "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
         with open(self.data / "pg_hba.conf", "a") as hba:
