@@ -8,7 +8,7 @@ VENDOR := web/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 BPMN_DIST := node_modules/bpmn-js/dist
 
-.PHONY: run test test-under-load lint bench clean vendor
+.PHONY: run test test-under-load lint bench bench-peers bench-web clean vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
+
+bench-peers: $(STAMP)
+	$(BIN)/python bench/peers.py
+
+bench-web: $(STAMP)
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .baton artifacts node_modules $(VENDOR)
