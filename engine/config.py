@@ -41,10 +41,9 @@ BATON_BUS_URL                   message bus of domain events (kombu URL:   (none
 BATON_BUS_ROUTES                TOML file: bus events -> Baton messages,   (none: ``baton bus`` refuses
                                 and what Baton's message events publish    to start)
 BATON_BUS_EXCHANGE              topic exchange of the bus                  ``baton.events``
-BATON_SANDBOX_POOL              script sandbox processes each Baton        ``2``
-                                process keeps started and ready (scripts
-                                and expressions that need one; see
-                                ``engine/_bpmn/sandbox.py``)
+BATON_SANDBOX_POOL              script sandbox processes each Baton        ``2`` (one started with the
+                                process keeps started and ready (see       engine, the rest on first
+                                ``engine/_bpmn/sandbox.py``)               use)
 BATON_LOG_FORMAT                ``text`` or ``json`` (one JSON object per  ``text``
                                 line, with instance/job/element/trace ids)
 BATON_METRICS_DIR               folder where each process keeps its        ``$BATON_HOME/metrics``

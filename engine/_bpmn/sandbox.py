@@ -14,12 +14,12 @@ the host, so Baton evaluates every script and expression one of two ways:
   set of builtins, in a process whose address space is capped (``RLIMIT_AS``) and whose CPU per
   request is capped (``RLIMIT_CPU``, should its parent die mid-request).
 
-Sandbox processes are started ahead of need and reused (``sandbox_pool.py``): a pool of
-``BATON_SANDBOX_POOL`` children is warmed in the background when an engine is created, so a
-``baton start --wait``, a worker and the web server find one ready. The 2 s wall-clock limit
-counts the evaluation only: it starts once a ready child has the request (waiting for a child to
-start has its own, generous timeout). A child killed for overrunning, or found dead, is replaced
-in the background.
+Sandbox processes are started ahead of need and reused (``sandbox_pool.py``): a pool of up to
+``BATON_SANDBOX_POOL`` children, one of them started in the background when an engine is
+created (the rest on first use), so a ``baton start --wait``, a worker and the web server find
+one ready. The 2 s wall-clock limit counts the evaluation only: it starts once a ready child
+has the request (waiting for a child to start has its own, generous timeout). A child killed
+for overrunning, or found dead, is replaced in the background.
 
 Data goes in and out as JSON: only JSON values persist (others become strings, functions and
 modules are dropped). A broken rule, a timeout or a crash raises :class:`ScriptError` with the
@@ -62,14 +62,17 @@ def shared_sandbox() -> SandboxPool:
 
 
 def warm(size: int = DEFAULT_POOL_SIZE) -> SandboxPool:
-    """Size this process's pool (``BATON_SANDBOX_POOL``) and start its children in the background."""
+    """Size this process's pool (``BATON_SANDBOX_POOL``) and start one child in the background.
+
+    One, not ``size``: every ``Engine()`` warms, including a CLI command that runs no script, and
+    on a busy machine each start costs CPU others need. The first evaluation fills the pool."""
     global _shared_size
     with _shared_lock:
         _shared_size = max(1, size)
         if _shared is not None:
             _shared.size = _shared_size
     pool = shared_sandbox()
-    pool.warm()
+    pool.warm(1)
     return pool
 
 

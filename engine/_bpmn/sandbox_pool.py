@@ -190,10 +190,11 @@ class SandboxPool:
         self.started = 0  # children started so far (tests and the benchmark read it)
 
     # -- public ----------------------------------------------------------------------------------
-    def warm(self) -> None:
-        """Start children in the background until ``size`` exist; returns at once."""
+    def warm(self, count: int | None = None) -> None:
+        """Start children in the background until ``count`` (default ``size``) exist; returns at
+        once. The first request fills the pool to ``size`` in any case."""
         with self._cond:
-            self._fill()
+            self._fill(self.size if count is None else min(count, self.size))
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until at least one child is ready (the benchmark and tests use it)."""
@@ -258,11 +259,11 @@ class SandboxPool:
                     "started": self.started, "gave_up": self._gave_up}
 
     # -- inside ----------------------------------------------------------------------------------
-    def _fill(self) -> None:
-        """Start a background starter for each missing child. Holds ``_cond``."""
+    def _fill(self, size: int | None = None) -> None:
+        """Start a background starter for each child missing up to ``size``. Holds ``_cond``."""
         if self._closed:
             return
-        for _ in range(self.size - len(self._idle) - self._busy - self._starting):
+        for _ in range((self.size if size is None else size) - len(self._idle) - self._busy - self._starting):
             self._starting += 1
             threading.Thread(target=self._starter, name="baton-sandbox-start", daemon=True).start()
 
