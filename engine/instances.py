@@ -274,6 +274,9 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
         tickets += outbox.return_job(session, instance, _variables(workflow))
     _record_in_order(session, instance, notes, changes)
     instance.variables = _variables(workflow)
+    # The stored tree holds the live tasks and little else, so a step costs the same at the
+    # 10th and the 10,000th turn of a loop (history rows, not the tree, record what ran).
+    workflow.prune_finished()
     instance.state = engine.codec.state_to_json(workflow)
     instance.revision += 1
     instance.updated_at = now

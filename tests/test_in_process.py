@@ -182,3 +182,31 @@ def test_a_worker_killed_between_two_in_process_steps_loses_nothing_and_applies_
         assert [h["element_id"] for h in doc["history"] if h["event"] == "completed"].count("reserve") == 1
     finally:
         engine.close()
+
+
+def test_the_stored_state_of_a_long_loop_stays_the_same_size(settings_factory):
+    """Each turn commits (its own job here), and the stored tree holds the live tasks only."""
+    from sqlalchemy import func, select
+
+    from adapters.runner import run_job
+    from engine.models import ProcessInstance
+
+    engine = make_engine(settings_factory(endpoints=ROOT / "bench" / "endpoints.toml", commit_every_step=True))
+    loop = ROOT / "bench" / "long_loop.bpmn"
+    try:
+        engine.deploy([(loop.name, loop.read_bytes())])
+        instance_id = engine.start("long_loop", {"i": 0, "n": 240})
+        sizes: dict[int, int] = {}
+        turns = 0
+        while engine.driver.queue:
+            run_job(engine, engine.driver.queue.popleft().id, "test")
+            turns += 1
+            if turns in (20, 120, 239):
+                with engine.db.reading() as session:
+                    sizes[turns] = session.scalar(select(func.length(ProcessInstance.state))
+                                                  .where(ProcessInstance.id == instance_id))
+        doc = engine.get_instance(instance_id)
+        assert doc["status"] == "completed" and doc["variables"]["i"] == 240 and turns == 240
+        assert sizes[120] <= sizes[20] * 1.25 and sizes[239] <= sizes[20] * 1.25, sizes  # it does not grow
+    finally:
+        engine.close()

@@ -57,7 +57,8 @@ from .sandbox import SandboxScriptEngine
 
 UNLIMITED_DEPTH = 10**9
 _SCRIPT_ENGINE = SandboxScriptEngine()
-PRUNE_ABOVE_TASKS = 400
+PRUNE_ABOVE_TASKS = 400  # between the engine passes of one advance
+KEEP_TASKS = 16  # at the end of an advance: a tree this small is stored as it is
 
 
 class BatonSubWorkflow(BpmnSubWorkflow):
@@ -172,6 +173,10 @@ class BatonWorkflow(BpmnWorkflow):
                     before_prune(self)
                 self.prune()
         self.refresh_timers()
+
+    def prune_finished(self) -> int:
+        """Prune at the end of an advance, once its history is taken, if finished tasks pile up."""
+        return self.prune() if len(self.tasks) > KEEP_TASKS else 0
 
     def prune(self) -> int:
         """Drop the finished tasks above the lowest common ancestor of every unfinished task."""
