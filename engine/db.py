@@ -16,6 +16,15 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+# A Baton process cut off from the database (a network split, a frozen host) must not hold an
+# instance's row lock, or the relay's, for the two hours a TCP connection takes to notice: the
+# server ends a transaction left idle for a minute (no advance waits that long between two
+# statements; in-process calls are budgeted at 5 s) and keepalives find a dead peer in ~20 s.
+POSTGRES_CONNECT_ARGS = {
+    "options": "-c idle_in_transaction_session_timeout=60000",
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
+}
+
 
 class Database:
     """Owns the SQLAlchemy engine and hands out sessions, each one a transaction."""
@@ -32,7 +41,8 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                        connect_args=POSTGRES_CONNECT_ARGS)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(baton_read_only=True), expire_on_commit=False
