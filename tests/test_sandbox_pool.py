@@ -15,7 +15,7 @@ import pytest
 from bench.burn import start_burners, stop_burners
 from engine import SandboxUnavailable
 from engine._bpmn import sandbox
-from engine._bpmn.sandbox_pool import SandboxPool, child_command
+from engine._bpmn.sandbox_pool import SandboxPool, ScriptError, child_command
 
 SAFETY_TIMEOUT = 120.0  # how long anything may take before the test calls it hung (not a speed target)
 
@@ -179,3 +179,10 @@ def test_a_sandbox_that_never_starts_ends_as_an_incident_naming_the_sandbox_afte
     assert job["status"] == "failed" and job["attempts"] == job["max_attempts"]
     [incident] = doc["incidents"]
     assert "SandboxUnavailable" in incident["message"] and "script:" not in incident["message"]
+
+
+def test_a_result_too_large_to_keep_is_refused_and_the_sandbox_replaced(own_pool):  # type: ignore[no-untyped-def]
+    pool = own_pool(size=1, time_limit=SAFETY_TIMEOUT)  # building 80 MiB is slow on a busy machine
+    with pytest.raises(ScriptError, match="too large"):
+        pool.run("exec", "x = 'a' * (80 * 2 ** 20)", {})
+    assert pool.run("eval", "sum([1, 2])", {}) == 3

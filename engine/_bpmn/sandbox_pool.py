@@ -34,6 +34,7 @@ from ..errors import SandboxUnavailable
 TIME_LIMIT_SECONDS = 2.0
 MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 START_TIMEOUT_SECONDS = 30.0
+MAX_REPLY_BYTES = 64 * 1024 * 1024  # a script's variables; the instance row holds them too
 CHILD_SCRIPT = Path(__file__).with_name("sandbox_child.py")
 
 
@@ -56,6 +57,10 @@ class ScriptError(SpiffWorkflowException):
 
 class _Gone(Exception):
     """The child's pipe closed: it died (or was killed) before answering."""
+
+
+class _TooLarge(Exception):
+    """A reply bigger than ``MAX_REPLY_BYTES``: not read (it would sit in this process's memory)."""
 
 
 class _Late(Exception):
@@ -165,6 +170,8 @@ class SandboxChild:
         poller = select.poll()
         poller.register(self._in, select.POLLIN)
         size = struct.unpack(">I", self._read(4, deadline, poller))[0]
+        if size > MAX_REPLY_BYTES:
+            raise _TooLarge(size)
         return json.loads(self._read(size, deadline, poller))
 
 
@@ -222,6 +229,10 @@ class SandboxPool:
             except _Late:
                 self._discard(child)
                 raise ScriptError(f"ran longer than the {self.time_limit:g} s time limit") from None
+            except _TooLarge as exc:
+                self._discard(child)  # the unread reply is still in its pipe
+                raise ScriptError(f"the result is too large ({exc.args[0] // 2**20} MiB; "
+                                  f"at most {MAX_REPLY_BYTES // 2**20} MiB)") from None
             except _Gone:
                 self._discard(child)
                 if attempt == 1:  # maybe killed from outside: the request gets one more child
