@@ -127,21 +127,34 @@ def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def inline_engine(settings_factory, services):  # type: ignore[no-untyped-def]
-    """An embedded engine whose jobs run in this process right away (``engine.driver.drain()``)."""
+def inline_engine_factory():  # type: ignore[no-untyped-def]
+    """Makes embedded engines whose jobs run in this process (``engine.driver.drain()``) and whose
+    in-process endpoints run inside the advance, as ``baton`` wires them; closed afterwards."""
     import migrations
     from adapters.endpoints import call_in_process
     from adapters.runner import InlineDriver
     from engine import Engine
 
-    settings = settings_factory()
-    migrations.upgrade(settings.database_url)
-    driver = InlineDriver()
-    engine = Engine(settings, notifier=driver.notify, in_process=call_in_process)
-    driver.engine = engine
-    engine.driver = driver  # type: ignore[attr-defined]
-    yield engine
-    engine.close()
+    made = []
+
+    def make(settings):  # type: ignore[no-untyped-def]
+        migrations.upgrade(settings.database_url)
+        driver = InlineDriver()
+        engine = Engine(settings, notifier=driver.notify, in_process=call_in_process)
+        driver.engine = engine
+        engine.driver = driver  # type: ignore[attr-defined]
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+@pytest.fixture
+def inline_engine(settings_factory, services, inline_engine_factory):  # type: ignore[no-untyped-def]
+    """An embedded engine whose jobs run in this process right away (``engine.driver.drain()``)."""
+    return inline_engine_factory(settings_factory())
 
 
 @pytest.fixture
