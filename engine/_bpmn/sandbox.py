@@ -24,9 +24,9 @@ for overrunning, or found dead, is replaced in the background.
 Data goes in and out as JSON: only JSON values persist (others become strings, functions and
 modules are dropped), and a result over 64 MiB is refused rather than read into this process.
 A broken rule, a timeout or a crash raises :class:`ScriptError` with the rule and the line; the
-engine turns it into an incident on the task. A sandbox that cannot be
-started raises :class:`engine.errors.SandboxUnavailable` instead: not the diagram's fault, so a
-job that meets it is retried, and no incident names the script.
+engine turns it into an incident on the task. A sandbox that cannot be started raises
+:class:`engine.errors.SandboxUnavailable` instead: not the diagram's fault, so a job that meets
+it is retried, and no incident names the script.
 """
 
 from __future__ import annotations
