@@ -27,7 +27,8 @@ embedded >= 0.4x raw; Baton Celery 2 processes >= 0.5x bare Celery (2 processes)
 own 1 process. ``--profile PEER`` (``embedded`` or ``celery``) prints the top functions by
 cumulative time (cProfile) of that peer's work: in this process for ``embedded``; for
 ``celery``, of the worker's pool process (``bench/profiled_worker.py``).
-The LAST line is one JSON object with every figure.
+The LAST line is one JSON object with every figure. The commit printed is ``git rev-parse HEAD``
+of the checkout, or ``BATON_BENCH_COMMIT`` (a snapshot made with ``git archive`` has no git).
 """
 
 from __future__ import annotations
@@ -195,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import SpiffWorkflow
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = os.environ.get("BATON_BENCH_COMMIT") or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     load_before = os.getloadavg()
     say(f"Peers on straight_ten (start -> 10 service tasks -> end), {os.cpu_count()} CPUs, "
         f"Python {sys.version.split()[0]}, SpiffWorkflow {getattr(SpiffWorkflow, '__version__', '?')}, "
