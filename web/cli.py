@@ -307,8 +307,12 @@ def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
 
     settings = _current_settings()
     app = create_celery(settings)
+    # A node name of its own: Celery's default, celery@<host>, is the same for every worker of a
+    # machine, and on RabbitMQ each node's control queue is exclusive, so a second worker (or one
+    # restarted while its predecessor's connection lingers) died at start with RESOURCE_LOCKED.
     argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency or settings.worker_concurrency}",
-            "--queues=baton,baton.relay", "--without-gossip", "--without-mingle"]
+            "--queues=baton,baton.relay", "--without-gossip", "--without-mingle",
+            f"--hostname=baton-{os.getpid()}@%h"]
     if beat:
         argv.append("--beat")
     code = 1  # anything but a clean return is a failure
