@@ -1,0 +1,553 @@
+"""The Unified EL (JUEL) grammar: a tokenizer and a recursive-descent parser producing an AST.
+
+This follows the Unified Expression Language (JSR-245, now Jakarta Expression Language) as
+Camunda 7 reads it with its JUEL fork, for every construct Camunda 7 accepts; what Baton
+then evaluates is a subset, decided on this tree by ``_evaluator.check_subset``. Parsing the
+whole language (method calls, functions) rather than only the subset lets a refusal name the
+part it refuses (``method call customer.prop("age")``) instead of a bare "unexpected '('".
+
+A template (the text of an attribute or element) is literal text with embedded evaluations::
+
+    template       = [ text ] , { eval , [ text ] } ;      (* every eval of one template opens
+                                                              with the same "${" or "#{" *)
+    text           = { ? any character ? - ( "${" | "#{" ) | "\\${" | "\\#{" } ;
+    eval           = ( "${" | "#{" ) , expression , "}" ;
+
+    expression     = or , [ "?" , expression , ":" , expression ] ;
+    or             = and , { ( "||" | "or" ) , and } ;
+    and            = equality , { ( "&&" | "and" ) , equality } ;
+    equality       = relational , { ( "==" | "eq" | "!=" | "ne" ) , relational } ;
+    relational     = additive , { ( "<" | "lt" | ">" | "gt" | "<=" | "le" | ">=" | "ge" ) , additive } ;
+    additive       = multiplicative , { ( "+" | "-" ) , multiplicative } ;
+    multiplicative = unary , { ( "*" | "/" | "div" | "%" | "mod" ) , unary } ;
+    unary          = ( "-" | "!" | "not" | "empty" ) , unary | value ;
+    value          = ( literal | nonliteral ) ,
+                     { "." , identifier , [ arguments ] | "[" , expression , "]" , [ arguments ] } ;
+    nonliteral     = identifier , [ arguments ]                 (* a function call f(...) *)
+                   | identifier , ":" , identifier , arguments  (* a function ns:f(...) *)
+                   | "(" , expression , ")" ;
+    arguments      = "(" , [ expression , { "," , expression } ] , ")" ;
+    literal        = "true" | "false" | "null" | integer | float | string ;
+    integer        = digit , { digit } ;                         (* a Java long *)
+    float          = digit , { digit } , "." , { digit } , [ exponent ]
+                   | "." , digit , { digit } , [ exponent ]
+                   | digit , { digit } , exponent ;
+    exponent       = ( "e" | "E" ) , [ "+" | "-" ] , digit , { digit } ;
+    string         = "'" , { ? any character ? - ( "'" | "\\" ) | escape } , "'"
+                   | '"' , { ? any character ? - ( '"' | "\\" ) | escape } , '"' ;
+    escape         = "\\'" | '\\"' | "\\\\" ;
+    identifier     = letter , { letter | digit } - keyword ;    (* letter: a Java letter, "_", "$" *)
+    keyword        = "and" | "or" | "not" | "eq" | "ne" | "lt" | "gt" | "le" | "ge" | "true"
+                   | "false" | "null" | "empty" | "div" | "mod" | "instanceof" ;
+
+Whitespace separates tokens inside an eval and is kept in text. The precedence, lowest first:
+``?:``, ``|| or``, ``&& and``, ``== != eq ne``, ``< > <= >= lt gt le ge``, ``+ -``,
+``* / div % mod``, unary ``- ! not empty``, then ``.`` and ``[]``. ``\\${`` in text is a
+literal ``${``; any other backslash in text is kept as it is.
+
+Refused here, with the reason, because Camunda 7's JUEL refuses them too (EL 3.0 and later
+added them): the assignment ``=``, the concatenation ``+=``, the separator ``;``, lambdas
+``->``, collection literals ``[1, 2]`` / ``{...}``, and ``instanceof`` (a reserved word).
+
+Bounds: a template longer than ``MAX_TEXT`` characters, nested more than ``MAX_NESTING`` deep
+(parentheses, brackets, arguments, ternaries, unary chains) or making more than ``MAX_NODES``
+nodes is refused, so neither parsing nor evaluating can exhaust the stack or loop long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import JuelError, JuelSyntaxError, JuelUnsupported
+
+MAX_TEXT = 10_000
+MAX_NESTING = 32
+MAX_NODES = 2_000
+MAX_DEPTH = 3 * MAX_NESTING  # of the tree: a left-leaning a+b+c+... chain counts each operator
+
+KEYWORDS = {
+    "and": "&&", "or": "||", "not": "!", "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
+    "div": "/", "mod": "%", "true": "true", "false": "false", "null": "null", "empty": "empty",
+    "instanceof": "instanceof",
+}
+_TWO_CHAR = ("==", "!=", "<=", ">=", "&&", "||", "+=", "->")
+_ONE_CHAR = "+-*/%()[]?:,.<>!="
+_MAX_LONG = 2**63 - 1
+
+
+# --- the tree ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Node:
+    start: int  # offsets in the template's text: text[start:end] is this node's source
+    end: int
+
+
+@dataclass(frozen=True)
+class Text(Node):
+    value: str
+
+
+@dataclass(frozen=True)
+class Eval(Node):
+    expression: Node
+    deferred: bool  # "#{" rather than "${" (Camunda evaluates both the same way)
+
+
+@dataclass(frozen=True)
+class Composite(Node):
+    parts: tuple[Node, ...]  # Text and Eval nodes, in order
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: Any  # None, bool, int, float or str
+
+
+@dataclass(frozen=True)
+class Identifier(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class Dot(Node):
+    base: Node
+    name: str
+
+
+@dataclass(frozen=True)
+class Bracket(Node):
+    base: Node
+    index: Node
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    target: Node  # a Dot or Bracket: the method and what it is called on
+    arguments: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Function(Node):
+    name: str  # "f" or "ns:f"
+    arguments: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    operator: str  # "-", "!", "empty"
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    operator: str  # the symbol form: "==", "&&", "/", ... (keywords are mapped to it)
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Choice(Node):
+    condition: Node
+    yes: Node
+    no: Node
+
+
+@dataclass(frozen=True)
+class Nested(Node):
+    expression: Node  # "(expression)": kept so a refusal can quote the parentheses
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "int", "float", "string", "ident", "end" (the closing "}"), "eof", or the symbol itself
+    value: Any
+    start: int
+    end: int
+
+    def describe(self, text: str) -> str:
+        return "the end of the text" if self.kind == "eof" else repr(text[self.start:self.end])
+
+
+def _is_letter(c: str) -> bool:
+    return c.isalpha() or c in "_$"
+
+
+def _is_part(c: str) -> bool:
+    return c.isalnum() or c in "_$"
+
+
+class _Scanner:
+    """Tokens of one eval, from just after its opener to its closing ``}``."""
+
+    def __init__(self, text: str, position: int):
+        self.text = text
+        self.pos = position
+
+    def fail(self, message: str, position: int) -> JuelSyntaxError:
+        return JuelSyntaxError(message, position, self.text)
+
+    def next(self) -> Token:
+        text, n = self.text, len(self.text)
+        i = self.pos
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            self.pos = i
+            return Token("eof", None, i, i)
+        c = text[i]
+        two = text[i:i + 2]
+        if c == "}":
+            token = Token("end", "}", i, i + 1)
+        elif c in "'\"":
+            token = self._string(i)
+        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+            token = self._number(i)
+        elif _is_letter(c):
+            j = i + 1
+            while j < n and _is_part(text[j]):
+                j += 1
+            word = text[i:j]
+            token = Token(KEYWORDS[word], word, i, j) if word in KEYWORDS else Token("ident", word, i, j)
+        elif two in _TWO_CHAR:
+            token = Token(two, two, i, i + 2)
+        elif c in _ONE_CHAR:
+            token = Token(c, c, i, i + 1)
+        elif c == ";":
+            raise JuelUnsupported("the separator ';' is not supported (Camunda 7 refuses it too): "
+                                  "write one expression", i, text)
+        elif c == "{":
+            raise JuelUnsupported("set and map literals {...} are not supported (Camunda 7 refuses them too)",
+                                  i, text)
+        else:
+            raise self.fail(f"unexpected character {c!r}", i)
+        self.pos = token.end
+        return token
+
+    def _string(self, i: int) -> Token:
+        text, quote = self.text, self.text[i]
+        out: list[str] = []
+        j = i + 1
+        while j < len(text):
+            c = text[j]
+            if c == "\\":
+                if j + 1 >= len(text):
+                    break
+                escaped = text[j + 1]
+                if escaped not in "'\"\\":
+                    raise self.fail(f"invalid escape \\{escaped} in a string (write \\', \\\" or \\\\)", j)
+                out.append(escaped)
+                j += 2
+                continue
+            if c == quote:
+                return Token("string", "".join(out), i, j + 1)
+            out.append(c)
+            j += 1
+        raise self.fail(f"unterminated string: no closing {quote}", i)
+
+    def _number(self, i: int) -> Token:
+        text, n = self.text, len(self.text)
+        j = i
+        while j < n and text[j].isdigit():
+            j += 1
+        kind = "int"
+        if j < n and text[j] == ".":
+            j += 1
+            while j < n and text[j].isdigit():
+                j += 1
+            kind = "float"
+        if j < n and text[j] in "eE":
+            k = j + 1
+            if k < n and text[k] in "+-":
+                k += 1
+            if k < n and text[k].isdigit():
+                while k < n and text[k].isdigit():
+                    k += 1
+                j, kind = k, "float"
+        source = text[i:j]
+        if kind == "int":
+            value: Any = int(source)
+            if value > _MAX_LONG:
+                raise self.fail(f"integer {source} is too large (at most {_MAX_LONG}, a Java long)", i)
+        else:
+            value = float(source)
+        return Token(kind, value, i, j)
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+_EQUALITY = ("==", "!=")
+_RELATIONAL = ("<", ">", "<=", ">=")
+_ADDITIVE = ("+", "-")
+_MULTIPLICATIVE = ("*", "/", "%")
+_EXPRESSION_START = "an expression (a name, a literal, '(', '-', '!', 'not' or 'empty')"
+
+
+class _Parser:
+    def __init__(self, text: str, position: int):
+        self.text = text
+        self.scanner = _Scanner(text, position)
+        self.token = self.scanner.next()
+        self.ahead: list[Token] = []
+        self.nesting = 0
+        self.nodes = 0
+        self.last_end = position  # where the last consumed token ended
+
+    # token handling
+    def advance(self) -> Token:
+        current = self.token
+        self.last_end = current.end
+        self.token = self.ahead.pop(0) if self.ahead else self.scanner.next()
+        return current
+
+    def peek(self, index: int = 0) -> Token:
+        while len(self.ahead) <= index:
+            self.ahead.append(self.scanner.next())
+        return self.ahead[index]
+
+    def expect(self, kind: str, what: str) -> Token:
+        if self.token.kind != kind:
+            raise self.unexpected(what)
+        return self.advance()
+
+    def unexpected(self, expected: str) -> JuelError:
+        token = self.token
+        if token.kind == "+=":
+            return JuelUnsupported("the concatenation operator '+=' is not supported (Camunda 7 refuses it too)",
+                                   token.start, self.text)
+        if token.kind == "=":
+            return JuelUnsupported("the assignment '=' is not supported (Camunda 7 refuses it too); "
+                                   "to compare, write '=='", token.start, self.text)
+        if token.kind == "->":
+            return JuelUnsupported("lambda expressions '->' are not supported (Camunda 7 refuses them too)",
+                                   token.start, self.text)
+        if token.kind == "instanceof":
+            return JuelUnsupported("'instanceof' is not supported", token.start, self.text)
+        return JuelSyntaxError(f"found {token.describe(self.text)}, expected {expected}", token.start, self.text)
+
+    def node(self, cls: type, start: int, *fields: Any) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise JuelUnsupported(f"the expression is too large (more than {MAX_NODES} parts)", start, self.text)
+        return cls(start, self.last_end, *fields)
+
+    def enter(self, position: int) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise JuelUnsupported(f"the expression is nested too deeply (more than {MAX_NESTING} levels)",
+                                  position, self.text)
+
+    # grammar
+    def eval_body(self) -> Node:
+        """``expression "}"``; leaves the scanner just after the ``}``."""
+        expression = self.expression()
+        if self.token.kind != "end":
+            if self.token.kind == "eof":
+                raise JuelSyntaxError("unterminated expression: no closing '}'", self.token.start, self.text)
+            raise self.unexpected("an operator or '}'")
+        return expression
+
+    def expression(self) -> Node:
+        start = self.token.start
+        self.enter(start)
+        condition = self.binary_or()
+        if self.token.kind == "?":
+            self.advance()
+            yes = self.expression()
+            self.expect(":", "':' of the conditional a ? b : c")
+            no = self.expression()
+            condition = self.node(Choice, start, condition, yes, no)
+        self.nesting -= 1
+        return condition
+
+    def _left_chain(self, operators: tuple[str, ...], operand: Any) -> Node:
+        start = self.token.start
+        left = operand()
+        while self.token.kind in operators:
+            operator = self.advance().kind
+            right = operand()
+            left = self.node(Binary, start, operator, left, right)
+        return left
+
+    def binary_or(self) -> Node:
+        return self._left_chain(("||",), self.binary_and)
+
+    def binary_and(self) -> Node:
+        return self._left_chain(("&&",), self.equality)
+
+    def equality(self) -> Node:
+        return self._left_chain(_EQUALITY, self.relational)
+
+    def relational(self) -> Node:
+        return self._left_chain(_RELATIONAL, self.additive)
+
+    def additive(self) -> Node:
+        return self._left_chain(_ADDITIVE, self.multiplicative)
+
+    def multiplicative(self) -> Node:
+        return self._left_chain(_MULTIPLICATIVE, self.unary)
+
+    def unary(self) -> Node:
+        token = self.token
+        if token.kind in ("-", "!", "empty"):
+            self.advance()
+            self.enter(token.start)
+            operand = self.unary()
+            self.nesting -= 1
+            return self.node(Unary, token.start, token.kind, operand)
+        return self.value()
+
+    def value(self) -> Node:
+        start = self.token.start
+        base = self.nonliteral()
+        if base is None:
+            base = self.literal()
+        while True:
+            if self.token.kind == ".":
+                self.advance()
+                name = self.expect("ident", "a property name after '.'")
+                base = self.node(Dot, start, base, name.value)
+            elif self.token.kind == "[":
+                bracket = self.advance()
+                self.enter(bracket.start)
+                index = self.expression()
+                self.nesting -= 1
+                self.expect("]", "']'")
+                base = self.node(Bracket, start, base, index)
+            else:
+                return base
+            if self.token.kind == "(":
+                arguments = self.arguments()
+                base = self.node(Call, start, base, arguments)
+
+    def nonliteral(self) -> Node | None:
+        token = self.token
+        if token.kind == "ident":
+            self.advance()
+            name = token.value
+            if self.token.kind == ":" and self.peek(0).kind == "ident" and self.peek(1).kind == "(":
+                self.advance()
+                name += ":" + self.advance().value
+            if self.token.kind == "(":
+                arguments = self.arguments()
+                return self.node(Function, token.start, name, arguments)
+            return self.node(Identifier, token.start, name)
+        if token.kind == "(":
+            self.advance()
+            self.enter(token.start)
+            inner = self.expression()
+            self.nesting -= 1
+            self.expect(")", "')'")
+            return self.node(Nested, token.start, inner)
+        return None
+
+    def arguments(self) -> tuple[Node, ...]:
+        opening = self.expect("(", "'('")
+        self.enter(opening.start)
+        found: list[Node] = []
+        if self.token.kind != ")":
+            found.append(self.expression())
+            while self.token.kind == ",":
+                self.advance()
+                found.append(self.expression())
+        self.nesting -= 1
+        self.expect(")", "',' or ')'")
+        return tuple(found)
+
+    def literal(self) -> Node:
+        token = self.token
+        values = {"true": True, "false": False, "null": None}
+        if token.kind in values:
+            value: Any = values[token.kind]
+        elif token.kind in ("int", "float", "string"):
+            value = token.value
+        elif token.kind == "[":
+            raise JuelUnsupported("list literals [...] are not supported (Camunda 7 refuses them too)",
+                                  token.start, self.text)
+        else:
+            raise self.unexpected(_EXPRESSION_START)
+        self.advance()
+        return self.node(Literal, token.start, value)
+
+
+def parse_template(text: str) -> Node:
+    """The tree of a template: a ``Text``, one ``Eval``, or a ``Composite`` of both kinds.
+
+    Raises :class:`JuelSyntaxError` or :class:`JuelUnsupported` with the position of the
+    first problem."""
+    if len(text) > MAX_TEXT:
+        raise JuelUnsupported(f"the text is too long ({len(text)} characters, at most {MAX_TEXT})", MAX_TEXT, text)
+    parts: list[Node] = []
+    nodes = 0
+    opener: str | None = None
+    i, n = 0, len(text)
+    while i < n:
+        literal: list[str] = []
+        start = i
+        while i < n:
+            c = text[i]
+            if c == "\\" and text[i + 1:i + 2] in ("$", "#") and text[i + 2:i + 3] == "{":
+                literal.append(text[i + 1])
+                i += 2
+            elif c in "$#" and text[i + 1:i + 2] == "{":
+                break
+            else:
+                literal.append(c)
+                i += 1
+        if literal:
+            parts.append(Text(start, i, "".join(literal)))
+        if i >= n:
+            break
+        if opener is not None and text[i] != opener:
+            raise JuelSyntaxError(f"'{text[i]}{{' after '{opener}{{': a text may not mix '${{' and '#{{' "
+                                  "evaluations (Camunda 7 refuses it too)", i, text)
+        opener = text[i]
+        parser = _Parser(text, i + 2)
+        parser.nodes = nodes
+        expression = parser.eval_body()
+        nodes = parser.nodes
+        close = parser.token.end
+        parts.append(Eval(i, close, expression, opener == "#"))
+        i = close
+    if not parts:
+        return Text(0, 0, "")
+    if len(parts) == 1:
+        return parts[0]
+    return Composite(0, n, tuple(parts))
+
+
+def depth(node: Node) -> int:
+    """How deep the tree under ``node`` is (iteratively: the tree may be the thing too deep)."""
+    deepest = 0
+    stack: list[tuple[Node, int]] = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(current))
+    return deepest
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Composite):
+        return node.parts
+    if isinstance(node, Eval | Nested):
+        return (node.expression,)
+    if isinstance(node, Dot):
+        return (node.base,)
+    if isinstance(node, Bracket):
+        return (node.base, node.index)
+    if isinstance(node, Call):
+        return (node.target, *node.arguments)
+    if isinstance(node, Function):
+        return node.arguments
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Choice):
+        return (node.condition, node.yes, node.no)
+    return ()
+
