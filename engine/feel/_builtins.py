@@ -1,0 +1,565 @@
+"""The built-in functions of the subset, with feel-scala's names and parameter names.
+
+Each takes FEEL values and answers a FEEL value; a wrong type or a bad argument is null.
+A parameter ending in ``?`` is optional; one ending in ``*`` takes the rest of the arguments
+(``sum(1, 2, 3)`` or ``sum([1, 2, 3])``). Functions with overloads (``date(from)``,
+``date(year, month, day)``) list each parameter list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, DecimalException
+from typing import Any
+
+from ._errors import FeelLimitError
+from ._ops import equal, kind, order
+from ._values import NUMBERS, parse_date, parse_date_time, parse_duration, parse_time, to_string
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+
+class Limits:
+    """What a built-in may ask of the evaluator: the clock, and the bounds on what it builds."""
+
+    def now(self) -> dt.datetime:
+        raise NotImplementedError
+
+    def items(self, values: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def text(self, value: str) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    name: str
+    overloads: tuple[tuple[str, ...], ...]
+    fn: Callable[..., Any]
+    needs_limits: bool = False
+
+    def bind(self, args: Sequence[Any], named: dict[str, Any]) -> list[Any] | None:
+        """The arguments in parameter order (``MISSING`` for an optional one not given), or
+        ``None`` when no parameter list fits."""
+        for params in self.overloads:
+            bound = _bind(params, args, named)
+            if bound is not None:
+                return bound
+        return None
+
+    def fits(self, positional: int, named: Sequence[str]) -> bool:
+        return self.bind([None] * positional, dict.fromkeys(named)) is not None
+
+
+def _bind(params: tuple[str, ...], args: Sequence[Any], named: dict[str, Any]) -> list[Any] | None:
+    names = [p.rstrip("?*") for p in params]
+    if named:
+        if args or not set(named) <= set(names):
+            return None
+        out = []
+        for p, n in zip(params, names, strict=True):
+            if n in named:
+                out.append(named[n])
+            elif p.endswith(("?", "*")):
+                out.append(MISSING)
+            else:
+                return None
+        if params and params[-1].endswith("*"):
+            rest = out.pop()
+            return out + ([] if rest is MISSING else [rest])
+        return out
+    required = sum(1 for p in params if not p.endswith(("?", "*")))
+    variadic = bool(params) and params[-1].endswith("*")
+    if len(args) < required or (not variadic and len(args) > len(params)):
+        return None
+    return list(args) + [MISSING] * max(0, len(params) - len(args) - (1 if variadic else 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+def _spread(args: Sequence[Any]) -> list[Any] | None:
+    """``f(list)`` or ``f(a, b, c)``: the values either way."""
+    if len(args) == 1 and isinstance(args[0], list):
+        return args[0]
+    if len(args) == 1 and args[0] is None:
+        return None
+    return list(args)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return None
+
+
+def _strings(*values: Any) -> bool:
+    return all(isinstance(v, str) for v in values)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, Decimal)
+
+
+# ---------------------------------------------------------------------------------------------
+# Boolean and context
+
+def _not(negand: Any) -> Any:
+    return (not negand) if isinstance(negand, bool) else None
+
+
+def _is_defined(value: Any) -> bool:
+    return value is not None
+
+
+def _get_or_else(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists
+
+def _count(values: Any) -> Any:
+    return Decimal(len(values)) if isinstance(values, list) else None
+
+
+def _numbers(args: Sequence[Any]) -> list[Decimal] | None:
+    values = _spread(args)
+    if values is None or not all(_number(v) for v in values):
+        return None
+    return values
+
+
+def _sum(*args: Any) -> Any:
+    values = _numbers(args)
+    if not values:
+        return None
+    total = Decimal(0)
+    for v in values:
+        total = NUMBERS.add(total, v)
+    return total
+
+
+def _product(*args: Any) -> Any:
+    values = _numbers(args)
+    if not values:
+        return None
+    total = Decimal(1)
+    for v in values:
+        total = NUMBERS.multiply(total, v)
+    return total
+
+
+def _mean(*args: Any) -> Any:
+    values = _numbers(args)
+    total = _sum(*args)
+    return None if not values or total is None else NUMBERS.divide(total, Decimal(len(values)))
+
+
+def _extreme(args: Sequence[Any], sign: int) -> Any:
+    values = _spread(args)
+    if not values:
+        return None
+    best = values[0]
+    for v in values[1:]:
+        c = order(v, best)
+        if c is None:
+            return None
+        if c * sign > 0:
+            best = v
+    return best if order(best, best) is not None else None
+
+
+def _min(*args: Any) -> Any:
+    return _extreme(args, -1)
+
+
+def _max(*args: Any) -> Any:
+    return _extreme(args, 1)
+
+
+def _all(*args: Any) -> Any:
+    values = _spread(args)
+    if values is None:
+        return None
+    if any(v is False for v in values):
+        return False
+    return True if all(v is True for v in values) else None
+
+
+def _any(*args: Any) -> Any:
+    values = _spread(args)
+    if values is None:
+        return None
+    if any(v is True for v in values):
+        return True
+    return False if all(v is False for v in values) else None
+
+
+def _list_contains(values: Any, element: Any) -> Any:
+    if not isinstance(values, list):
+        return None
+    return any(equal(v, element) is True for v in values)
+
+
+def _append(limits: Limits, values: Any, *items: Any) -> Any:
+    if not isinstance(values, list):
+        return None
+    return limits.items([*values, *items])
+
+
+def _concatenate(limits: Limits, *lists: Any) -> Any:
+    if not all(isinstance(v, list) for v in lists):
+        return None
+    out: list[Any] = []
+    for v in lists:
+        out.extend(v)
+        limits.items(out)
+    return out
+
+
+def _distinct_values(values: Any) -> Any:
+    if not isinstance(values, list):
+        return None
+    out: list[Any] = []
+    for v in values:
+        if not any(equal(v, seen) is True for seen in out):
+            out.append(v)
+    return out
+
+
+def _reverse(values: Any) -> Any:
+    return values[::-1] if isinstance(values, list) else None
+
+
+def _flatten(limits: Limits, values: Any) -> Any:
+    if not isinstance(values, list):
+        return None
+    out: list[Any] = []
+    stack = [iter(values)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                if len(stack) > 64:
+                    return None
+                stack.append(iter(v))
+                break
+            out.append(v)
+            if len(out) % 1024 == 0:
+                limits.items(out)
+        else:
+            stack.pop()
+    return limits.items(out)
+
+
+def _index_of(values: Any, match: Any) -> Any:
+    if not isinstance(values, list):
+        return None
+    return [Decimal(i + 1) for i, v in enumerate(values) if equal(v, match) is True]
+
+
+def _sublist(values: Any, start: Any, length: Any = MISSING) -> Any:
+    s = _int(start)
+    if not isinstance(values, list) or s is None or s == 0 or abs(s) > len(values):
+        return None
+    i = s - 1 if s > 0 else len(values) + s
+    if length is MISSING:
+        return values[i:]
+    n = _int(length)
+    if n is None or n < 0 or i + n > len(values):
+        return None
+    return values[i:i + n]
+
+
+def _is_empty(values: Any) -> Any:
+    return (not values) if isinstance(values, list) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Strings
+
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
+
+
+def _string(value: Any) -> Any:
+    return to_string(value)
+
+
+def _to_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        try:
+            return NUMBERS.create_decimal(value.strip())
+        except DecimalException:
+            return None
+    return None
+
+
+def _string_length(value: Any) -> Any:
+    return Decimal(len(value)) if isinstance(value, str) else None
+
+
+def _upper_case(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else None
+
+
+def _lower_case(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else None
+
+
+def _substring(value: Any, start: Any, length: Any = MISSING) -> Any:
+    """1-based; a negative start counts from the end (-1 is the last character)."""
+    s = _int(start)
+    if not isinstance(value, str) or s is None or s == 0 or abs(s) > len(value) + (1 if s > 0 else 0):
+        return None
+    i = s - 1 if s > 0 else len(value) + s
+    if length is MISSING:
+        return value[i:]
+    n = _int(length)
+    if n is None or n < 0:
+        return None
+    return value[i:i + n]
+
+
+def _substring_before(value: Any, match: Any) -> Any:
+    if not _strings(value, match):
+        return None
+    i = value.find(match)
+    return value[:i] if i >= 0 else ""
+
+
+def _substring_after(value: Any, match: Any) -> Any:
+    if not _strings(value, match):
+        return None
+    i = value.find(match)
+    return value[i + len(match):] if i >= 0 else ""
+
+
+def _contains(value: Any, match: Any) -> Any:
+    return (match in value) if _strings(value, match) else None
+
+
+def _starts_with(value: Any, match: Any) -> Any:
+    return value.startswith(match) if _strings(value, match) else None
+
+
+def _ends_with(value: Any, match: Any) -> Any:
+    return value.endswith(match) if _strings(value, match) else None
+
+
+def _trim(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else None
+
+
+def _string_join(limits: Limits, values: Any, delimiter: Any = MISSING, prefix: Any = MISSING,
+                 suffix: Any = MISSING) -> Any:
+    """feel-scala: null items are left out; any other non-string item makes it null."""
+    if not isinstance(values, list):
+        return None
+    parts = [v for v in values if v is not None]
+    extras = [x if x is not MISSING else "" for x in (delimiter, prefix, suffix)]
+    if not _strings(*parts) or not all(isinstance(x, str) or x is None for x in extras):
+        return None
+    sep, pre, post = (x or "" for x in extras)
+    return limits.text(pre + sep.join(parts) + post)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+
+def _abs(n: Any) -> Any:
+    return abs(n) if _number(n) else (abs(n) if isinstance(n, dt.timedelta) else None)
+
+
+def _floor(n: Any) -> Any:
+    return n.to_integral_value(rounding=ROUND_FLOOR) if _number(n) else None
+
+
+def _ceiling(n: Any) -> Any:
+    return n.to_integral_value(rounding=ROUND_CEILING) if _number(n) else None
+
+
+def _decimal(n: Any, scale: Any) -> Any:
+    s = _int(scale)
+    if not _number(n) or s is None or not -6111 <= s <= 6176:
+        return None
+    return n.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_EVEN, context=NUMBERS)
+
+
+def _modulo(dividend: Any, divisor: Any) -> Any:
+    """FEEL: the result has the divisor's sign (``modulo(-12, 5)`` is 3)."""
+    if not (_number(dividend) and _number(divisor)) or divisor == 0:
+        return None
+    r = NUMBERS.remainder(dividend, divisor)
+    if r and (r < 0) != (divisor < 0):
+        r = NUMBERS.add(r, divisor)
+    return r
+
+
+def _odd(n: Any) -> Any:
+    i = _int(n)
+    return None if i is None else i % 2 == 1
+
+
+def _even(n: Any) -> Any:
+    i = _int(n)
+    return None if i is None else i % 2 == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates, times and durations
+
+def _now(limits: Limits) -> Any:
+    return limits.now()
+
+
+def _today(limits: Limits) -> Any:
+    return limits.now().date()
+
+
+def _date_and_time(a: Any, b: Any = MISSING) -> Any:
+    if b is MISSING:
+        if isinstance(a, str):
+            return parse_date_time(a)
+        if isinstance(a, dt.datetime):
+            return a
+        if isinstance(a, dt.date):
+            return dt.datetime.combine(a, dt.time())
+        return None
+    if isinstance(a, dt.date) and isinstance(b, dt.time):
+        day = a.date() if isinstance(a, dt.datetime) else a
+        return dt.datetime.combine(day, b)
+    return None
+
+
+def _date(*args: Any) -> Any:
+    if len(args) == 1:
+        a = args[0]
+        if isinstance(a, str):
+            return parse_date(a)
+        if isinstance(a, dt.datetime):
+            return a.date()
+        if isinstance(a, dt.date):
+            return a
+        return None
+    parts = [_int(x) for x in args]
+    if None in parts:
+        return None
+    try:
+        return dt.date(*parts)  # type: ignore[arg-type]
+    except (ValueError, OverflowError):
+        return None
+
+
+def _time(*args: Any) -> Any:
+    args = tuple(a for a in args if a is not MISSING)
+    if len(args) == 1:
+        a = args[0]
+        if isinstance(a, str):
+            return parse_time(a)
+        if isinstance(a, dt.datetime):
+            return a.timetz()
+        if isinstance(a, dt.time):
+            return a
+        return None
+    hour, minute, second = (_int(x) if _int(x) is not None else x for x in args[:3])
+    offset = args[3] if len(args) > 3 else None
+    if not (isinstance(hour, int) and isinstance(minute, int) and isinstance(second, Decimal | int)):
+        return None
+    tz = None
+    if offset is not None:
+        if not isinstance(offset, dt.timedelta):
+            return None
+        try:
+            tz = dt.timezone(offset)
+        except ValueError:
+            return None
+    try:
+        sec = Decimal(second)
+        return dt.time(hour, minute, int(sec), int((sec - int(sec)) * 1_000_000), tzinfo=tz)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else None
+
+
+_TABLE: list[Builtin] = [
+    Builtin("not", (("negand",),), _not),
+    Builtin("is defined", (("value",),), _is_defined),
+    Builtin("get or else", (("value", "default"),), _get_or_else),
+    Builtin("count", (("list",),), _count),
+    Builtin("sum", (("list*",),), _sum),
+    Builtin("product", (("list*",),), _product),
+    Builtin("mean", (("list*",),), _mean),
+    Builtin("min", (("list*",),), _min),
+    Builtin("max", (("list*",),), _max),
+    Builtin("all", (("list*",),), _all),
+    Builtin("any", (("list*",),), _any),
+    Builtin("list contains", (("list", "element"),), _list_contains),
+    Builtin("append", (("list", "items*"),), _append, needs_limits=True),
+    Builtin("concatenate", (("lists*",),), _concatenate, needs_limits=True),
+    Builtin("distinct values", (("list",),), _distinct_values),
+    Builtin("reverse", (("list",),), _reverse),
+    Builtin("flatten", (("list",),), _flatten, needs_limits=True),
+    Builtin("index of", (("list", "match"),), _index_of),
+    Builtin("sublist", (("list", "start position", "length?"),), _sublist),
+    Builtin("is empty", (("list",),), _is_empty),
+    Builtin("string", (("from",),), _string),
+    Builtin("number", (("from",),), _to_number),
+    Builtin("string length", (("string",),), _string_length),
+    Builtin("upper case", (("string",),), _upper_case),
+    Builtin("lower case", (("string",),), _lower_case),
+    Builtin("substring", (("string", "start position", "length?"),), _substring),
+    Builtin("substring before", (("string", "match"),), _substring_before),
+    Builtin("substring after", (("string", "match"),), _substring_after),
+    Builtin("contains", (("string", "match"),), _contains),
+    Builtin("starts with", (("string", "match"),), _starts_with),
+    Builtin("ends with", (("string", "match"),), _ends_with),
+    Builtin("trim", (("string",),), _trim),
+    Builtin("string join", (("list", "delimiter?", "prefix?", "suffix?"),), _string_join, needs_limits=True),
+    Builtin("abs", (("n",),), _abs),
+    Builtin("floor", (("n",),), _floor),
+    Builtin("ceiling", (("n",),), _ceiling),
+    Builtin("decimal", (("n", "scale"),), _decimal),
+    Builtin("modulo", (("dividend", "divisor"),), _modulo),
+    Builtin("odd", (("number",),), _odd),
+    Builtin("even", (("number",),), _even),
+    Builtin("now", ((),), _now, needs_limits=True),
+    Builtin("today", ((),), _today, needs_limits=True),
+    Builtin("date and time", (("from",), ("date", "time")), _date_and_time),
+    Builtin("date", (("from",), ("year", "month", "day")), _date),
+    Builtin("time", (("from",), ("hour", "minute", "second", "offset?")), _time),
+    Builtin("duration", (("from",),), _duration),
+]
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in _TABLE}
+FUNCTION_NAMES: frozenset[str] = frozenset(BUILTINS)
+
+
+def call(name: str, args: Sequence[Any], named: dict[str, Any], limits: Limits) -> Any:
+    """Call the built-in ``name``; null when it is unknown or the arguments do not fit it."""
+    builtin = BUILTINS.get(name)
+    if builtin is None:
+        return None
+    bound = builtin.bind(args, named)
+    if bound is None:
+        return None
+    bound = [a for a in bound if a is not MISSING] if builtin.fn in (_date, _time) else bound
+    try:
+        if builtin.needs_limits:
+            return builtin.fn(limits, *bound)
+        return builtin.fn(*bound)
+    except FeelLimitError:
+        raise
+    except (DecimalException, OverflowError, ValueError, TypeError):
+        return None
+
+
+__all__ = ["BUILTINS", "FUNCTION_NAMES", "MISSING", "Builtin", "Limits", "call", "kind"]
