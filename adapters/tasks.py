@@ -152,8 +152,21 @@ def _watch_beat(sender: Any = None, **_: Any) -> None:
 
 
 def worker_exit_code(celery_code: int) -> int:
-    """The exit code of ``baton worker``: Celery's, or 1 if the worker stopped for losing its beat."""
-    return celery_code or int(_state.get("exit_code", 0))
+    """The exit code of ``baton worker``: 0 only after a requested stop (SIGTERM, SIGINT).
+
+    Celery says 0 too when its pool could not start (a pool process killed at start-up ends the
+    worker with ``WorkerLostError('Could not start worker processes')``); a supervisor that
+    restarts on failure must see one."""
+    if celery_code:
+        return celery_code
+    if _state.get("exit_code"):
+        return int(_state["exit_code"])
+    return 0 if _state.get("stop_requested") else EX_FAILURE
+
+
+@signals.worker_shutting_down.connect
+def _stop_requested(**_: Any) -> None:
+    _state["stop_requested"] = True
 
 
 @signals.task_prerun.connect

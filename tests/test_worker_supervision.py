@@ -2,10 +2,10 @@
 SIGTERM finishes the job in hand (docs/deployment.md).
 
 - ``test_baton_run_keeps_orders_completing_while_worker_processes_are_killed``: ``baton run`` on
-  PostgreSQL + Redis; while 12 orders run, a pool process, the beat or the worker itself is
-  SIGKILLed every second, the first one right when the worker's first process appears (at
-  start-up). Every order completes, every service effect happens once, and ``baton run``
-  restarted the worker that exited.
+  PostgreSQL + Redis; every process the worker forks in its first half second is SIGKILLed
+  (start-up: its pool and its beat), then, while 10 orders run, a pool process or the beat
+  every 4 s, and once the worker itself. Every order completes, every service effect happens
+  once, and ``baton run`` restarted the worker each time it exited.
 - ``test_sigterm_to_a_worker_mid_call_finishes_the_job``: SIGTERM to a worker's whole process
   group (as systemd's default or a terminal does) while its pool process waits on a 3 s call:
   the call completes and its job is done (one call, one effect), the worker exits 0, and a new
@@ -62,40 +62,49 @@ def worker_of(run_pid: int) -> int | None:
 
 
 class Chaos(threading.Thread):
-    """SIGKILLs one process of the worker every ``every`` seconds: a pool process or the beat
-    (its children), and every fourth time the worker's main process itself."""
+    """SIGKILLs the worker's processes: each one it forks in its first half second (start-up), then,
+    once it has run a job, one of its processes (pool or beat) every ``every`` seconds, the
+    worker's main process itself the third time, ``kills`` times in all."""
 
-    def __init__(self, run_pid: int, every: float = 1.0):
+    def __init__(self, run_pid: int, ready: threading.Event, every: float = 4.0, kills: int = 4):
         super().__init__(daemon=True)
-        self.run_pid, self.every = run_pid, every
+        self.run_pid, self.ready, self.every, self.total = run_pid, ready, every, kills
         self.stopped = threading.Event()
         self.kills: list[str] = []
 
+    def kill(self, pid: int, what: str) -> None:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            self.kills.append(what)
+
     def run(self) -> None:
         rng = random.Random(12)
-        while not self.stopped.is_set():  # the first kill: as soon as the worker has a process
+        first_seen = None  # start-up: every process the worker forks in its first half second
+        while not self.stopped.is_set() and (first_seen is None or time.monotonic() < first_seen + 0.5):
             worker = worker_of(self.run_pid)
-            if worker and children(worker):
-                break
-            time.sleep(0.01)
-        while not self.stopped.is_set():
+            for pid in children(worker) if worker else []:
+                first_seen = first_seen or time.monotonic()
+                self.kill(pid, "at start-up")
+            time.sleep(0.005)
+        self.ready.wait(120)
+        started_up = len(self.kills)
+        while not self.stopped.is_set() and len(self.kills) - started_up < self.total:
+            self.stopped.wait(self.every)
             worker = worker_of(self.run_pid)
             procs = children(worker) if worker else []
-            if worker and (len(self.kills) % 4 == 3 or not procs):
-                target, what = worker, "worker"
+            if worker and len(self.kills) - started_up == 2:
+                self.kill(worker, "worker")
             elif procs:
-                target, what = rng.choice(procs), "child"
-            else:
-                self.stopped.wait(0.05)
-                continue
-            with suppress(ProcessLookupError):
-                os.kill(target, signal.SIGKILL)
-                self.kills.append(what)
-            self.stopped.wait(self.every)
+                self.kill(rng.choice(procs), "child")
 
 
+@pytest.mark.timeout(420)
 def test_baton_run_keeps_orders_completing_while_worker_processes_are_killed(  # type: ignore[no-untyped-def]
         tmp_path, postgres_url, redis_url, services, demo):
+    from adapters.broker import CeleryNotifier
+    from adapters.tasks import create_celery
+    from engine import Engine, Settings
+
     port = free_port()
     env = baton_env(tmp_path / "home", services, database_url=postgres_url, broker_url=redis_url)
     env.update({"BATON_PORT": str(port), "BATON_ADMIN_PASSWORD": "correct horse battery staple"})
@@ -104,21 +113,27 @@ def test_baton_run_keeps_orders_completing_while_worker_processes_are_killed(  #
     with open(log_path, "wb") as log:
         run = subprocess.Popen([sys.executable, "-m", "web.cli", "run", "--no-services"], cwd=ROOT, env=full_env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    chaos = Chaos(run.pid)
+    ready = threading.Event()
+    chaos = Chaos(run.pid, ready)
     chaos.start()
+    engine = None
     try:
-        wait_for(lambda: "Ctrl-C stops everything" in log_path.read_text(errors="replace"), bool, timeout=90,
+        wait_for(lambda: "Ctrl-C stops everything" in log_path.read_text(errors="replace"), bool, timeout=120,
                  what="baton run to start")
-        ids = [cli(env, "start", "order_fulfillment", "--var", f"amount={n + 1}", "--business-key",
-                   f"chaos-{n}").stdout.strip() for n in range(12)]
-        time.sleep(max(0.0, 20 - len(chaos.kills)))  # at least 20 kills' worth of chaos
-        chaos.stopped.set()
-        chaos.join(5)
+        settings = Settings.from_env(env)
+        engine = Engine(settings, notifier=CeleryNotifier(create_celery(settings)))
+        ids = [engine.start("order_fulfillment", {"amount": n + 1}, business_key=f"chaos-{n}") for n in range(10)]
+        wait_for(lambda: demo.effects(), bool, timeout=120, what="a first service call")
+        ready.set()  # jobs run: from now on, a kill every few seconds
         for instance_id in ids:
-            doc = wait_status(env, instance_id, "completed", timeout=120)
+            doc = wait_status(env, instance_id, "completed", timeout=180)
             assert doc["variables"]["charged"] > 0, summary(doc)
+        chaos.join(60)
     finally:
         chaos.stopped.set()
+        ready.set()
+        if engine is not None:
+            engine.close()
         run.send_signal(signal.SIGINT)
         try:
             run.wait(60)
@@ -126,9 +141,8 @@ def test_baton_run_keeps_orders_completing_while_worker_processes_are_killed(  #
             os.killpg(run.pid, signal.SIGKILL)
             raise
     output = log_path.read_text(errors="replace")
-    print(f"\nkills: {len(chaos.kills)} ({chaos.kills.count('worker')} of the worker itself); "
-          f"restarts: {output.count('worker exited with')}")
-    assert chaos.kills.count("child") >= 5 and chaos.kills.count("worker") >= 1, chaos.kills
+    print(f"\nkills: {chaos.kills}; worker restarts: {output.count('worker exited with')}")
+    assert chaos.kills[0] == "at start-up" and chaos.kills.count("child") >= 2 and "worker" in chaos.kills, chaos.kills
     assert "worker exited with" in output and "restarting it in" in output, output[-3000:]
     # Each service call's effect happened once per order, whatever was killed mid-call.
     for path in ("/payment/charge", "/inventory/reserve", "/shipping/create"):

@@ -95,7 +95,7 @@ class Supervisor:
     left behind (a worker's pool processes), and Ctrl-C reaches only this process, which then
     asks each child to stop (SIGTERM: a worker finishes the jobs in hand) and kills what is left
     after ``grace`` seconds. The pause before a restart doubles from 1 s to 30 s and starts over
-    once a child has run for a minute, so a child that cannot start does not spin.
+    once a child has run for 30 s, so a child that cannot start does not spin.
     """
 
     def __init__(self, env: dict[str, str], *, cwd: Path, grace: float = 15.0):
@@ -127,7 +127,7 @@ class Supervisor:
             code = child.proc.poll() if child.proc else None
             if child.proc is not None and code is not None:
                 child.reap()  # what the child left behind in its group
-                child.pause = 1.0 if now - child.started > 60 else min(30.0, child.pause * 2)
+                child.pause = 1.0 if now - child.started > 30 else min(30.0, child.pause * 2)
                 child.restart_at = now + child.pause
                 click.echo(f"{child.name} exited with {code}; restarting it in {child.pause:.0f} s", err=True)
                 child.proc = None
