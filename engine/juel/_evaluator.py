@@ -143,6 +143,9 @@ def _check_call(node: Call, text: str) -> None:
         inner = inner.target if isinstance(inner, Call) else inner.base
         if isinstance(inner, Call):
             node = inner
+    if isinstance(inner, Function):
+        raise JuelUnsupported(f"function call {_source(inner, text)} is not supported: Baton calls no "
+                              "functions, beans or methods", inner.start, text)
     raise JuelUnsupported(f"method call {_source(node, text)} is not supported: Baton evaluates no bean or "
                           f"method calls (only {_OFFERED})", node.start, text)
 

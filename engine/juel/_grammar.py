@@ -314,7 +314,7 @@ class _Parser:
         return self.advance()
 
     def unexpected(self, expected: str) -> JuelError:
-        token = self.token
+        token = self._lambda_ahead() or self.token
         if token.kind == "+=":
             return JuelUnsupported("the concatenation operator '+=' is not supported (Camunda 7 refuses it too)",
                                    token.start, self.text)
@@ -327,6 +327,18 @@ class _Parser:
         if token.kind == "instanceof":
             return JuelUnsupported("'instanceof' is not supported", token.start, self.text)
         return JuelSyntaxError(f"found {token.describe(self.text)}, expected {expected}", token.start, self.text)
+
+    def _lambda_ahead(self) -> Token | None:
+        """The ``->`` of a lambda later in this eval: ``((x, y) -> x + y)(3, 4)`` fails to parse at
+        the ``,`` first, and the lambda is the better reason to give."""
+        seen = [self.token, *self.ahead]
+        scanner = _Scanner(self.text, self.scanner.pos)
+        try:
+            while seen[-1].kind not in ("end", "eof") and len(seen) < 1000:
+                seen.append(scanner.next())
+        except JuelError:
+            pass
+        return next((t for t in seen if t.kind == "->"), None)
 
     def node(self, cls: type, start: int, *fields: Any) -> Any:
         self.nodes += 1
@@ -411,10 +423,8 @@ class _Parser:
                 name = self.expect("ident", "a property name after '.'")
                 base = self.node(Dot, start, base, name.value)
             elif self.token.kind == "[":
-                bracket = self.advance()
-                self.enter(bracket.start)
+                self.advance()
                 index = self.expression()
-                self.nesting -= 1
                 self.expect("]", "']'")
                 base = self.node(Bracket, start, base, index)
             else:
@@ -437,23 +447,19 @@ class _Parser:
             return self.node(Identifier, token.start, name)
         if token.kind == "(":
             self.advance()
-            self.enter(token.start)
-            inner = self.expression()
-            self.nesting -= 1
+            inner = self.expression()  # counts as a level of nesting
             self.expect(")", "')'")
             return self.node(Nested, token.start, inner)
         return None
 
     def arguments(self) -> tuple[Node, ...]:
-        opening = self.expect("(", "'('")
-        self.enter(opening.start)
+        self.expect("(", "'('")
         found: list[Node] = []
         if self.token.kind != ")":
             found.append(self.expression())
             while self.token.kind == ",":
                 self.advance()
                 found.append(self.expression())
-        self.nesting -= 1
         self.expect(")", "',' or ')'")
         return tuple(found)
 
