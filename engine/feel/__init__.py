@@ -46,8 +46,8 @@ Deliberate differences from feel-scala (Camunda 8.5+):
   ``partial`` of ``for``, and the built-ins not listed in :mod:`._builtins` (``fromAi``,
   ``bpmnError`` are Camunda connector functions).
 - **Bounds**: a list built or iterated may have at most 100,000 items, an evaluation at most
-  1,000,000 steps, a string 1,000,000 characters, the text 20,000 characters and 40 nested
-  levels. Past them, :class:`FeelLimitError` (feel-scala has none: it would run).
+  250,000 steps (a second or two), a string 1,000,000 characters, the text 20,000 characters
+  and 40 nested levels. Past them, :class:`FeelLimitError` (feel-scala has none: it would run).
 - **Names with spaces** are a syntax error that suggests backticks (`` `my var` ``): feel-scala
   does not allow whitespace in variable names either, but only built-in function names may have
   several words here (``upper case``, ``date and time``); context keys and named arguments may.

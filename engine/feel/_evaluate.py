@@ -46,7 +46,7 @@ from ._ops import arithmetic, compare, equal, in_range, negate, order
 from ._values import Range, YearsMonths, from_python
 
 MAX_ITEMS = 100_000
-MAX_STEPS = 1_000_000
+MAX_STEPS = 250_000
 MAX_TEXT = 1_000_000
 MAX_DATA_DEPTH = 64
 
