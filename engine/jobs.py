@@ -142,6 +142,11 @@ def _take_lease(session: Any, name: str, holder: str, seconds: float, now: Any) 
     locked (PostgreSQL) or the database is (SQLite) until it commits, so two relays never overlap,
     and the expiry makes the others skip the rest of this interval."""
     values = {"holder": holder, "expires_at": now + timedelta(seconds=seconds)}
+    # PostgreSQL: a relay whose transaction is stuck (its worker cut off the network) holds the
+    # row; the others skip this run instead of queueing behind it (SQLite renders no lock clause).
+    row = session.execute(select(Lease.name).where(Lease.name == name).with_for_update(skip_locked=True)).first()
+    if row is None and session.get(Lease, name) is not None:  # there, but locked by another relay
+        return False
     taken = session.execute(update(Lease).where(
         Lease.name == name, or_(Lease.expires_at.is_(None), Lease.expires_at <= now))
         .values(**values).execution_options(synchronize_session=False)).rowcount
