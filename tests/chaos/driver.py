@@ -67,6 +67,8 @@ REFUND, RELEASE, NOTIFY, CANCEL_SHIPMENT = "/payment/refund", "/inventory/releas
 SERVICE_PATHS = (CHARGE, RESERVE, SHIP, REFUND, RELEASE, NOTIFY, CANCEL_SHIPMENT)
 #: A worker is killed only after it has been consuming this long (it holds jobs by then).
 MIN_UPTIME = 2.0
+#: A worker that exits non-zero this long after an outage ended is still counted as the outage's.
+OUTAGE_GRACE = 10.0
 
 #: (definition, scenario) -> (final status, end event, the paths whose effect happens exactly once;
 #: every other path: never).
@@ -160,6 +162,7 @@ class Report:
             *((f"  {kind}", str(n)) for kind, n in sorted(c.get("ends", {}).items())),
             ("workers", f"{cfg.workers} x concurrency {cfg.concurrency}"),
             ("worker SIGKILLs (each restarted)", str(len(self.kills))),
+            ("workers that could not start during an outage (restarted)", str(c.get("worker_exits_in_outage", 0))),
             ("jobs held by a killed worker", str(sum(len(k.jobs) for k in self.kills))),
             ("broker restarts", _outage(self.outages, "broker")),
             ("PostgreSQL restarts", _outage(self.outages, "postgres")),
@@ -236,6 +239,7 @@ class Cluster:
         self.generation: Counter[str] = Counter()
         self._ready: dict[str, float] = {}  # worker process name -> when it was first seen ready
         self._lock = threading.Lock()  # the killer thread and the supervisor both replace workers
+        self.away, self.away_until = False, 0.0  # the broker or PostgreSQL is being restarted
         self.workers: list[Proc] = []
         self.web: Proc | None = None
         self.db = sa.create_engine(self.postgres.url, pool_pre_ping=True, pool_size=2)
@@ -313,13 +317,26 @@ class Cluster:
                 if w.alive() and now - self._ready.get(w.name, now + 1) >= for_at_least]
 
     def supervise(self, report: Report) -> None:
-        """A worker that exited without being killed is a finding: record it, start another."""
+        """Start another worker for one that exited without being killed, as a supervisor would.
+
+        ``baton worker`` exits non-zero when it cannot start (the database or the broker away) and
+        expects to be restarted: during an outage (and ``OUTAGE_GRACE`` seconds after it) that is
+        counted. Any other exit is a finding."""
         with self._lock:
             for slot, worker in enumerate(self.workers):
                 if not worker.alive():
-                    tail = " | ".join(worker.log.read_text(errors="replace").splitlines()[-3:])[:600]
-                    report.violations.append(f"{worker.name} exited by itself with {worker.proc.returncode}: {tail}")
+                    code = worker.proc.returncode
+                    if code != 0 and (self.away or time.monotonic() < self.away_until):
+                        report.counts["worker_exits_in_outage"] = report.counts.get("worker_exits_in_outage", 0) + 1
+                    else:
+                        tail = " | ".join(worker.log.read_text(errors="replace").splitlines()[-3:])[:600]
+                        report.violations.append(f"{worker.name} exited by itself with {code}: {tail}")
                     self.start_worker(slot)
+
+    def _outage(self, began: bool) -> None:
+        self.away = began
+        if not began:
+            self.away_until = time.monotonic() + OUTAGE_GRACE
 
     def kill_worker(self, rng: random.Random, report: Report) -> None:
         """SIGKILL a random worker that has been working for a while, and start another. Never the
@@ -348,17 +365,25 @@ class Cluster:
     def restart_broker(self, report: Report) -> None:
         began = time.monotonic()
         self.config.log(f"chaos: restarting the {self.config.broker} broker")
-        self.broker.stop()
-        time.sleep(2)
-        self.broker.start()
+        self._outage(True)
+        try:
+            self.broker.stop()
+            time.sleep(2)
+            self.broker.start()
+        finally:
+            self._outage(False)
         report.outages["broker"] = time.monotonic() - began
 
     def restart_postgres(self, report: Report) -> None:
         began = time.monotonic()
         self.config.log("chaos: restarting PostgreSQL")
-        self.postgres.stop()
-        time.sleep(3)
-        self.postgres.start()
+        self._outage(True)
+        try:
+            self.postgres.stop()
+            time.sleep(3)
+            self.postgres.start()
+        finally:
+            self._outage(False)
         report.outages["postgres"] = time.monotonic() - began
 
     def kill_web(self, report: Report) -> None:
