@@ -58,7 +58,7 @@ def test_sagas_end_as_their_inputs_dictate_through_worker_kills_and_restarts_on_
 @pytest.mark.timeout(420)
 def test_sagas_end_as_their_inputs_dictate_through_worker_kills_and_restarts_on_redis():
     need_binaries("redis")
-    report = run(ChaosConfig(instances=80, duration=45, kill_every=6, broker="redis"))
+    report = run(ChaosConfig(instances=80, duration=60, kill_every=5, broker="redis"))
     assert len(report.kills) >= 5, report.table()
     assert set(report.outages) == {"broker", "postgres", "web"}, report.outages
     assert_held(report)
