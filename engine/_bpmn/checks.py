@@ -18,7 +18,7 @@ from lxml import etree
 
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls
+from . import calls, feel_expressions
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -356,8 +356,14 @@ def _check_expression(el: etree._Element, what: str, refuse: Refuse, document_la
         return
     hint = _EXPRESSION_HINT if what == "condition" else ""
     if text.startswith("="):
-        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates Python expressions over the "
-                   f"process variables{hint}")
+        parent = el.getparent()
+        if what == "condition" and parent is not None and etree.QName(parent).localname == "sequenceFlow":
+            reason = feel_expressions.refusal(text)  # Baton's FEEL subset runs flow conditions
+            if reason is not None:
+                refuse(el, f"FEEL expression {text[:80]!r} cannot run: {reason}")
+            return
+        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates FEEL in sequence-flow conditions "
+                   f"only; write a Python expression over the process variables{hint}")
         return
     try:
         compile(text, f"<{what}>", "eval")
