@@ -1,7 +1,8 @@
 """The deploy-time checks Baton adds to SpiffWorkflow's parser, on the lxml tree of each file.
 
 Everything Baton cannot execute is refused here, naming the element: a JUEL ``${...}``
-expression, a Groovy script, a Java delegate or listener, a service task with no endpoint, a
+expression (but a sequence-flow condition in Baton's JUEL subset, ``engine.juel``), a Groovy
+script, a Java delegate or listener, a service task with no endpoint, a
 call to a process that is not deployed. A problem is reported on the element a user sees in a
 modeller (the sequence flow, the event, the task), not on an inner part with an id of its own.
 ``reading.py`` runs these checks before SpiffWorkflow sees a file.
@@ -16,6 +17,7 @@ from typing import Any
 
 from lxml import etree
 
+from .. import juel
 from ..endpoints import EndpointMap
 from ..errors import Problem
 from . import calls, feel_expressions
@@ -225,6 +227,11 @@ def _check_juel(el: etree._Element, refuse: Refuse) -> None:
     ]
     for attr, text in texts:
         if _JUEL.search(text):
+            if attr is None and _is_flow_condition(el):  # evaluated by engine.juel (juel_expressions.py)
+                reason = juel.check(text.strip())
+                if reason is not None:
+                    refuse(el, f"JUEL expression {text.strip()[:80]!r} cannot run: {reason}")
+                return
             if attr:
                 where = f" in {_attr_name(attr)}"
             elif etree.QName(el).namespace != BPMN:  # e.g. the text of a camunda:inputParameter
@@ -233,9 +240,15 @@ def _check_juel(el: etree._Element, refuse: Refuse) -> None:
             else:
                 where = ""
             hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
-            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton evaluates Python "
-                       f"expressions over the process variables{hint}")
+            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton evaluates JUEL in "
+                       f"sequence-flow conditions only; write a Python expression over the process variables{hint}")
             return
+
+
+def _is_flow_condition(el: etree._Element) -> bool:
+    parent = el.getparent()
+    return (_local(el) == "conditionExpression" and not el.get("language") and parent is not None
+            and etree.QName(parent).localname == "sequenceFlow")
 
 
 def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any] | None:

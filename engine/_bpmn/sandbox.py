@@ -40,7 +40,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from . import expressions, feel_expressions
+from . import expressions, feel_expressions, juel_expressions
 from .sandbox_pool import MEMORY_LIMIT_BYTES, TIME_LIMIT_SECONDS, SandboxPool, ScriptError
 
 __all__ = ["MEMORY_LIMIT_BYTES", "TIME_LIMIT_SECONDS", "SandboxPool", "SandboxScriptEngine", "ScriptError",
@@ -145,6 +145,8 @@ class SandboxScriptEngine(PythonScriptEngine):
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         if feel_expressions.is_feel(expression):  # Camunda 8's =amount > 100: engine.feel, no sandbox
             return feel_expressions.evaluate(task, expression, _data(task, external_context))
+        if juel_expressions.is_juel(expression):  # Camunda Modeler's ${approved}: engine.juel, no sandbox
+            return juel_expressions.evaluate(task, expression, _data(task, external_context))
         try:
             return evaluate(self.sandbox, expression, _data(task, external_context))
         except ScriptError as exc:

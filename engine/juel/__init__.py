@@ -33,11 +33,11 @@ from functools import lru_cache
 from typing import Any
 
 from ._errors import JuelError, JuelEvaluationError, JuelSyntaxError, JuelUnsupported, UnknownVariable
-from ._evaluator import Evaluator, Execution, check_subset, identifiers
+from ._evaluator import UNAVAILABLE, Evaluator, Execution, check_subset, identifiers
 from ._grammar import MAX_NESTING, MAX_TEXT, Eval, Node, Text, parse_template
 
 __all__ = [
-    "MAX_NESTING", "MAX_TEXT", "Execution", "JuelError", "JuelEvaluationError", "JuelSyntaxError",
+    "MAX_NESTING", "MAX_TEXT", "UNAVAILABLE", "Execution", "JuelError", "JuelEvaluationError", "JuelSyntaxError",
     "JuelUnsupported", "Template", "UnknownVariable", "check", "evaluate", "is_template", "parse",
 ]
 

@@ -87,14 +87,21 @@ _LONG_TEXT = re.compile(r"[+-]?\d+")
 _DOUBLE_TEXT = re.compile(r"[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)[fFdD]?")
 
 
+UNAVAILABLE: Any = type("Unavailable", (), {"__repr__": lambda self: "UNAVAILABLE"})()
+
+
 @dataclass
 class Execution:
-    """What ``execution`` stands for in an expression, and the variables it wrote."""
+    """What ``execution`` stands for in an expression, and the variables it wrote.
+
+    A member set to :data:`UNAVAILABLE` (the caller does not know it) is an error when read,
+    with ``unavailable`` as the reason, rather than a silent ``null``."""
 
     business_key: str | None = None
     id: str | None = None
     process_instance_id: str | None = None
     writes: dict[str, Any] = field(default_factory=dict)
+    unavailable: str = "not known here"
 
 
 # --- which trees Baton evaluates -----------------------------------------------------------
@@ -469,7 +476,7 @@ class Evaluator:
             return self.value(node.yes) if self.boolean(node.condition) else self.value(node.no)
         if isinstance(node, Dot):
             if _is_execution(node.base):
-                return getattr(self.execution, _PROPERTIES[node.name])
+                return self.execution_member(node, _PROPERTIES[node.name])
             return self.member(node, self.value(node.base), node.name)
         if isinstance(node, Bracket):
             base = self.value(node.base)
@@ -509,12 +516,18 @@ class Evaluator:
         raise self.fail(node, f"Cannot read property {to_string(key)!r} of {_describe(base)} in "
                               f"{_source(node, self.text)}: only maps and lists have properties")
 
+    def execution_member(self, node: Node, name: str) -> Any:
+        found = getattr(self.execution, name)
+        if found is UNAVAILABLE:
+            raise self.fail(node, f"{_source(node, self.text)} is {self.execution.unavailable}")
+        return found
+
     def call(self, node: Call) -> Any:
         target = node.target
         assert isinstance(target, Dot)  # check_subset let only execution.<method>(...) by
         method = target.name
         if method in _GETTERS:
-            return getattr(self.execution, _GETTERS[method])
+            return self.execution_member(node, _GETTERS[method])
         name = to_string(self.value(node.arguments[0]))
         writes = self.execution.writes
         if method == "getVariable":
