@@ -305,6 +305,19 @@ def test_set_variable_writes_a_copy_and_leaves_the_variables_alone() -> None:
     assert variables == {"order": {"lines": [1]}}
 
 
+def test_an_execution_member_the_caller_does_not_know_is_an_error_not_null() -> None:
+    execution = Execution(business_key=juel.UNAVAILABLE, unavailable="not known in this test")
+    with pytest.raises(JuelEvaluationError, match="'execution.processBusinessKey' is not known in this test"):
+        juel.evaluate("${execution.processBusinessKey}", {}, execution)
+    assert juel.evaluate("${execution.setVariable('x', 1)}", {}, execution) is None
+
+
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    assert doctest.testmod(juel).failed == 0
+
+
 def test_zero_by_zero_is_nan() -> None:
     assert math.isnan(juel.evaluate("${0 / 0}", {}))
 
