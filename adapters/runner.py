@@ -21,6 +21,7 @@ from engine import (
     MessageNotCorrelated,
     RetryableFailure,
     SandboxUnavailable,
+    logs,
 )
 
 from .endpoints import adapter_for
@@ -75,7 +76,16 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     retryable failure (a fatal one when retrying cannot help), so the job is retried with backoff
     and then is an incident. An exception left to escape would leave the job claimed, for the
     relay to send again when its lease ran out, attempt after attempt."""
-    owner = owner or worker_identity()
+    # The job's ids (and trace) are bound for its own run only: what the process does next (a
+    # start from the same thread) must not inherit them.
+    token = logs.replace()
+    try:
+        return _run_job(engine, job_id, owner or worker_identity())
+    finally:
+        logs.restore(token)
+
+
+def _run_job(engine: Engine, job_id: str, owner: str) -> str:
     call = engine.claim_job(job_id, owner)
     if call is None:
         return "skipped"
