@@ -53,7 +53,8 @@ Deliberate differences from feel-scala (Camunda 8.5+):
   several words here (``upper case``, ``date and time``); context keys and named arguments may.
 - ``now()`` is a date and time in UTC (feel-scala uses the engine's zone; Zeebe's clock is UTC);
   ``today()`` is the UTC date.
-- ``string(number)`` writes plain notation without trailing zeros (``string(1.50)`` is ``"1.5"``).
+- ``string(number)`` writes plain notation without trailing zeros (``string(1.50)`` is ``"1.5"``);
+  ``string(null)`` is null, as the DMN specification says.
 - ``substring`` with a length past the end answers what there is; a start of 0 or beyond the
   string is null.
 - Strings compare with ``<``/``>`` (as the DMN specification says; feel-scala does too, though its

@@ -41,6 +41,7 @@ from ._grammar import (
     Quantified,
     RangeLit,
     Test,
+    walk,
 )
 from ._ops import arithmetic, compare, equal, in_range, negate, order
 from ._values import Range, YearsMonths, from_python
@@ -302,8 +303,6 @@ class _BuiltinLimits(_builtins.Limits):
 
 
 def _mentions_item(node: Node) -> bool:
-    from ._grammar import walk  # noqa: PLC0415
-
     return any(isinstance(n, Name) and n.name == "item" for n in walk(node))
 
 

@@ -58,6 +58,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._errors import FeelSyntaxError
+from ._values import temporal_literal
 
 MAX_TEXT = 20_000
 MAX_NESTING = 40
@@ -642,7 +643,6 @@ class _Parser:
             lit = self.advance()
             if lit.kind != "str":
                 raise _unexpected(self.s, lit, 'a string after @ (@"2024-01-31")')
-            from ._values import temporal_literal  # noqa: PLC0415 (a cycle otherwise)
             value = temporal_literal(lit.value)
             if value is None:
                 raise FeelSyntaxError(f"@{lit.value!r} is not a date, time, date and time or duration",

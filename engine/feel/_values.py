@@ -197,7 +197,7 @@ def _zone(m: re.Match[str]) -> dt.tzinfo | None | bool:
         if z or sign:
             return False
         try:
-            from zoneinfo import ZoneInfo  # noqa: PLC0415
+            from zoneinfo import ZoneInfo
 
             return ZoneInfo(zone_id)
         except (KeyError, ValueError, OSError):
