@@ -54,8 +54,8 @@ from bench.throughput import BPMN, CeleryStack, Skip, bench_embedded, bench_raw,
 
 NODE_DIR = ROOT / "bench" / "peers_node"
 PEERS = ("raw", "embedded", "celery", "bare", "node")
-DEFAULTS = {"raw": 500, "embedded": 100, "celery": 100, "bare": 500, "node": 300}
-QUICK = {"raw": 100, "embedded": 20, "celery": 20, "bare": 100, "node": 50}
+DEFAULTS = {"raw": 500, "embedded": 100, "celery": 100, "bare": 100, "node": 300}
+QUICK = {"raw": 100, "embedded": 20, "celery": 20, "bare": 20, "node": 50}
 GOALS = (("embedded/raw", 0.4), ("celery_2/bare_celery_2", 0.5), ("celery_2/celery_1", 1.6))
 
 
