@@ -168,8 +168,8 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500, *, queued: in
       due within the next relay interval (long timers are never held as broker ETA messages);
     - held by a worker whose lease expired (the worker died);
     - sent before, due for ``stale_after`` seconds and not taken, whose message is no longer
-      *plausibly queued* (docs/relay.md): its backoff is over (the n-th re-send waits
-      ``stale_after * 2**n``, at most :data:`MAX_RESEND_BACKOFF`), and the broker's queue,
+      *plausibly queued* (docs/relay.md): its backoff is over (after its n-th re-send a job
+      waits ``stale_after * 2**n``, at most :data:`MAX_RESEND_BACKOFF`), and the broker's queue,
       ``queued`` messages deep, cannot still hold it. The queue is first in, first out: if it
       holds fewer messages than there are pending jobs sent at or after this one, this one's
       message is gone (lost, or taken by a worker that died before claiming). Slack for messages
