@@ -21,6 +21,7 @@ from engine import (
     MessageNotCorrelated,
     RetryableFailure,
     SandboxUnavailable,
+    database_unavailable,
     logs,
 )
 
@@ -81,6 +82,13 @@ def run_job(engine: Engine, job_id: str, owner: str | None = None) -> str:
     token = logs.replace()
     try:
         return _run_job(engine, job_id, owner or worker_identity())
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        # Nothing was claimed or changed (the transaction rolled back); the relay sends it again.
+        log.warning("job %s: the database is not reachable (%s); it runs when it is back", job_id,
+                    type(exc).__name__)
+        return "deferred"
     finally:
         logs.restore(token)
 
@@ -93,8 +101,11 @@ def _run_job(engine: Engine, job_id: str, owner: str) -> str:
         return _run_claimed(engine, call)
     except Exception as exc:
         failure: EndpointFailure
-        if isinstance(exc, SandboxUnavailable):  # the machine's trouble, not a bug: no traceback
-            log.warning("job %s (%s) attempt %s: %s", job_id, call.element_id, call.attempt, exc)
+        if isinstance(exc, SandboxUnavailable) or database_unavailable(exc):
+            # the machine's trouble, not a bug: a line, no traceback
+            log.warning("job %s (%s) attempt %s: %s", job_id, call.element_id, call.attempt,
+                        exc if isinstance(exc, SandboxUnavailable) else f"the database is not reachable "
+                        f"({type(exc).__name__})")
         else:
             log.exception("job %s (%s, %s) attempt %s raised", job_id, call.kind, call.element_id, call.attempt)
         if isinstance(exc, InvalidRequest):  # e.g. a result that is not JSON: the same next time
@@ -103,8 +114,10 @@ def _run_job(engine: Engine, job_id: str, owner: str) -> str:
             failure = RetryableFailure(f"{type(exc).__name__}: {exc}")
         try:
             engine.fail_job(job_id, failure)
-        except Exception:  # the database is gone too: the lease ends, the relay sends it again
-            log.exception("job %s: recording its failure failed", job_id)
+        except Exception as lost:  # the database is gone too: the lease ends, the relay sends it again
+            if not database_unavailable(lost):
+                raise
+            log.warning("job %s: its failure waits for the database; its lease ends and it runs again", job_id)
         return "failed"
 
 

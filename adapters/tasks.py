@@ -20,11 +20,11 @@ import threading
 import time
 from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, beat, signals
 from celery.platforms import EX_FAILURE
 from celery.worker import state as worker_state
 
-from engine import Engine, Settings, metrics
+from engine import Engine, Settings, database_unavailable, metrics
 
 from .broker import (
     EMBEDDED_PREFIX,
@@ -69,7 +69,7 @@ def create_celery(settings: Settings) -> Celery:
         # In memory: the relay's interval needs no state across restarts. A schedule file in
         # BATON_HOME killed beat, so the relay, when that folder did not exist (nothing creates it
         # on server backends), and two workers on one machine would share one unlocked file.
-        "beat_scheduler": "celery.beat:Scheduler",
+        "beat_scheduler": "adapters.tasks:RelayScheduler",
         "task_default_queue": JOB_QUEUE,
     }
     if is_embedded(broker_url):
@@ -93,7 +93,14 @@ def create_celery(settings: Settings) -> Celery:
         """Send what needs sending; return how many of those were re-sends (docs/relay.md)."""
         engine = _engine(app)
         depth = queue_depth(app, JOB_QUEUE)  # read before the jobs: a stale depth only errs high
-        tickets = engine.due_jobs(settings.relay_stale_seconds, queued=depth, holder=worker_identity())
+        try:
+            tickets = engine.due_jobs(settings.relay_stale_seconds, queued=depth, holder=worker_identity())
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("relay: the database is not reachable (%s); next run in %s s", type(exc).__name__,
+                        settings.relay_interval_seconds)
+            return 0
         resent = sum(1 for t in tickets if t.resend)
         if tickets:
             log.info("relay sends %d job(s), %d of them again (queue depth %s)", len(tickets), resent, depth)
@@ -103,6 +110,18 @@ def create_celery(settings: Settings) -> Celery:
         return resent
 
     return app
+
+
+class RelayScheduler(beat.Scheduler):
+    """Celery's in-memory beat scheduler, quiet while the broker is away: a relay tick that cannot
+    be sent is one warning line (the next tick is a relay interval away), not a stack dump each
+    time. Everything else is Celery's."""
+
+    def apply_entry(self, entry: Any, producer: Any = None) -> None:
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except Exception as exc:
+            log.warning("beat: %s not sent (%s: %s); the broker may be away", entry.name, type(exc).__name__, exc)
 
 
 def _engine(app: Celery) -> Engine:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import logs, metrics
 from .config import Settings
+from .db import database_errors, database_unavailable
 from .definitions import DeployedDefinition
 from .endpoints import Endpoint, EndpointMap
 from .errors import (
@@ -50,5 +51,5 @@ __all__ = [
     "IncidentNotFound", "InstanceNotActive", "InstanceNotFound", "InvalidRequest", "InvalidVariables",
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
     "SandboxUnavailable", "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
-    "logs", "metrics", "IdempotencyKeyReused",
+    "logs", "metrics", "IdempotencyKeyReused", "database_errors", "database_unavailable",
 ]

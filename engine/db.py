@@ -87,3 +87,24 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         read_only = connection.get_execution_options().get("baton_read_only", False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a lost database raises, wrapped by SQLAlchemy or not: connection refused or dropped,
+    a pool that cannot reconnect, a server shutting down. Not IntegrityError and the like: those
+    are conflicts or bugs."""
+    from sqlalchemy import exc
+
+    found: tuple[type[BaseException], ...] = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency, but SQLite needs none
+        return found
+    return (*found, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now: the work was not done (its
+    transaction rolled back) and can be tried again later; nothing is wrong with it."""
+    return isinstance(exc, database_errors())

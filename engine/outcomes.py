@@ -18,6 +18,7 @@ from sqlalchemy import select
 from . import outbox
 from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
+from .db import database_unavailable
 from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFailure
 from .instances import ENDED, Note, Step, _job_instance, _lock, _record, advance, check_variables, start
 from .jobs import JobTicket
@@ -97,7 +98,9 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
 
     try:
         return _advance_job(engine, job_id, act, unless=("done", "cancelled", "failed"))
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # settling alone needs the database too; the caller says so in a line
         log.exception("job %s: failing it through its workflow failed; settling the job alone", job_id)
         return _settle_without_workflow(engine, job_id, failure)
 

@@ -16,10 +16,10 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from engine import Engine, Settings, logs
+from engine import Engine, Settings, database_errors, logs
 
 from . import auth
-from .problems import RETRY_AFTER_SECONDS, database_errors, http_problem, is_api_request, problem, unavailable
+from .problems import RETRY_AFTER_SECONDS, http_problem, is_api_request, problem, unavailable
 
 log = logging.getLogger("baton.web")
 

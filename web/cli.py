@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from engine import BatonError, DeploymentError, Engine, Settings, check_schema
+from engine import BatonError, DeploymentError, Engine, Settings, check_schema, database_unavailable
 
 ENDED = {"completed", "cancelled", "terminated", "compensated"}
 
@@ -30,7 +30,13 @@ def _current_settings() -> Settings:
     import migrations
 
     settings = _settings()
-    check_schema(settings.database_url, migrations.revisions())
+    try:
+        check_schema(settings.database_url, migrations.revisions())
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        raise click.ClickException(f"the database is not reachable ({type(exc).__name__}); "
+                                   "check BATON_DATABASE_URL and try again") from exc
     return settings
 
 

@@ -53,20 +53,6 @@ def http_problem(exc: HTTPException) -> Response:
 RETRY_AFTER_SECONDS = 5
 
 
-def database_errors() -> tuple[type[BaseException], ...]:
-    """What a lost database raises, wrapped by SQLAlchemy or not: connection refused or dropped,
-    a pool that cannot reconnect, a server shutting down. Not IntegrityError and friends: those
-    are bugs or conflicts, and stay 500s."""
-    from sqlalchemy import exc
-
-    found: list[type[BaseException]] = [exc.OperationalError, exc.InterfaceError, exc.DisconnectionError]
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency, but SQLite needs none
-        return tuple(found)
-    return (*found, psycopg.OperationalError, psycopg.InterfaceError)
-
-
 def unavailable(detail: str = "the database is not reachable; try again shortly") -> Response:
     """503 with ``Retry-After``: the caller should retry, and nothing it sent was applied
     (the failed transaction rolled back)."""
