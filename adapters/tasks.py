@@ -47,6 +47,7 @@ _state: dict[str, Any] = {}
 def create_celery(settings: Settings) -> Celery:
     """Build the Celery app for ``settings``. No work at import time; no global app."""
     app = Celery("baton", set_as_current=False)
+    _quiet_lost_acks()
     broker_url = settings.broker_url
     conf: dict[str, Any] = {
         "broker_url": broker_url,
@@ -110,6 +111,25 @@ def create_celery(settings: Settings) -> Celery:
         return resent
 
     return app
+
+
+class LostAckFilter(logging.Filter):
+    """Celery reports an acknowledgement the broker could not take (its channel died with a broker
+    restart) as CRITICAL with a traceback. Nothing is lost: an unacknowledged message is delivered
+    again and its job's claim makes that a no-op. One warning line says so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(("Couldn't ack", "Couldn't reject")):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg += " (the broker will deliver it again; its job's claim makes that harmless)"
+        return True
+
+
+def _quiet_lost_acks() -> None:
+    target = logging.getLogger("celery.worker.request")
+    if not any(isinstance(f, LostAckFilter) for f in target.filters):
+        target.addFilter(LostAckFilter())
 
 
 class RelayScheduler(beat.Scheduler):
