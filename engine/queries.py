@@ -64,7 +64,7 @@ def get_instance(engine: Engine, instance_id: str, *, history: bool = True) -> d
         doc["jobs"] = [
             {"id": j.id, "element_id": j.element_id, "kind": j.kind, "topic": j.topic, "status": j.status,
              "attempts": j.attempts, "max_attempts": j.max_attempts, "next_run_at": _iso(j.next_run_at),
-             "last_error": j.last_error, "idempotency_key": j.idempotency_key}
+             "last_error": j.last_error, "idempotency_key": j.idempotency_key, "resends": j.resends or 0}
             for j in session.scalars(select(Job).where(Job.instance_id == instance_id).order_by(Job.created_at))
         ]
         doc["incidents"] = [
