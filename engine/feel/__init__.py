@@ -1,10 +1,11 @@
 """Baton's FEEL subset: the expression language of Camunda 8 diagrams (``=amount > 100``).
 
-No Python FEEL library was good enough (issue 11), so this is Baton's own: a tokenizer and
-recursive-descent parser (:mod:`engine.feel._grammar`, whose docstring is the grammar in EBNF),
-an evaluator over its AST (:mod:`._evaluate`, operators in :mod:`._ops`, built-ins in
-:mod:`._builtins`). Nothing here runs Python code from the expression: there is no ``eval`` or
-``exec``; an expression can only read the variables it is given.
+No Python FEEL library was good enough (issue 11), so this is Baton's own: a tokenizer
+(:mod:`._tokens`), a recursive-descent parser (:mod:`engine.feel._grammar`, whose docstring is
+the grammar in EBNF) to an AST (:mod:`._ast`), an evaluator over it (:mod:`._evaluate`,
+operators in :mod:`._ops`, built-ins in :mod:`._builtins`). Nothing here runs Python code
+from the expression: there is no ``eval`` or ``exec``; an expression can only read the variables
+it is given.
 
 Use::
 
@@ -74,10 +75,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ._ast import Call, Node, walk
 from ._builtins import BUILTINS, FUNCTION_NAMES
 from ._errors import FeelError, FeelLimitError, FeelSyntaxError, FeelUnsupported
 from ._evaluate import MAX_ITEMS, MAX_STEPS, Evaluator
-from ._grammar import MAX_DEPTH, MAX_NESTING, MAX_TEXT, Call, Node, parse_ast, walk
+from ._grammar import MAX_DEPTH, MAX_NESTING, parse_ast
+from ._tokens import MAX_TEXT
 from ._values import YearsMonths, to_json, to_python
 
 __all__ = [

@@ -19,8 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import _builtins
-from ._errors import FeelLimitError
-from ._grammar import (
+from ._ast import (
     And,
     Arithmetic,
     Between,
@@ -43,6 +42,7 @@ from ._grammar import (
     Test,
     walk,
 )
+from ._errors import FeelLimitError
 from ._ops import arithmetic, compare, equal, in_range, negate, order
 from ._values import Range, YearsMonths, from_python
 

@@ -1,4 +1,5 @@
-"""The FEEL subset's grammar: a hand-written tokenizer and a recursive-descent parser to an AST.
+"""The FEEL subset's grammar: a recursive-descent parser from tokens (:mod:`._tokens`) to an
+AST (:mod:`._ast`).
 
 The grammar, in EBNF (``{x}`` repeats, ``[x]`` is optional, ``|`` chooses; lower binds looser)::
 
@@ -44,322 +45,45 @@ keywords: not names, but they may appear inside a built-in's name (``date and ti
 ``get or else``). A multi-word function name is taken only when its words name a known built-in
 and ``(`` follows; otherwise two words in a row are a syntax error that suggests backticks.
 
-Limits, so a hostile text cannot exhaust the parser: at most :data:`MAX_TEXT` characters,
-:data:`MAX_NESTING` nested brackets or sub-expressions, and an AST at most :data:`MAX_DEPTH`
-deep (a chain ``1 + 1 + ... + 1`` counts one level per operator: the evaluator recurses over it).
+Limits, so a hostile text cannot exhaust the parser: at most :data:`._tokens.MAX_TEXT`
+characters, :data:`MAX_NESTING` nested brackets or sub-expressions, and an AST at most
+:data:`MAX_DEPTH` deep (a chain ``1 + 1 + ... + 1`` counts one level per operator: the evaluator recurses over it).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
 
+from ._ast import (
+    And,
+    Arithmetic,
+    Between,
+    Call,
+    Compare,
+    ContextLit,
+    Filter,
+    For,
+    If,
+    In,
+    ListLit,
+    Literal,
+    Name,
+    Negate,
+    Node,
+    Or,
+    Path,
+    Quantified,
+    RangeLit,
+    Test,
+    children,
+)
 from ._errors import FeelSyntaxError
+from ._tokens import KEYWORDS, Token, tokenize
 from ._values import temporal_literal
 
-MAX_TEXT = 20_000
 MAX_NESTING = 40
 MAX_DEPTH = 120
 
-KEYWORDS = frozenset({
-    "if", "then", "else", "for", "in", "return", "some", "every", "satisfies", "and", "or",
-    "between", "instance", "of", "function", "true", "false", "null",
-})
-
-
-# ---------------------------------------------------------------------------------------------
-# Tokens
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str      # "num", "str", "word", "quoted" (a `backticked` name), "op", "@", "end"
-    value: Any
-    pos: int
-    end: int
-
-
-_OPERATORS = ("**", "..", "<=", ">=", "!=", "=", "<", ">", "+", "-", "*", "/", "(", ")", "[", "]",
-              "{", "}", ",", ".", ":")
-_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'", "/": "/", "b": "\b", "f": "\f"}
-_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
-
-
-def _word_start(ch: str) -> bool:
-    return ch.isalpha() or ch in "_?$"
-
-
-def _word_part(ch: str) -> bool:
-    return ch.isalnum() or ch in "_?$"
-
-
-def tokenize(text: str) -> list[Token]:
-    """The tokens of ``text``, ending with an ``end`` token; a :class:`FeelSyntaxError` on junk."""
-    if len(text) > MAX_TEXT:
-        raise FeelSyntaxError(f"the expression is longer than {MAX_TEXT} characters", text, MAX_TEXT)
-    return list(_tokens(text))
-
-
-def _tokens(text: str) -> Iterator[Token]:
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            if j < 0:
-                raise FeelSyntaxError("a comment /* is never closed", text, i)
-            i = j + 2
-        elif ch == '"':
-            value, j = _string(text, i)
-            yield Token("str", value, i, j)
-            i = j
-        elif ch == "`":
-            j = text.find("`", i + 1)
-            if j < 0:
-                raise FeelSyntaxError("a `name` is never closed", text, i)
-            if j == i + 1:
-                raise FeelSyntaxError("an empty `` name", text, i)
-            yield Token("quoted", text[i + 1:j], i, j + 1)
-            i = j + 1
-        elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()
-                              and not text.startswith("..", i - 1)):
-            m = _NUMBER.match(text, i)
-            assert m is not None
-            yield Token("num", Decimal(m.group()), i, m.end())
-            i = m.end()
-        elif _word_start(ch):
-            j = i + 1
-            while j < n and _word_part(text[j]):
-                j += 1
-            yield Token("word", text[i:j], i, j)
-            i = j
-        elif ch == "@":
-            yield Token("@", "@", i, i + 1)
-            i += 1
-        else:
-            for op in _OPERATORS:
-                if text.startswith(op, i):
-                    yield Token("op", op, i, i + len(op))
-                    i += len(op)
-                    break
-            else:
-                raise FeelSyntaxError(f"unexpected character {ch!r}", text, i)
-    yield Token("end", None, n, n)
-
-
-def _string(text: str, start: int) -> tuple[str, int]:
-    out: list[str] = []
-    i, n = start + 1, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            return "".join(out), i + 1
-        if ch == "\\":
-            if i + 1 >= n:
-                break
-            esc = text[i + 1]
-            if esc in _ESCAPES:
-                out.append(_ESCAPES[esc])
-                i += 2
-                continue
-            width = {"u": 4, "U": 6}.get(esc)
-            digits = text[i + 2:i + 2 + width] if width else ""
-            if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
-                code = int(digits, 16)
-                if code <= 0x10FFFF:
-                    out.append(chr(code))
-                    i += 2 + width
-                    continue
-            raise FeelSyntaxError(f"unknown escape \\{esc} in a string", text, i)
-        out.append(ch)
-        i += 1
-    raise FeelSyntaxError("a string is never closed (a \" is missing)", text, start)
-
-
-# ---------------------------------------------------------------------------------------------
-# The AST: each node keeps where it starts in the text, for messages.
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    pos: int
-
-
-@dataclass(frozen=True, slots=True)
-class Literal(Node):
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Name(Node):
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Path(Node):
-    target: Node
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Filter(Node):
-    target: Node
-    condition: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Node):
-    name: str
-    args: tuple[Node, ...]
-    named: tuple[tuple[str, Node], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Negate(Node):
-    operand: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Arithmetic(Node):
-    op: str  # + - * / **
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Compare(Node):
-    op: str  # = != < <= > >=
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True, slots=True)
-class And(Node):
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Or(Node):
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Between(Node):
-    value: Node
-    low: Node
-    high: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Test(Node):
-    op: str | None  # < <= > >=, or None: equal to, inside a range, or a member of a list
-    operand: Node
-
-
-@dataclass(frozen=True, slots=True)
-class In(Node):
-    value: Node
-    tests: tuple[Test, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class If(Node):
-    condition: Node
-    then: Node
-    otherwise: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Quantified(Node):
-    kind: str  # "some" | "every"
-    bindings: tuple[tuple[str, Node], ...]
-    condition: Node
-
-
-@dataclass(frozen=True, slots=True)
-class For(Node):
-    bindings: tuple[tuple[str, Node, Node | None], ...]  # name, domain (or range start), range end
-    body: Node
-
-
-@dataclass(frozen=True, slots=True)
-class ListLit(Node):
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ContextLit(Node):
-    entries: tuple[tuple[str, Node], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RangeLit(Node):
-    start: Node
-    start_included: bool
-    end: Node
-    end_included: bool
-
-
-def children(node: Node) -> Iterator[Node]:
-    """The direct sub-expressions of ``node``."""
-    match node:
-        case Path(target=t) | Negate(operand=t):
-            yield t
-        case Filter(target=t, condition=c):
-            yield t
-            yield c
-        case Call(args=args, named=named):
-            yield from args
-            yield from (v for _, v in named)
-        case Arithmetic(left=a, right=b) | Compare(left=a, right=b) | And(left=a, right=b) | Or(left=a, right=b):
-            yield a
-            yield b
-        case Between(value=v, low=lo, high=hi):
-            yield from (v, lo, hi)
-        case Test(operand=o):
-            yield o
-        case In(value=v, tests=tests):
-            yield v
-            yield from tests
-        case If(condition=c, then=t, otherwise=o):
-            yield from (c, t, o)
-        case Quantified(bindings=b, condition=c):
-            yield from (d for _, d in b)
-            yield c
-        case For(bindings=b, body=body):
-            for _, start, end in b:
-                yield start
-                if end is not None:
-                    yield end
-            yield body
-        case ListLit(items=items):
-            yield from items
-        case ContextLit(entries=entries):
-            yield from (v for _, v in entries)
-        case RangeLit(start=s, end=e):
-            yield s
-            yield e
-
-
-def walk(node: Node) -> Iterator[Node]:
-    """``node`` and every node below it."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(children(current))
-
-
-# ---------------------------------------------------------------------------------------------
-# The parser
 
 @dataclass
 class _State:
