@@ -4,83 +4,27 @@ Each takes FEEL values and answers a FEEL value; a wrong type or a bad argument 
 A parameter ending in ``?`` is optional; one ending in ``*`` takes the rest of the arguments
 (``sum(1, 2, 3)`` or ``sum([1, 2, 3])``). Functions with overloads (``date(from)``,
 ``date(year, month, day)``) list each parameter list.
+
+The boolean, list, string and number built-ins are here; the date, time and duration ones are
+in :mod:`._temporal`, how arguments bind in :mod:`._arguments`. :data:`BUILTINS` lists them all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, DecimalException
 from typing import Any
 
+from . import _temporal
+from ._arguments import MISSING, Builtin, Limits, whole_number
 from ._errors import FeelLimitError
 from ._ops import equal, kind, order
-from ._values import NUMBERS, parse_date, parse_date_time, parse_duration, parse_time, to_string
-
-MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
-
-
-class Limits:
-    """What a built-in may ask of the evaluator: the clock, and the bounds on what it builds."""
-
-    def now(self) -> dt.datetime:
-        raise NotImplementedError
-
-    def items(self, values: list[Any]) -> list[Any]:
-        raise NotImplementedError
-
-    def text(self, value: str) -> str:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True, slots=True)
-class Builtin:
-    name: str
-    overloads: tuple[tuple[str, ...], ...]
-    fn: Callable[..., Any]
-    needs_limits: bool = False
-
-    def bind(self, args: Sequence[Any], named: dict[str, Any]) -> list[Any] | None:
-        """The arguments in parameter order (``MISSING`` for an optional one not given), or
-        ``None`` when no parameter list fits."""
-        for params in self.overloads:
-            bound = _bind(params, args, named)
-            if bound is not None:
-                return bound
-        return None
-
-    def fits(self, positional: int, named: Sequence[str]) -> bool:
-        return self.bind([None] * positional, dict.fromkeys(named)) is not None
-
-
-def _bind(params: tuple[str, ...], args: Sequence[Any], named: dict[str, Any]) -> list[Any] | None:
-    names = [p.rstrip("?*") for p in params]
-    if named:
-        if args or not set(named) <= set(names):
-            return None
-        out = []
-        for p, n in zip(params, names, strict=True):
-            if n in named:
-                out.append(named[n])
-            elif p.endswith(("?", "*")):
-                out.append(MISSING)
-            else:
-                return None
-        if params and params[-1].endswith("*"):
-            rest = out.pop()
-            return out + ([] if rest is MISSING else [rest])
-        return out
-    required = sum(1 for p in params if not p.endswith(("?", "*")))
-    variadic = bool(params) and params[-1].endswith("*")
-    if len(args) < required or (not variadic and len(args) > len(params)):
-        return None
-    return list(args) + [MISSING] * max(0, len(params) - len(args) - (1 if variadic else 0))
-
+from ._values import NUMBERS, to_string
 
 # ---------------------------------------------------------------------------------------------
-# Helpers
+# Reading arguments, for the families below
 
 def _spread(args: Sequence[Any]) -> list[Any] | None:
     """``f(list)`` or ``f(a, b, c)``: the values either way."""
@@ -89,12 +33,6 @@ def _spread(args: Sequence[Any]) -> list[Any] | None:
     if len(args) == 1 and args[0] is None:
         return None
     return list(args)
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return None
 
 
 def _strings(*values: Any) -> bool:
@@ -263,13 +201,13 @@ def _index_of(values: Any, match: Any) -> Any:
 
 
 def _sublist(values: Any, start: Any, length: Any = MISSING) -> Any:
-    s = _int(start)
+    s = whole_number(start)
     if not isinstance(values, list) or s is None or s == 0 or abs(s) > len(values):
         return None
     i = s - 1 if s > 0 else len(values) + s
     if length is MISSING:
         return values[i:]
-    n = _int(length)
+    n = whole_number(length)
     if n is None or n < 0 or i + n > len(values):
         return None
     return values[i:i + n]
@@ -314,13 +252,13 @@ def _lower_case(value: Any) -> Any:
 
 def _substring(value: Any, start: Any, length: Any = MISSING) -> Any:
     """1-based; a negative start counts from the end (-1 is the last character)."""
-    s = _int(start)
+    s = whole_number(start)
     if not isinstance(value, str) or s is None or s == 0 or abs(s) > len(value) + (1 if s > 0 else 0):
         return None
     i = s - 1 if s > 0 else len(value) + s
     if length is MISSING:
         return value[i:]
-    n = _int(length)
+    n = whole_number(length)
     if n is None or n < 0:
         return None
     return value[i:i + n]
@@ -385,7 +323,7 @@ def _ceiling(n: Any) -> Any:
 
 
 def _decimal(n: Any, scale: Any) -> Any:
-    s = _int(scale)
+    s = whole_number(scale)
     if not _number(n) or s is None or not -6111 <= s <= 6176:
         return None
     return n.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_EVEN, context=NUMBERS)
@@ -402,92 +340,13 @@ def _modulo(dividend: Any, divisor: Any) -> Any:
 
 
 def _odd(n: Any) -> Any:
-    i = _int(n)
+    i = whole_number(n)
     return None if i is None else i % 2 == 1
 
 
 def _even(n: Any) -> Any:
-    i = _int(n)
+    i = whole_number(n)
     return None if i is None else i % 2 == 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Dates, times and durations
-
-def _now(limits: Limits) -> Any:
-    return limits.now()
-
-
-def _today(limits: Limits) -> Any:
-    return limits.now().date()
-
-
-def _date_and_time(a: Any, b: Any = MISSING) -> Any:
-    if b is MISSING:
-        if isinstance(a, str):
-            return parse_date_time(a)
-        if isinstance(a, dt.datetime):
-            return a
-        if isinstance(a, dt.date):
-            return dt.datetime.combine(a, dt.time())
-        return None
-    if isinstance(a, dt.date) and isinstance(b, dt.time):
-        day = a.date() if isinstance(a, dt.datetime) else a
-        return dt.datetime.combine(day, b)
-    return None
-
-
-def _date(*args: Any) -> Any:
-    if len(args) == 1:
-        a = args[0]
-        if isinstance(a, str):
-            return parse_date(a)
-        if isinstance(a, dt.datetime):
-            return a.date()
-        if isinstance(a, dt.date):
-            return a
-        return None
-    parts = [_int(x) for x in args]
-    if None in parts:
-        return None
-    try:
-        return dt.date(*parts)  # type: ignore[arg-type]
-    except (ValueError, OverflowError):
-        return None
-
-
-def _time(*args: Any) -> Any:
-    args = tuple(a for a in args if a is not MISSING)
-    if len(args) == 1:
-        a = args[0]
-        if isinstance(a, str):
-            return parse_time(a)
-        if isinstance(a, dt.datetime):
-            return a.timetz()
-        if isinstance(a, dt.time):
-            return a
-        return None
-    hour, minute, second = (_int(x) if _int(x) is not None else x for x in args[:3])
-    offset = args[3] if len(args) > 3 else None
-    if not (isinstance(hour, int) and isinstance(minute, int) and isinstance(second, Decimal | int)):
-        return None
-    tz = None
-    if offset is not None:
-        if not isinstance(offset, dt.timedelta):
-            return None
-        try:
-            tz = dt.timezone(offset)
-        except ValueError:
-            return None
-    try:
-        sec = Decimal(second)
-        return dt.time(hour, minute, int(sec), int((sec - int(sec)) * 1_000_000), tzinfo=tz)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _duration(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else None
 
 
 _TABLE: list[Builtin] = [
@@ -531,12 +390,12 @@ _TABLE: list[Builtin] = [
     Builtin("modulo", (("dividend", "divisor"),), _modulo),
     Builtin("odd", (("number",),), _odd),
     Builtin("even", (("number",),), _even),
-    Builtin("now", ((),), _now, needs_limits=True),
-    Builtin("today", ((),), _today, needs_limits=True),
-    Builtin("date and time", (("from",), ("date", "time")), _date_and_time),
-    Builtin("date", (("from",), ("year", "month", "day")), _date),
-    Builtin("time", (("from",), ("hour", "minute", "second", "offset?")), _time),
-    Builtin("duration", (("from",),), _duration),
+    Builtin("now", ((),), _temporal.now, needs_limits=True),
+    Builtin("today", ((),), _temporal.today, needs_limits=True),
+    Builtin("date and time", (("from",), ("date", "time")), _temporal.date_and_time),
+    Builtin("date", (("from",), ("year", "month", "day")), _temporal.date),
+    Builtin("time", (("from",), ("hour", "minute", "second", "offset?")), _temporal.time),
+    Builtin("duration", (("from",),), _temporal.duration),
 ]
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in _TABLE}
@@ -551,7 +410,7 @@ def call(name: str, args: Sequence[Any], named: dict[str, Any], limits: Limits) 
     bound = builtin.bind(args, named)
     if bound is None:
         return None
-    bound = [a for a in bound if a is not MISSING] if builtin.fn in (_date, _time) else bound
+    bound = [a for a in bound if a is not MISSING] if builtin.fn in (_temporal.date, _temporal.time) else bound
     try:
         if builtin.needs_limits:
             return builtin.fn(limits, *bound)
