@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ._ast import Eval, Node, Text
 from ._errors import JuelError, JuelEvaluationError, JuelSyntaxError, JuelUnsupported, UnknownVariable
 from ._evaluator import UNAVAILABLE, Evaluator, Execution, check_subset, identifiers
-from ._grammar import MAX_NESTING, MAX_TEXT, Eval, Node, Text, parse_template
+from ._grammar import MAX_NESTING, MAX_TEXT, parse_template
 
 __all__ = [
     "MAX_NESTING", "MAX_TEXT", "UNAVAILABLE", "Execution", "JuelError", "JuelEvaluationError", "JuelSyntaxError",

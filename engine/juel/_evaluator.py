@@ -46,9 +46,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ._errors import JuelEvaluationError, JuelUnsupported, UnknownVariable
-from ._grammar import (
-    MAX_DEPTH,
+from ._ast import (
     Binary,
     Bracket,
     Call,
@@ -66,6 +64,8 @@ from ._grammar import (
     children,
     depth,
 )
+from ._errors import JuelEvaluationError, JuelUnsupported, UnknownVariable
+from ._grammar import MAX_DEPTH
 
 EXECUTION = "execution"
 # member -> (arity, what it is), for execution.member and execution.member(...)

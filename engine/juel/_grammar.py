@@ -1,8 +1,9 @@
-"""The Unified EL (JUEL) grammar: a tokenizer and a recursive-descent parser producing an AST.
+"""The Unified EL (JUEL) grammar: a recursive-descent parser from tokens
+(:mod:`._tokens`) to a tree (:mod:`._ast`).
 
 This follows the Unified Expression Language (JSR-245, now Jakarta Expression Language) as
 Camunda 7 reads it with its JUEL fork, for every construct Camunda 7 accepts; what Baton
-then evaluates is a subset, decided on this tree by ``_evaluator.check_subset``. Parsing the
+then evaluates is a subset, decided on this tree by ``_subset.check_subset``. Parsing the
 whole language (method calls, functions) rather than only the subset lets a refusal name the
 part it refuses (``method call customer.prop("age")``) instead of a bare "unexpected '('".
 
@@ -56,225 +57,31 @@ nodes is refused, so neither parsing nor evaluating can exhaust the stack or loo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ._ast import (
+    Binary,
+    Bracket,
+    Call,
+    Choice,
+    Composite,
+    Dot,
+    Eval,
+    Function,
+    Identifier,
+    Literal,
+    Nested,
+    Node,
+    Text,
+    Unary,
+)
 from ._errors import JuelError, JuelSyntaxError, JuelUnsupported
+from ._tokens import Scanner, Token
 
 MAX_TEXT = 10_000
 MAX_NESTING = 32
 MAX_NODES = 2_000
 MAX_DEPTH = 3 * MAX_NESTING  # of the tree: a left-leaning a+b+c+... chain counts each operator
-
-KEYWORDS = {
-    "and": "&&", "or": "||", "not": "!", "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
-    "div": "/", "mod": "%", "true": "true", "false": "false", "null": "null", "empty": "empty",
-    "instanceof": "instanceof",
-}
-_TWO_CHAR = ("==", "!=", "<=", ">=", "&&", "||", "+=", "->")
-_ONE_CHAR = "+-*/%()[]?:,.<>!="
-_MAX_LONG = 2**63 - 1
-
-
-# --- the tree ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Node:
-    start: int  # offsets in the template's text: text[start:end] is this node's source
-    end: int
-
-
-@dataclass(frozen=True)
-class Text(Node):
-    value: str
-
-
-@dataclass(frozen=True)
-class Eval(Node):
-    expression: Node
-    deferred: bool  # "#{" rather than "${" (Camunda evaluates both the same way)
-
-
-@dataclass(frozen=True)
-class Composite(Node):
-    parts: tuple[Node, ...]  # Text and Eval nodes, in order
-
-
-@dataclass(frozen=True)
-class Literal(Node):
-    value: Any  # None, bool, int, float or str
-
-
-@dataclass(frozen=True)
-class Identifier(Node):
-    name: str
-
-
-@dataclass(frozen=True)
-class Dot(Node):
-    base: Node
-    name: str
-
-
-@dataclass(frozen=True)
-class Bracket(Node):
-    base: Node
-    index: Node
-
-
-@dataclass(frozen=True)
-class Call(Node):
-    target: Node  # a Dot or Bracket: the method and what it is called on
-    arguments: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Function(Node):
-    name: str  # "f" or "ns:f"
-    arguments: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Unary(Node):
-    operator: str  # "-", "!", "empty"
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Binary(Node):
-    operator: str  # the symbol form: "==", "&&", "/", ... (keywords are mapped to it)
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Choice(Node):
-    condition: Node
-    yes: Node
-    no: Node
-
-
-@dataclass(frozen=True)
-class Nested(Node):
-    expression: Node  # "(expression)": kept so a refusal can quote the parentheses
-
-
-# --- tokens --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # "int", "float", "string", "ident", "end" (the closing "}"), "eof", or the symbol itself
-    value: Any
-    start: int
-    end: int
-
-    def describe(self, text: str) -> str:
-        return "the end of the text" if self.kind == "eof" else repr(text[self.start:self.end])
-
-
-def _is_letter(c: str) -> bool:
-    return c.isalpha() or c in "_$"
-
-
-def _is_part(c: str) -> bool:
-    return c.isalnum() or c in "_$"
-
-
-class _Scanner:
-    """Tokens of one eval, from just after its opener to its closing ``}``."""
-
-    def __init__(self, text: str, position: int):
-        self.text = text
-        self.pos = position
-
-    def fail(self, message: str, position: int) -> JuelSyntaxError:
-        return JuelSyntaxError(message, position, self.text)
-
-    def next(self) -> Token:
-        text, n = self.text, len(self.text)
-        i = self.pos
-        while i < n and text[i].isspace():
-            i += 1
-        if i >= n:
-            self.pos = i
-            return Token("eof", None, i, i)
-        c = text[i]
-        two = text[i:i + 2]
-        if c == "}":
-            token = Token("end", "}", i, i + 1)
-        elif c in "'\"":
-            token = self._string(i)
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
-            token = self._number(i)
-        elif _is_letter(c):
-            j = i + 1
-            while j < n and _is_part(text[j]):
-                j += 1
-            word = text[i:j]
-            token = Token(KEYWORDS[word], word, i, j) if word in KEYWORDS else Token("ident", word, i, j)
-        elif two in _TWO_CHAR:
-            token = Token(two, two, i, i + 2)
-        elif c in _ONE_CHAR:
-            token = Token(c, c, i, i + 1)
-        elif c == ";":
-            raise JuelUnsupported("the separator ';' is not supported (Camunda 7 refuses it too): "
-                                  "write one expression", i, text)
-        elif c == "{":
-            raise JuelUnsupported("set and map literals {...} are not supported (Camunda 7 refuses them too)",
-                                  i, text)
-        else:
-            raise self.fail(f"unexpected character {c!r}", i)
-        self.pos = token.end
-        return token
-
-    def _string(self, i: int) -> Token:
-        text, quote = self.text, self.text[i]
-        out: list[str] = []
-        j = i + 1
-        while j < len(text):
-            c = text[j]
-            if c == "\\":
-                if j + 1 >= len(text):
-                    break
-                escaped = text[j + 1]
-                if escaped not in "'\"\\":
-                    raise self.fail(f"invalid escape \\{escaped} in a string (write \\', \\\" or \\\\)", j)
-                out.append(escaped)
-                j += 2
-                continue
-            if c == quote:
-                return Token("string", "".join(out), i, j + 1)
-            out.append(c)
-            j += 1
-        raise self.fail(f"unterminated string: no closing {quote}", i)
-
-    def _number(self, i: int) -> Token:
-        text, n = self.text, len(self.text)
-        j = i
-        while j < n and text[j].isdigit():
-            j += 1
-        kind = "int"
-        if j < n and text[j] == ".":
-            j += 1
-            while j < n and text[j].isdigit():
-                j += 1
-            kind = "float"
-        if j < n and text[j] in "eE":
-            k = j + 1
-            if k < n and text[k] in "+-":
-                k += 1
-            if k < n and text[k].isdigit():
-                while k < n and text[k].isdigit():
-                    k += 1
-                j, kind = k, "float"
-        source = text[i:j]
-        if kind == "int":
-            value: Any = int(source)
-            if value > _MAX_LONG:
-                raise self.fail(f"integer {source} is too large (at most {_MAX_LONG}, a Java long)", i)
-        else:
-            value = float(source)
-        return Token(kind, value, i, j)
 
 
 # --- the parser ----------------------------------------------------------------------------
@@ -289,7 +96,7 @@ _EXPRESSION_START = "an expression (a name, a literal, '(', '-', '!', 'not' or '
 class _Parser:
     def __init__(self, text: str, position: int):
         self.text = text
-        self.scanner = _Scanner(text, position)
+        self.scanner = Scanner(text, position)
         self.token = self.scanner.next()
         self.ahead: list[Token] = []
         self.nesting = 0
@@ -332,7 +139,7 @@ class _Parser:
         """The ``->`` of a lambda later in this eval: ``((x, y) -> x + y)(3, 4)`` fails to parse at
         the ``,`` first, and the lambda is the better reason to give."""
         seen = [self.token, *self.ahead]
-        scanner = _Scanner(self.text, self.scanner.pos)
+        scanner = Scanner(self.text, self.scanner.pos)
         try:
             while seen[-1].kind not in ("end", "eof") and len(seen) < 1000:
                 seen.append(scanner.next())
@@ -523,37 +330,4 @@ def parse_template(text: str) -> Node:
     if len(parts) == 1:
         return parts[0]
     return Composite(0, n, tuple(parts))
-
-
-def depth(node: Node) -> int:
-    """How deep the tree under ``node`` is (iteratively: the tree may be the thing too deep)."""
-    deepest = 0
-    stack: list[tuple[Node, int]] = [(node, 1)]
-    while stack:
-        current, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children(current))
-    return deepest
-
-
-def children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Composite):
-        return node.parts
-    if isinstance(node, Eval | Nested):
-        return (node.expression,)
-    if isinstance(node, Dot):
-        return (node.base,)
-    if isinstance(node, Bracket):
-        return (node.base, node.index)
-    if isinstance(node, Call):
-        return (node.target, *node.arguments)
-    if isinstance(node, Function):
-        return node.arguments
-    if isinstance(node, Unary):
-        return (node.operand,)
-    if isinstance(node, Binary):
-        return (node.left, node.right)
-    if isinstance(node, Choice):
-        return (node.condition, node.yes, node.no)
-    return ()
 
