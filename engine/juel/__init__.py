@@ -2,9 +2,9 @@
 
 Camunda Modeler writes conditions as ``${approved}`` and ``#{amount > 1000}``; Camunda 7
 evaluates them with its JUEL fork, in Java, with access to any bean. Baton parses the same
-text (``_grammar.py``: the grammar in EBNF) and evaluates a subset of it over the process
-variables (``_evaluator.py``: the subset and the EL coercions), without Python ``eval``,
-without calls into any object, within bounded input size and nesting::
+text (``_grammar.py``: the grammar in EBNF) and evaluates a subset of it (``_subset.py``)
+over the process variables (``_evaluator.py``; the EL coercions in ``_coercion.py``), without
+Python ``eval``, without calls into any object, within bounded input size and nesting::
 
     >>> from engine import juel
     >>> juel.parse("${amount > 1000 && not vip}").evaluate({"amount": 1500, "vip": False})
@@ -34,8 +34,9 @@ from typing import Any
 
 from ._ast import Eval, Node, Text
 from ._errors import JuelError, JuelEvaluationError, JuelSyntaxError, JuelUnsupported, UnknownVariable
-from ._evaluator import UNAVAILABLE, Evaluator, Execution, check_subset, identifiers
+from ._evaluator import UNAVAILABLE, Evaluator, Execution
 from ._grammar import MAX_NESTING, MAX_TEXT, parse_template
+from ._subset import check_subset, identifiers
 
 __all__ = [
     "MAX_NESTING", "MAX_TEXT", "UNAVAILABLE", "Execution", "JuelError", "JuelEvaluationError", "JuelSyntaxError",
