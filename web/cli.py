@@ -14,7 +14,9 @@ from typing import Any
 
 import click
 
-from engine import BatonError, DeploymentError, Engine, Settings, check_schema, database_unavailable
+from engine import BatonError, DeploymentError, Engine, Settings
+
+from .cli_admin import current_settings, db, history
 
 ENDED = {"completed", "cancelled", "terminated", "compensated"}
 
@@ -23,29 +25,12 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-def _current_settings() -> Settings:
-    """The settings, once the database's schema is known to be this Baton's (else exit 1 naming
-    `baton db upgrade`): every command that uses the database comes through here, except
-    `baton db` itself and `baton run`, which migrates its embedded database on its own."""
-    import migrations
-
-    settings = _settings()
-    try:
-        check_schema(settings.database_url, migrations.revisions())
-    except Exception as exc:
-        if not database_unavailable(exc):
-            raise
-        raise click.ClickException(f"the database is not reachable ({type(exc).__name__}); "
-                                   "check BATON_DATABASE_URL and try again") from exc
-    return settings
-
-
 def _engine() -> Engine:
     from adapters.broker import CeleryNotifier
     from adapters.endpoints import call_in_process
     from adapters.tasks import create_celery
 
-    settings = _current_settings()
+    settings = current_settings()
     return Engine(settings, notifier=CeleryNotifier(create_celery(settings)), in_process=call_in_process)
 
 
@@ -72,20 +57,6 @@ class _Baton(click.Group):
 @click.group(cls=_Baton)
 def main() -> None:
     """Baton: deploy BPMN diagrams and orchestrate services with them."""
-
-
-@main.group()
-def db() -> None:
-    """The database schema."""
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Create or migrate the schema at BATON_DATABASE_URL."""
-    import migrations
-
-    migrations.upgrade(_settings().database_url)
-    click.echo("database is at the latest revision")
 
 
 def collect_files(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
@@ -291,7 +262,7 @@ def serve(host: str | None, port: int | None, processes: int | None, threads: in
     """Serve the UI and the API with gunicorn (a production WSGI server)."""
     from .serve import serve_forever
 
-    settings = _current_settings()
+    settings = current_settings()
     serve_forever(settings, host or settings.host, port or settings.port, threads or settings.web_threads,
                   processes or settings.web_processes)
 
@@ -311,7 +282,7 @@ def worker(concurrency: int | None, beat: bool, loglevel: str) -> None:
 
     from adapters.tasks import create_celery, worker_exit_code
 
-    settings = _current_settings()
+    settings = current_settings()
     app = create_celery(settings)
     # A node name of its own: Celery's default, celery@<host>, is the same for every worker of a
     # machine, and on RabbitMQ each node's control queue is exclusive, so a second worker (or one
@@ -375,38 +346,6 @@ def bus(check: bool, loglevel: str) -> None:
     consumer.run()
 
 
-@main.group()
-def history() -> None:
-    """Finished instances and their history."""
-
-
-@history.command("prune")
-@click.option("--older-than", required=True, help="Age of the end: 90d, 12h, 30m or ISO 8601 (P90D).")
-@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True,
-              help="Instances (call trees) per transaction.")
-@click.option("--json", "as_json", is_flag=True)
-def history_prune(older_than: str, dry_run: bool, batch_size: int, as_json: bool) -> None:
-    """Delete instances that ended (completed, compensated, cancelled) before the cut-off, with
-    all their rows. Running, waiting, suspended and incident instances are never touched."""
-    engine = Engine(_current_settings())  # no notifier: pruning makes no jobs
-    try:
-        report = engine.prune_history(older_than, dry_run=dry_run, batch_size=batch_size)
-    finally:
-        engine.close()
-    if as_json:
-        _print_json(report)
-        return
-    verb = "would delete" if dry_run else "deleted"
-    kinds = ", ".join(f"{key} {count}" for key, count in report["by_definition"].items())
-    click.echo(f"{verb} {report['instances']} instances that ended before {report['cutoff']}"
-               + (f": {kinds}" if kinds else ""))
-    rows = ", ".join(f"{table} {count}" for table, count in report["rows"].items() if count)
-    if rows:
-        click.echo(f"  rows: {rows}")
-    if report["kept"]:
-        click.echo(f"  kept {report['kept']} call trees in which an instance has not ended")
-
 
 @main.command("run")
 @click.option("--services/--no-services", default=True, help="Also start the demo endpoint services.")
@@ -419,6 +358,8 @@ def run_all(services: bool) -> None:
 
 from .cli_users import token, user  # noqa: E402  (baton user ..., baton token ...)
 
+main.add_command(db)  # baton db upgrade
+main.add_command(history)  # baton history prune
 main.add_command(user)
 main.add_command(token)
 
