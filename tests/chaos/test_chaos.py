@@ -1,5 +1,5 @@
 """The chaos suite in CI: hundreds of sagas while workers are SIGKILLed, the broker, PostgreSQL
-and the web process restarted, and the invariants hold (``tests/chaos/driver.py`` says which).
+and the web process restarted, and the invariants hold (``tests/chaos/invariants.py`` says which).
 
 Both runs use a PostgreSQL and a broker of their own (started here, on free ports) because they
 restart them; the machine's PostgreSQL and RabbitMQ/Redis are required anyway (CI has them, and
