@@ -129,16 +129,20 @@ def bench_raw(n: int) -> dict[str, Any]:
 
 # -- 2. Baton embedded (SQLite, in-process jobs) --------------------------------------------
 
-def make_inline_engine(home: Path, diagrams: tuple[Path, ...] = (BPMN,)):  # type: ignore[no-untyped-def]
-    """An embedded engine in ``home`` whose jobs run in this process (tests' ``inline_engine``)."""
+def make_inline_engine(home: Path, diagrams: tuple[Path, ...] = (BPMN,), *,  # type: ignore[no-untyped-def]
+                       commit_every_step: bool = False):
+    """An embedded engine in ``home`` whose jobs run in this process (tests' ``inline_engine``),
+    wired as ``baton`` wires it: in-process steps run inside the advance unless
+    ``commit_every_step`` (then each is a job of its own, committed)."""
     import migrations
+    from adapters.endpoints import call_in_process
     from adapters.runner import InlineDriver
     from engine import Engine, Settings
 
-    settings = Settings(home=home, endpoints=ENDPOINTS)
+    settings = Settings(home=home, endpoints=ENDPOINTS, commit_every_step=commit_every_step)
     migrations.upgrade(settings.database_url)
     driver = InlineDriver()
-    engine = Engine(settings, notifier=driver.notify)
+    engine = Engine(settings, notifier=driver.notify, in_process=call_in_process)
     driver.engine = engine
     engine.deploy([(d.name, d.read_bytes()) for d in diagrams])
     return engine, driver
@@ -163,11 +167,11 @@ def final_states(engine, ids: list[str]) -> list[dict[str, Any]]:  # type: ignor
     return [{"status": status, "steps": (variables or {}).get("steps")} for status, variables in rows]
 
 
-def bench_embedded(n: int) -> dict[str, Any]:
+def bench_embedded(n: int, commit_every_step: bool = False) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="baton-bench-embedded-"))
     engine = None
     try:
-        engine, driver = make_inline_engine(home)
+        engine, driver = make_inline_engine(home, commit_every_step=commit_every_step)
         run_inline(engine, driver, min(5, n), offset=-1000)  # warm-up, not timed
         began = time.perf_counter()
         ids = run_inline(engine, driver, n)
@@ -251,7 +255,7 @@ def bench_loop(turns: int, time_limit: float = 300.0) -> dict[str, Any]:
     engine = None
     checkpoints = [k for k in LOOP_CHECKPOINTS if k <= turns] or [turns]
     try:
-        engine, driver = make_inline_engine(home, (LOOP_BPMN,))
+        engine, driver = make_inline_engine(home, (LOOP_BPMN,), commit_every_step=True)  # a step is a job
         warm = engine.start(LOOP_KEY, {"i": 0, "n": 20})  # warm-up, not timed
         driver.drain()
         instance_id = engine.start(LOOP_KEY, {"i": 0, "n": turns})
@@ -558,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         f"SpiffWorkflow {getattr(SpiffWorkflow, '__version__', '?')}")
     load_before = os.getloadavg()
     say(f"  load average before the run: {load_before[0]:.2f} (figures drop when the machine is busy)")
-    results: dict[str, dict[str, Any] | None] = {"raw": None, "embedded": None, "celery_1": None, "celery_2": None,
+    results: dict[str, dict[str, Any] | None] = {"raw": None, "embedded": None, "embedded_every_step": None,
+                                                  "celery_1": None, "celery_2": None,
                                                   "script_raw": None, "script_embedded": None}
     loop: dict[str, Any] | None = None
     skipped: dict[str, str] = {}
@@ -573,7 +578,9 @@ def main(argv: list[str] | None = None) -> int:
         show("raw", "1. raw SpiffWorkflow, in memory")
     if "embedded" in modes:
         results["embedded"] = bench_embedded(counts["embedded"])
-        show("embedded", "2. Baton embedded (SQLite, inline jobs)")
+        show("embedded", "2. Baton embedded (SQLite, commit at waits)")
+        results["embedded_every_step"] = bench_embedded(counts["embedded"], commit_every_step=True)
+        show("embedded_every_step", "2. Baton embedded, commit every step")
     if "celery" in modes:
         timeout = max(args.timeout, counts["celery"] * 2.0)
         try:
@@ -612,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = {name: (round(rate(r), 2) if r else None) for name, r in results.items()}
     ratios = {
         "embedded/raw": ratio(rates["embedded"], rates["raw"]),
+        "embedded_every_step/raw": ratio(rates["embedded_every_step"], rates["raw"]),
         "celery_1/embedded": ratio(rates["celery_1"], rates["embedded"]),
         "celery_2/celery_1": ratio(rates["celery_2"], rates["celery_1"]),
         "celery_2/embedded": ratio(rates["celery_2"], rates["embedded"]),
