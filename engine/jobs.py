@@ -203,7 +203,11 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500, *, queued: in
         if stale_sent and queued:  # an empty queue holds nobody's message; unknown: backoff alone
             stale_sent = _not_queued(session, stale_sent, queued + max(1, settings.worker_concurrency), now)
         resent = [*orphaned, *stale_sent][:max(0, limit - len(first))]
-        _mark(session, first, resent, stale_after, now)
+        # Only what the stamp still found unsettled is sent: a job a worker finished between the
+        # read and the stamp is neither sent again nor counted as a re-send.
+        stamped = _mark(session, first, resent, stale_after, now)
+        first = [r for r in first if r.id in stamped]
+        resent = [r for r in resent if r.id in stamped]
     tickets = []
     for r, again in [*((r, False) for r in first), *((r, True) for r in resent)]:
         due = _aware(r.next_run_at, now)
@@ -237,16 +241,21 @@ def _aware(moment: Any, now: Any) -> Any:
     return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
 
 
-def _mark(session: Any, first: list[Any], resent: list[Any], stale_after: float, now: Any) -> None:
-    """Stamp the sends; a re-send counts on the job and pushes its next re-send out (backoff)."""
+def _mark(session: Any, first: list[Any], resent: list[Any], stale_after: float, now: Any) -> set[str]:
+    """Stamp the sends; a re-send counts on the job and pushes its next re-send out (backoff).
+    Returns the ids stamped (a job settled since it was read is not)."""
+    stamped: set[str] = set()
     if first:
-        session.execute(update(Job).where(Job.id.in_([r.id for r in first]), Job.status == "pending")
-                        .values(sent_at=now).execution_options(synchronize_session=False))
+        stamped.update(session.scalars(
+            update(Job).where(Job.id.in_([r.id for r in first]), Job.status == "pending")
+            .values(sent_at=now).returning(Job.id).execution_options(synchronize_session=False)))
     by_count: dict[int, list[str]] = {}
     for r in resent:
         by_count.setdefault(r.resends or 0, []).append(r.id)
     for count, ids in by_count.items():
-        session.execute(update(Job).where(Job.id.in_(ids), Job.status.in_(("pending", "running")))
-                        .values(sent_at=now, resends=Job.resends + 1,
-                                resend_at=now + timedelta(seconds=resend_backoff(stale_after, count + 1)))
-                        .execution_options(synchronize_session=False))
+        stamped.update(session.scalars(
+            update(Job).where(Job.id.in_(ids), Job.status.in_(("pending", "running")))
+            .values(sent_at=now, resends=Job.resends + 1,
+                    resend_at=now + timedelta(seconds=resend_backoff(stale_after, count + 1)))
+            .returning(Job.id).execution_options(synchronize_session=False)))
+    return stamped
