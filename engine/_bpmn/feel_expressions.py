@@ -20,6 +20,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from .. import feel
+from .expression_sites import is_flow_condition, shown
 
 
 def is_feel(expression: Any) -> bool:
@@ -44,19 +45,7 @@ def evaluate(task: Any, expression: str, data: dict[str, Any]) -> Any:
     try:
         value = feel.parse(text).evaluate(data)
     except feel.FeelError as exc:
-        raise WorkflowTaskException(f"FEEL expression {_shown(text)}: {exc}", task=task, exception=exc) from exc
-    if _is_condition(task, expression):
+        raise WorkflowTaskException(f"FEEL expression {shown(text)}: {exc}", task=task, exception=exc) from exc
+    if is_flow_condition(task, expression):
         return feel.truthy(value)
     return feel.to_json(value)
-
-
-def _is_condition(task: Any, expression: str) -> bool:
-    """Whether ``expression`` is one of the conditions on the flows leaving ``task``'s gateway."""
-    for condition, _ in getattr(task.task_spec, "cond_task_specs", ()):
-        if condition is not None and getattr(condition, "args", (None,))[0] == expression:
-            return True
-    return False
-
-
-def _shown(text: str, limit: int = 100) -> str:
-    return repr(text if len(text) <= limit else text[:limit - 3] + "...")

@@ -21,6 +21,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from .. import juel
+from .expression_sites import is_flow_condition, shown
 
 _NOT_HERE = "not available in conditions yet (Baton does not hand it to the script engine)"
 
@@ -36,24 +37,12 @@ def evaluate(task: Any, expression: str, data: dict[str, Any]) -> Any:
                                process_instance_id=juel.UNAVAILABLE, unavailable=_NOT_HERE)
     try:
         template = juel.parse(text)
-        if _is_condition(task, expression):
+        if is_flow_condition(task, expression):
             value = template.condition(data, execution)
         else:
             value = template.evaluate(data, execution)
     except juel.JuelError as exc:
-        raise WorkflowTaskException(f"JUEL expression {_shown(text)}: {exc.message} (at position {exc.position})",
+        raise WorkflowTaskException(f"JUEL expression {shown(text)}: {exc.message} (at position {exc.position})",
                                     task=task, exception=exc) from exc
     task.data.update(execution.writes)
     return value
-
-
-def _is_condition(task: Any, expression: str) -> bool:
-    """Whether ``expression`` is one of the conditions on the flows leaving ``task``'s gateway."""
-    for condition, _ in getattr(task.task_spec, "cond_task_specs", ()):
-        if condition is not None and getattr(condition, "args", (None,))[0] == expression:
-            return True
-    return False
-
-
-def _shown(text: str, limit: int = 100) -> str:
-    return repr(text if len(text) <= limit else text[:limit - 3] + "...")
