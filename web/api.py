@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from engine import BatonError, DeploymentError, Engine, InstanceNotActive, InvalidRequest, NotFound
+from engine import (
+    BatonError,
+    DeploymentError,
+    Engine,
+    InstanceNotActive,
+    InvalidRequest,
+    NotFound,
+    SandboxUnavailable,
+)
 
 from . import openapi
 from .auth import Identity, current_identity, requires
-from .problems import problem
+from .problems import problem, unavailable
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -47,6 +55,8 @@ def _baton_error(exc: BatonError) -> Response:
         if errors:
             return problem(422, "Invalid input", str(exc), errors=errors)
         return problem(400, "Bad request", str(exc))
+    if isinstance(exc, SandboxUnavailable):  # the machine's trouble for now, not the request's
+        return unavailable(str(exc))
     return problem(500, "Engine error", str(exc))
 
 
