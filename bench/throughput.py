@@ -91,17 +91,22 @@ def check_run(done: list[dict[str, Any]], expected: int) -> None:
 
 # -- 1. raw SpiffWorkflow ------------------------------------------------------------------
 
+def raw_specs(path: Path, key: str) -> tuple[Any, dict[str, Any]]:
+    """``key``'s spec and sub-process specs read by SpiffWorkflow's own Camunda parser."""
+    from SpiffWorkflow.camunda.parser import CamundaParser
+
+    parser = CamundaParser()
+    parser.add_bpmn_file(str(path))
+    return parser.get_spec(key), parser.get_subprocess_specs(key)
+
+
 def bench_raw(n: int) -> dict[str, Any]:
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.camunda.parser import CamundaParser
     from SpiffWorkflow.util.task import TaskState
 
     from bench.handlers import step
 
-    parser = CamundaParser()
-    parser.add_bpmn_file(str(BPMN))
-    spec = parser.get_spec(PROCESS_KEY)
-    subprocess_specs = parser.get_subprocess_specs(PROCESS_KEY)
+    spec, subprocess_specs = raw_specs(BPMN, PROCESS_KEY)
 
     def run_one(i: int) -> dict[str, Any]:
         workflow = BpmnWorkflow(spec, subprocess_specs)
@@ -189,12 +194,8 @@ def bench_embedded(n: int, commit_every_step: bool = False) -> dict[str, Any]:
 def bench_script_raw(n: int) -> dict[str, Any]:
     """``script_ten`` on SpiffWorkflow alone: its own PythonScriptEngine, in this process."""
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.camunda.parser import CamundaParser
 
-    parser = CamundaParser()
-    parser.add_bpmn_file(str(SCRIPT_BPMN))
-    spec = parser.get_spec(SCRIPT_KEY)
-    subprocess_specs = parser.get_subprocess_specs(SCRIPT_KEY)
+    spec, subprocess_specs = raw_specs(SCRIPT_BPMN, SCRIPT_KEY)
 
     def run_one(i: int) -> dict[str, Any]:
         workflow = BpmnWorkflow(spec, subprocess_specs)

@@ -14,8 +14,10 @@ and time. What stays a job, each its own durable step:
 - what is left when the budget is spent.
 
 After a crash, everything since the last commit runs again: the in-process calls of the advance
-that was lost are made again with the same idempotency key (``instance:task:element``), so a
-handler that honours it applies its effect once.
+that was lost are made again with the same idempotency key (``instance:task:element`` for a task
+of the committed state; ``instance:r<revision>.<n>:element`` for one the advance made, by the
+revision it started from and the call's order in it), so a handler that honours it applies its
+effect once.
 """
 
 from __future__ import annotations
