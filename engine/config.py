@@ -29,6 +29,9 @@ BATON_TRUSTED_PROXIES           reverse proxies in front of ``baton        ``0``
                                 serve`` whose X-Forwarded-For/-Proto to    scheme from the socket)
                                 trust (login limits, Secure cookies)
 BATON_MAX_XML_BYTES             largest diagram accepted at deploy         ``10485760`` (10 MiB)
+BATON_IDLE_TRANSACTION_SECONDS  PostgreSQL ends a Baton transaction left   ``60`` (``0``: the server's
+                                idle this long: a vanished worker's row    or the role's setting)
+                                locks go (docs/SCALING.md)
 BATON_JOB_LEASE_SECONDS         lease on a claimed job beyond the endpoint ``15``
                                 timeout (then the relay takes it back)
 BATON_RETRY_BASE_SECONDS        first retry delay (doubles per attempt)    ``1.0``
@@ -87,6 +90,7 @@ class Settings:
     session_hours: float = 12.0
     trusted_proxies: int = 0
     max_xml_bytes: int = 10 * 1024 * 1024
+    idle_transaction_seconds: float = 60.0
     job_lease_seconds: float = 15.0
     retry_base_seconds: float = 1.0
     relay_interval_seconds: float = 2.0

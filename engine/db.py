@@ -17,19 +17,26 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 # A Baton process cut off from the database (a network split, a frozen host) must not hold an
-# instance's row lock, or the relay's, for the two hours a TCP connection takes to notice: the
-# server ends a transaction left idle for a minute (no advance waits that long between two
-# statements; in-process calls are budgeted at 5 s) and keepalives find a dead peer in ~20 s.
-POSTGRES_CONNECT_ARGS = {
-    "options": "-c idle_in_transaction_session_timeout=60000",
-    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
-}
+# instance's row lock, or the relay's, for the two hours a TCP connection takes to notice:
+# keepalives find a dead peer in ~20 s, and the server ends a transaction left idle for
+# BATON_IDLE_TRANSACTION_SECONDS (no advance waits that long between two statements;
+# in-process calls are budgeted at 5 s). A session-level value beats the server's and the role's,
+# which is why 0 leaves it to them.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
+
+
+def postgres_connect_args(idle_transaction_seconds: float) -> dict[str, object]:
+    """libpq arguments of every Baton connection to PostgreSQL."""
+    args: dict[str, object] = dict(_KEEPALIVES)
+    if idle_transaction_seconds > 0:
+        args["options"] = f"-c idle_in_transaction_session_timeout={int(idle_transaction_seconds * 1000)}"
+    return args
 
 
 class Database:
     """Owns the SQLAlchemy engine and hands out sessions, each one a transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, idle_transaction_seconds: float = 60.0):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -42,7 +49,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                                        connect_args=POSTGRES_CONNECT_ARGS)
+                                        connect_args=postgres_connect_args(idle_transaction_seconds))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(baton_read_only=True), expire_on_commit=False

@@ -64,7 +64,7 @@ class Engine:
         self.in_process = in_process
         metrics.configure(settings)  # every Baton process makes an Engine first: web, worker child, CLI
         logs.configure(settings.log_format)
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, idle_transaction_seconds=settings.idle_transaction_seconds)
         self.codec = WorkflowCodec()
         self.endpoints = endpoints if endpoints is not None else EndpointMap.load(settings.endpoints)
         self.notifier: Notifier = notifier or (lambda tickets: None)

@@ -49,6 +49,7 @@ import pytest
 from tests.conftest import IN_CI, PROCESSES
 
 from .cluster import (
+    IDLE_IN_TRANSACTION_TIMEOUT,
     Client,
     JobSampler,
     Postgres,
@@ -207,6 +208,7 @@ def test_many_instances_across_hosts_survive_a_worker_cut_off(able: None) -> Non
                                  broker_url=f"redis://{HOSTS['db']}:6379/0",
                                  endpoints=str(PROCESSES / "endpoints.toml"), demo_services_url=SERVICES,
                                  api_token=TOKEN, job_lease_seconds=str(LEASE_SECONDS),
+                                 idle_transaction_seconds=str(IDLE_IN_TRANSACTION_TIMEOUT),
                                  retry_base_seconds="0.5", relay_interval_seconds="1", relay_stale_seconds="5",
                                  worker_concurrency="3", **more)
 
