@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# bpmn-js (pinned in package.json / package-lock.json) copied where Flask serves it; git-ignored.
+# bpmn-js, dmn-js and the properties panel (pinned in package.json / package-lock.json) copied or
+# bundled (esbuild, web/bundles/) where Flask serves them; git-ignored.
 VENDOR := web/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 BPMN_DIST := node_modules/bpmn-js/dist
@@ -16,11 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-$(VENDOR_STAMP): package.json package-lock.json
+$(VENDOR_STAMP): package.json package-lock.json web/bundles/modeler.js
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	cp $(BPMN_DIST)/bpmn-navigated-viewer.production.min.js $(BPMN_DIST)/bpmn-modeler.production.min.js $(VENDOR)/
 	cp -R $(BPMN_DIST)/assets $(VENDOR)/assets
+	cp node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/assets/
+	cp node_modules/dmn-js/dist/dmn-viewer.production.min.js $(VENDOR)/
+	mkdir -p $(VENDOR)/dmn && cp -R node_modules/dmn-js/dist/assets/. $(VENDOR)/dmn/
+	# the properties panel ships no browser bundle: esbuild makes one with bpmn-js's Modeler
+	node_modules/.bin/esbuild web/bundles/modeler.js --bundle --minify --format=iife --target=es2020 \
+		--log-level=warning --outfile=$(VENDOR)/baton-modeler.js
 	touch $@
 
 vendor: $(VENDOR_STAMP)
