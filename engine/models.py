@@ -281,3 +281,36 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(120))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BusEvent(Base):
+    """An event the bus bridge published, consumed or watched (``engine.trace``). One row per
+    event id and kind, so a redelivered event is recorded once."""
+
+    __tablename__ = "bus_event"
+    __table_args__ = (UniqueConstraint("event_id", "kind", name="uq_bus_event_id_kind"),
+                      Index("ix_bus_event_instance", "instance_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(12))  # published | consumed | watched
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    routing_key: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(200))
+    instance_id: Mapped[str | None] = mapped_column(String(36))  # the publisher, or the one it resumed
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    correlation: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BusEventKey(Base):
+    """A value an event carries as a correlation key or business key: what a trace looks up."""
+
+    __tablename__ = "bus_event_key"
+    __table_args__ = (Index("ix_bus_event_key_value", "value"),)
+
+    bus_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                              ForeignKey("bus_event.id", ondelete="CASCADE"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
