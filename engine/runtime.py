@@ -120,6 +120,7 @@ class Engine:
     )
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
     from .messages import broadcast_signal, correlate  # noqa: E402
+    from .modification import modify_instance, restart_instance  # noqa: E402
     from .monitoring import (  # noqa: E402
         changes_token,
         definition_keys,
@@ -170,3 +171,5 @@ class Engine:
         get_user_task,
         list_user_tasks,
     )
+    from .variable_edits import edit_variables  # noqa: E402
+    from .version_migration import element_kinds, migrate_instances, migration_plan  # noqa: E402
