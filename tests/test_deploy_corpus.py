@@ -47,11 +47,13 @@ RUNNABLE = {
     "camunda/multi-tenancy__schema-isolationprocesses__tenant1__tenant1_process.bpmn",
     "camunda/multi-tenancy__tenant-identifier-shared-definitionsprocesses__tenant2__subProcess.bpmn",
     "camunda/process-engine-plugin__bpmn-parse-listenerbpmnParseListenerOnUserTask.bpmn",
-    "camunda/servicetask__rest-serviceinvokeRestService.bpmn",  # JUEL conditions ${isHoliday} (engine.juel)
     "camunda/testing__junit5__camunda-bpm-junit-asserttestProcess.bpmn",
     "camunda/usertask__task-camunda-formsinvoiceApproval.bpmn",
     "camunda/usertask__task-form-embeddedloanApproval.bpmn",
 }
+# (camunda/servicetask__rest-serviceinvokeRestService.bpmn is refused since engine/dialects.py: its
+# http-connector sends an Accept header and computes isHoliday with a JavaScript resource, which
+# Baton dropped silently before.)
 # Reasons that mean Baton fell back on a library message instead of explaining
 LIBRARY_LEAKS = ("Traceback", "cannot be read", "<Element", " object at 0x", "XML_PARSE_HUGE", "KeyError")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from .. import juel
+from .. import dialects, juel
 from ..endpoints import EndpointMap
 from ..errors import Problem
 from . import calls, feel_expressions
@@ -217,6 +217,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
                 _check_timer(el, refuse, language)
             elif local in ("dataInputAssociation", "dataOutputAssociation"):
                 _check_data_association(el, doc, refuse)
+    dialects.check(doc.root, doc.executable, refuse)  # no extension is silently dropped
     return problems
 
 

@@ -1,0 +1,278 @@
+"""What Baton does with every extension of the four dialects it reads: it runs it, or refuses it.
+
+A diagram carries extension elements and attributes of Camunda 7 (``camunda:``, and
+``activiti:`` read as Camunda), Camunda 8 / Zeebe (``zeebe:``), SpiffArena (``spiffworkflow:``)
+and the bpmn.io modellers' own metadata (``modeler:``, ``bioc:``, ``color:``). Each name of those
+namespaces is in :data:`ELEMENTS` or :data:`ATTRIBUTES` with its treatment:
+
+- ``runs``: Baton executes it (the note says where);
+- ``refused``: deploy refuses the diagram, naming the element and this reason;
+- ``checked``: ``checks.py`` runs it or refuses it with a more precise reason (e.g. a Java
+  listener, a JUEL mapping), so this module stays silent about it;
+- ``ignored``: it only concerns drawing or editing (colours, modeller versions, template
+  bookkeeping), the short list in ``docs/dialects.md``.
+
+A name of these namespaces that is in neither table is refused, so a construct a newer modeller
+writes is never silently dropped. Other vendors' namespaces (Signavio, Trisotech, ...) are not
+dialects Baton runs; their metadata is not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+MODELER = "http://camunda.org/schema/modeler/1.0"
+BIOC = "http://bpmn.io/schema/bpmn/biocolor/1.0"
+COLOR = "http://www.omg.org/spec/BPMN/non-normative/color/1.0"
+PREFIXES = {CAMUNDA: "camunda", ZEEBE: "zeebe", SPIFF: "spiffworkflow", MODELER: "modeler", BIOC: "bioc",
+            COLOR: "color"}
+DIALECT_OF = {"camunda": "Camunda 7", "zeebe": "Camunda 8 (Zeebe)", "spiffworkflow": "SpiffArena",
+              "modeler": "bpmn.io modeller metadata", "bioc": "bpmn.io modeller metadata",
+              "color": "bpmn.io modeller metadata"}
+
+Refuse = Callable[[etree._Element, str], None]
+
+
+@dataclass(frozen=True)
+class Treatment:
+    verdict: str  # runs | refused | checked | ignored
+    note: str
+
+
+def runs(note: str) -> Treatment:
+    return Treatment("runs", note)
+
+
+def refused(note: str) -> Treatment:
+    return Treatment("refused", note)
+
+
+def checked(note: str) -> Treatment:
+    return Treatment("checked", note)
+
+
+def ignored(note: str) -> Treatment:
+    return Treatment("ignored", note)
+
+
+_JAVA = checked("a Java delegate: runs when BATON_ENDPOINTS binds it (delegates.py), else refused")
+_LISTENER = checked("a Java/JUEL hook: refused by checks.py; model the step as a task")
+_C7_MAPPING = checked("Camunda 7 variable mappings: decided by checks.py (a connector's url/method run; "
+                      "mappings elsewhere are refused there)")
+_FORM_FIELDS = checked("Camunda 7 generated form fields: decided by checks.py and engine/usertasks.py")
+_DRAWING = ignored("drawing only: colours of shapes in the modeller")
+
+ELEMENTS: dict[str, Treatment] = {
+    # Camunda 7
+    "camunda:connector": runs("http-connector: a call to its url with its method (checks.py)"),
+    "camunda:connectorId": runs("names the connector; only http-connector is accepted (checks.py)"),
+    "camunda:inputOutput": _C7_MAPPING,
+    "camunda:inputParameter": _C7_MAPPING,
+    "camunda:outputParameter": _C7_MAPPING,
+    "camunda:in": _C7_MAPPING,
+    "camunda:out": _C7_MAPPING,
+    "camunda:map": _C7_MAPPING,
+    "camunda:list": _C7_MAPPING,
+    "camunda:entry": _C7_MAPPING,
+    "camunda:value": _C7_MAPPING,
+    "camunda:script": checked("a script inside a mapping or listener: decided with its parent by checks.py"),
+    "camunda:executionListener": _LISTENER,
+    "camunda:taskListener": _LISTENER,
+    "camunda:field": checked("field injection into a Java delegate: refused with the delegate by checks.py"),
+    "camunda:string": checked("field injection value: refused with its delegate by checks.py"),
+    "camunda:expression": checked("field injection value: refused with its delegate by checks.py"),
+    "camunda:formData": _FORM_FIELDS,
+    "camunda:formField": _FORM_FIELDS,
+    "camunda:validation": _FORM_FIELDS,
+    "camunda:constraint": _FORM_FIELDS,
+    "camunda:properties": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
+    "camunda:property": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
+    # Camunda 8
+    "zeebe:taskDefinition": runs("type names the endpoint (BATON_ENDPOINTS); retries must match the endpoint's"),
+    "zeebe:ioMapping": refused("zeebe:ioMapping is not applied by Baton yet"),
+    "zeebe:input": refused("zeebe:ioMapping is not applied by Baton yet"),
+    "zeebe:output": refused("zeebe:ioMapping is not applied by Baton yet"),
+    "zeebe:taskHeaders": refused("zeebe:taskHeaders are not sent by Baton yet"),
+    "zeebe:header": refused("zeebe:taskHeaders are not sent by Baton yet"),
+    "zeebe:calledElement": refused("zeebe:calledElement is not read by Baton yet"),
+    "zeebe:calledDecision": refused("zeebe:calledDecision is not read by Baton yet"),
+    "zeebe:loopCharacteristics": refused("zeebe:loopCharacteristics is not read by Baton yet"),
+    "zeebe:subscription": checked("correlationKey: one variable name runs (events.py); other FEEL is refused "
+                                  "by checks.py"),
+    "zeebe:assignmentDefinition": refused("zeebe:assignmentDefinition is not read by Baton yet"),
+    "zeebe:formDefinition": refused("Camunda Forms are not rendered by Baton yet"),
+    "zeebe:userTaskForm": refused("Camunda Forms are not rendered by Baton yet"),
+    "zeebe:userTask": runs("marks a Camunda user task (not a job worker's): Baton's user tasks"),
+    "zeebe:properties": refused("zeebe:properties configure Camunda connectors (inbound connectors, "
+                                "authentication); Baton runs no connector runtime"),
+    "zeebe:property": refused("zeebe:properties configure Camunda connectors (inbound connectors, "
+                              "authentication); Baton runs no connector runtime"),
+    "zeebe:versionTag": ignored("a label for the modeller and Operate; Baton numbers versions at deploy"),
+    "zeebe:adHoc": refused("ad-hoc sub-processes are not supported"),
+    # SpiffArena
+    "spiffworkflow:preScript": refused("spiffworkflow:preScript is not run by Baton yet"),
+    "spiffworkflow:postScript": refused("spiffworkflow:postScript is not run by Baton yet"),
+    "spiffworkflow:serviceTaskOperator": runs("its id names the endpoint (BATON_ENDPOINTS), like a topic"),
+    "spiffworkflow:parameters": refused("serviceTaskOperator parameters are not passed by Baton yet"),
+    "spiffworkflow:parameter": refused("serviceTaskOperator parameters are not passed by Baton yet"),
+    "spiffworkflow:instructionsForEndUser": refused("instructions for the end user are not shown by Baton yet"),
+    "spiffworkflow:properties": checked("each spiffworkflow:property is decided by its name"),
+    "spiffworkflow:property": checked("formJsonSchemaFilename / formUiSchemaFilename: the task's form"),
+    "spiffworkflow:unitTests": ignored("script unit tests SpiffArena's editor runs while editing"),
+    "spiffworkflow:unitTest": ignored("script unit tests SpiffArena's editor runs while editing"),
+    "spiffworkflow:inputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
+    "spiffworkflow:expectedOutputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
+    "spiffworkflow:calledDecisionId": refused("spiffworkflow:calledDecisionId is not read by Baton yet"),
+    "spiffworkflow:messagePayload": refused("message payloads are not sent by Baton yet"),
+    "spiffworkflow:messageVariable": refused("message variables are not set by Baton yet"),
+    "spiffworkflow:payloadExpression": refused("signal/escalation payloads are not sent by Baton"),
+    "spiffworkflow:variableName": refused("event payload variables are not set by Baton"),
+    "spiffworkflow:allowGuest": refused("guest (anonymous) task completion is not supported: every user task "
+                                        "needs a signed-in user"),
+    "spiffworkflow:guestConfirmation": refused("guest (anonymous) task completion is not supported"),
+    "spiffworkflow:signalButtonLabel": refused("signal buttons on the task page are not supported"),
+    "spiffworkflow:category": refused("spiffworkflow:category is not read by Baton"),
+}
+
+ATTRIBUTES: dict[str, Treatment] = {
+    # Camunda 7
+    "camunda:assignee": runs("the task's assignee (engine/usertasks.py)"),
+    "camunda:candidateUsers": runs("who may claim the task (engine/usertasks.py)"),
+    "camunda:candidateGroups": runs("which groups may claim the task (engine/usertasks.py)"),
+    "camunda:formKey": checked("the task's form: decided by engine/usertasks.py"),
+    "camunda:type": runs("\"external\": the task is a job for the endpoint of camunda:topic"),
+    "camunda:topic": runs("names the endpoint (BATON_ENDPOINTS)"),
+    "camunda:asyncBefore": runs("on a service or send task: its own job and commit (checks.py); elsewhere Baton "
+                                "commits at every wait state"),
+    "camunda:asyncAfter": runs("on a service or send task: its own job and commit (checks.py); elsewhere Baton "
+                               "commits at every wait state"),
+    "camunda:async": runs("older spelling of asyncBefore"),
+    "camunda:exclusive": runs("Baton runs one advance of an instance at a time (its row is locked)"),
+    "camunda:class": _JAVA,
+    "camunda:delegateExpression": _JAVA,
+    "camunda:expression": _JAVA,
+    "camunda:resource": checked("external script resource: refused by checks.py"),
+    "camunda:resultVariable": checked("on a camunda:expression service task it takes the expression's value "
+                                      "(_bpmn/delegates.py); anywhere else refused there"),
+    "camunda:taskPriority": runs("the priority external workers fetch the task by (camunda:type=\"external\")"),
+    "camunda:collection": runs("multi-instance collection (SpiffWorkflow's Camunda parser)"),
+    "camunda:elementVariable": runs("multi-instance element variable (SpiffWorkflow's Camunda parser)"),
+    "camunda:calledElementBinding": runs("which version a call activity calls (calls.py)"),
+    "camunda:calledElementVersion": runs("the version a call activity pins (calls.py)"),
+    "camunda:calledElementTenantId": refused("tenants are not supported: a call names a process key"),
+    "camunda:decisionRef": runs("the DMN decision a business rule task evaluates"),
+    "camunda:historyTimeToLive": ignored("history clean-up is one setting in Baton (engine/retention.py), "
+                                         "not per diagram"),
+    "camunda:isStartableInTasklist": ignored("a Tasklist start-form flag; Baton starts any deployed process"),
+    "camunda:versionTag": ignored("a label for the modeller and Cockpit; Baton numbers versions at deploy"),
+    "camunda:diagramRelationId": ignored("editing only: links a diagram to its Cawemo/Web Modeler copy"),
+    "camunda:candidateStarterGroups": refused("start authorization per process is not supported"),
+    "camunda:candidateStarterUsers": refused("start authorization per process is not supported"),
+    "camunda:initiator": refused("camunda:initiator is not set by Baton"),
+    # Camunda 8
+    "zeebe:modelerTemplate": ignored("editing only: the element template the modeller applied"),
+    "zeebe:modelerTemplateVersion": ignored("editing only: the element template's version"),
+    "zeebe:modelerTemplateIcon": ignored("drawing only: the element template's icon"),
+    # SpiffArena
+    "spiffworkflow:scriptsOnInstances": refused("pre/post scripts on multi-instance children are not run yet"),
+    "spiffworkflow:isOutputSynced": refused("spiffworkflow:isOutputSynced is not read by Baton"),
+    # bpmn.io modeller metadata
+    "modeler:executionPlatform": ignored("editing only: which engine the modeller targets"),
+    "modeler:executionPlatformVersion": ignored("editing only: which engine version the modeller targets"),
+    "bioc:fill": _DRAWING,
+    "bioc:stroke": _DRAWING,
+    "color:background-color": _DRAWING,
+    "color:border-color": _DRAWING,
+    "color:color": _DRAWING,
+}
+
+_UNKNOWN = "is not a {dialect} construct Baton knows; it would be dropped, so the diagram is refused"
+
+
+def qualified(tag: str) -> str | None:
+    """``{namespace}local`` as ``prefix:local`` when the namespace is one of the four dialects."""
+    if not tag.startswith("{"):
+        return None
+    ns, local = tag[1:].split("}", 1)
+    prefix = PREFIXES.get(ns)
+    return f"{prefix}:{local}" if prefix else None
+
+
+def element_treatment(name: str) -> Treatment:
+    return ELEMENTS.get(name) or refused(f"{name} " + _UNKNOWN.format(dialect=DIALECT_OF[name.split(':')[0]]))
+
+
+def attribute_treatment(name: str) -> Treatment:
+    return ATTRIBUTES.get(name) or refused(f"{name} " + _UNKNOWN.format(dialect=DIALECT_OF[name.split(':')[0]]))
+
+
+_CONNECTOR_PARAMETERS = ("url", "method")
+
+
+def _in_connector(el: etree._Element) -> bool:
+    node = el.getparent()
+    while node is not None and qualified(node.tag) != "camunda:connector":
+        node = node.getparent()
+    return node is not None
+
+
+_FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
+
+
+def check(root: etree._Element, executable: list[etree._Element], refuse: Refuse) -> None:
+    """Refuse every dialect extension of the deployed parts of ``root`` that Baton would drop.
+
+    The deployed parts are the executable processes and what sits beside them at the top (messages,
+    errors, signals); a process that is not executable is not deployed, so not checked."""
+    skipped = {p for p in root.iterfind(f"{{{BPMN}}}process") if p not in executable}
+    for top in root:
+        if top in skipped or not isinstance(top.tag, str):
+            continue
+        for el in top.iter():
+            if not isinstance(el.tag, str):
+                continue
+            name = qualified(el.tag)
+            if name is not None:
+                _check_element(el, name, refuse)
+            for attr in el.attrib:
+                attr_name = qualified(attr)
+                if attr_name is None:
+                    continue
+                treatment = attribute_treatment(attr_name)
+                if treatment.verdict == "refused":
+                    refuse(el, f"{attr_name}={el.get(attr)!r}: {treatment.note}")
+
+
+def _check_element(el: etree._Element, name: str, refuse: Refuse) -> None:
+    treatment = element_treatment(name)
+    if name == "spiffworkflow:property":
+        prop = el.get("name") or ""
+        if prop not in _FORM_PROPERTIES:
+            refuse(el, f"spiffworkflow:property {prop!r} is not read by Baton (it reads the form file names "
+                       f"{', '.join(_FORM_PROPERTIES)})")
+        else:
+            refuse(el, f"spiffworkflow:property {prop!r}: JSON Schema forms are not rendered by Baton yet")
+        return
+    parent = el.getparent()
+    if name in ("camunda:inputParameter", "camunda:outputParameter") and _in_connector(el):
+        param = el.get("name") or ""
+        if name == "camunda:outputParameter":
+            refuse(el, f"http-connector outputParameter {param!r} is not applied: Baton merges the JSON object "
+                       "the endpoint answers into the variables; remove the mapping")
+        elif param not in _CONNECTOR_PARAMETERS:
+            refuse(el, f"http-connector parameter {param!r} is not sent: Baton sends the variables as JSON to "
+                       f"'url' with 'method' and reads no other parameter")
+        return
+    if treatment.verdict == "refused":
+        # one refusal per construct: the children of a refused element are not repeated
+        if parent is not None and qualified(parent.tag) is not None \
+                and element_treatment(qualified(parent.tag) or "").verdict == "refused":
+            return
+        refuse(el, f"{name}: {treatment.note}")
