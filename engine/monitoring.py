@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, literal, or_, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
+from . import search
 from .errors import InstanceNotFound, InvalidRequest
 from .models import ActivityEvent, Incident, Job, ProcessDefinition, ProcessInstance, utcnow
 from .queries import _incident, _iso, instance_summary
@@ -109,11 +110,17 @@ def find_instances(engine: Engine, *, definition: str | None = None, version: in
                    started_from: datetime | None = None, started_to: datetime | None = None,
                    variable: str | None = None, value: str | None = None, sort: str = "started",
                    descending: bool = True, after: str | None = None, before: str | None = None,
-                   limit: int = 50) -> dict[str, Any]:
+                   limit: int = 50, key_match: str | None = None, value_match: str = "exact",
+                   element: str | None = None, element_state: str = "active",
+                   incident: bool | None = None) -> dict[str, Any]:
     """One page of instances matching every given filter, keyset-paged on ``sort``.
 
-    Returns ``items``, ``total`` (capped: ``total_capped`` says the real number is larger),
-    and ``next``/``prev`` cursors (None at either end).
+    ``business_key`` matches as ``key_match`` says (``exact``, ``prefix``, ``contains``; by
+    default ``trip*`` is a prefix and ``*trip*`` contains, see :mod:`engine.search`); a
+    ``variable``'s ``value`` likewise with ``value_match``. ``element`` keeps instances whose
+    element is in ``element_state`` (active: waiting there); ``incident`` those with (without)
+    an open incident. Returns ``items``, ``total`` (capped: ``total_capped`` says the real
+    number is larger), and ``next``/``prev`` cursors (None at either end).
     """
     columns = SORTS.get(sort)
     if columns is None:
@@ -130,11 +137,18 @@ def find_instances(engine: Engine, *, definition: str | None = None, version: in
         if status:
             where.append(ProcessInstance.status == status)
         if business_key:
-            where.append(ProcessInstance.business_key == business_key)
+            where.append(search.business_key_clause(engine, business_key, key_match))
+        if element:
+            where.append(search.element_clause(element, element_state))
+        if incident is not None:
+            where.append(search.incident_clause(incident))
         if started_from:
             where.append(ProcessInstance.created_at >= _aware(started_from))
         if started_to:
             where.append(ProcessInstance.created_at < _aware(started_to))
+        if variable and value_match != "exact":
+            where.append(search.variable_text_clause(engine, variable, value or "", value_match))
+            variable = None
         page_where = list(where)
         if variable:
             where.append(_variable_filter(engine, variable, value or ""))

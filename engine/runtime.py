@@ -108,7 +108,10 @@ class Engine:
         self.db.dispose()
 
     # -- the public operations are bound below, from their modules ------------------------
+    from .bulk import act_on_instances  # noqa: E402
     from .definitions import deploy  # noqa: E402
+    from .deployments import delete_deployment, deployment_file  # noqa: E402
+    from .element_counts import element_counts  # noqa: E402
     from .instances import (  # noqa: E402
         advance,
         cancel,

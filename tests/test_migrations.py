@@ -14,8 +14,10 @@ import sqlalchemy as sa
 import migrations
 
 # What the models cannot declare, so the comparison with the database must not count it:
-# 0004's GIN index on the variables (PostgreSQL only; see that revision's docstring).
-DIALECT_ONLY_INDEXES = {"ix_instance_variables"}
+# 0004's GIN index on the variables and 0012's search indexes (PostgreSQL only; see those
+# revisions' docstrings).
+DIALECT_ONLY_INDEXES = {"ix_instance_variables", "ix_instance_business_key_pattern", "ix_instance_business_key_trgm",
+                        "ix_instance_variables_trgm"}
 
 
 def _tables(url: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, jsonify, request
 
@@ -24,6 +25,22 @@ def list_deployments() -> Response:
 @requires("viewer")
 def get_deployment(deployment_id: str) -> Response:
     return jsonify(engine().get_deployment(deployment_id))
+
+
+@api.get("/deployments/<deployment_id>/files/<path:file_name>")
+@requires("viewer")
+def deployment_file(deployment_id: str, file_name: str) -> Response:
+    """One file of a deployment, as deployed (a download)."""
+    text = engine().deployment_file(deployment_id, file_name)
+    return Response(text, mimetype="application/xml", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(file_name.rsplit('/', 1)[-1])}"})
+
+
+@api.delete("/deployments/<deployment_id>")
+@requires("admin")
+def delete_deployment(deployment_id: str) -> Response:
+    """Delete a deployment with no instance that has not ended (ended ones go with it)."""
+    return jsonify(engine().delete_deployment(deployment_id))
 
 
 @api.post("/deployments")
@@ -70,6 +87,13 @@ def get_definition_version(key: str, version: int) -> Response:
     if found is None:
         raise DefinitionNotFound(f"process definition {key!r} has no version {version}")
     return jsonify({"key": key, **found, "xml": engine().definition_xml(key, version)})
+
+
+@api.get("/process-definitions/<key>/versions/<int:version>/element-counts")
+@requires("viewer")
+def element_counts(key: str, version: int) -> Response:
+    """Per element of one version: instances active there, open incidents, completed, cancelled."""
+    return jsonify(engine().element_counts(key, version))
 
 
 @api.get("/process-definitions/<key>/xml")

@@ -70,6 +70,8 @@ def list_instances() -> Response:
         started_to=_when(args, "started_to"), variable=args.get("variable"), value=args.get("value"),
         sort=args.get("sort", "started"), descending=args.get("order", "desc") == "desc",
         after=args.get("after"), before=args.get("before"), limit=args.get("limit", 50),
+        key_match=args.get("key_match"), value_match=args.get("value_match", "exact"), element=args.get("element"),
+        element_state=args.get("element_state", "active"), incident=args.get("incident"),
     ))
 
 
