@@ -38,6 +38,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +152,16 @@ def publisher_for(settings: Settings) -> BusPublisher:
         return found
 
 
+#: What Baton's own events say in ``source``: who published them, on a trace.
+SOURCE = "baton"
+
+
 def event_body(call: JobCall, outbound_variables: dict[str, Any]) -> dict[str, Any]:
     payload = call.payload or {}
     return {
         "event": payload["name"],
         "event_id": call.job_id,
+        "source": SOURCE,
         "correlation": payload.get("correlation") or {},
         "variables": outbound_variables,
         "instance_id": call.instance_id,
@@ -164,8 +170,14 @@ def event_body(call: JobCall, outbound_variables: dict[str, Any]) -> dict[str, A
     }
 
 
-def publish_event(settings: Settings, call: JobCall) -> dict[str, Any]:
-    """Send the message of publish job ``call`` to the bus; raise :class:`BusUnavailable` if it failed."""
+def publish_event(engine: Engine, call: JobCall) -> dict[str, Any]:
+    """Send the message of publish job ``call`` to the bus and record it for traces; raise
+    :class:`BusUnavailable` if the bus did not take it.
+
+    The record comes after the broker's confirm: an event is never recorded as published that
+    did not go out. A failure to record (the database away) leaves the job to be run again; the
+    event goes out again with the same id, which consumers deduplicate."""
+    settings = engine.settings
     payload = call.payload or {}
     try:
         outbound = load_routes(settings.bus_routes).outbound_for(payload["name"])
@@ -175,6 +187,9 @@ def publish_event(settings: Settings, call: JobCall) -> dict[str, Any]:
     except Exception as exc:
         raise BusUnavailable(f"publishing {payload.get('name')!r} to the bus failed: "
                              f"{type(exc).__name__}: {exc}") from exc
+    engine.record_bus_event(kind="published", routing_key=outbound.routing_key, event_id=call.job_id,
+                            event_type=payload["name"], source=SOURCE, instance_id=call.instance_id,
+                            correlation=body["correlation"], business_key=body["business_key"])
     return {"result": "published", "exchange": settings.bus_exchange, "routing_key": outbound.routing_key,
             "event_id": call.job_id}
 
@@ -201,6 +216,11 @@ class BusConsumer(ConsumerProducerMixin):
         self.queue = Queue(routes.queue, durable=True,
                            bindings=[binding(self.exchange, routing_key=key) for key in routes.binding_keys])
         self.dead_queue = Queue(routes.dead_letter, durable=True) if routes.dead_letter else None
+        # Events between other services, recorded for traces: a queue of their own, so a watched
+        # event never meets the routes (and is never dead-lettered for having none).
+        self.watch_queue = Queue(routes.watch_queue, durable=True,
+                                 bindings=[binding(self.exchange, routing_key=key) for key in routes.watch_keys]
+                                 ) if routes.watches else None
         self.ready = threading.Event()
         self.stats: dict[str, int] = {}
         self._failures: OrderedDict[str, int] = OrderedDict()
@@ -210,12 +230,18 @@ class BusConsumer(ConsumerProducerMixin):
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:  # noqa: N803 (kombu's name)
         if self.dead_queue is not None:
             self.dead_queue(channel).declare()
-        return [Consumer(queues=[self.queue], callbacks=[self.on_event], accept=ACCEPT,
-                         prefetch_count=self.routes.prefetch)]
+        consumers = [Consumer(queues=[self.queue], callbacks=[self.on_event], accept=ACCEPT,
+                              prefetch_count=self.routes.prefetch)]
+        if self.watch_queue is not None:
+            consumers.append(Consumer(queues=[self.watch_queue], callbacks=[self.on_watched], accept=ACCEPT,
+                                      prefetch_count=self.routes.prefetch))
+        return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
         log.info("consuming %s from exchange %s, bound to %s", self.routes.queue, self.exchange.name,
                  ", ".join(self.routes.binding_keys) or "nothing")
+        if self.watch_queue is not None:
+            log.info("watching %s, bound to %s", self.watch_queue.name, ", ".join(self.routes.watch_keys))
         self.ready.set()
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
@@ -227,6 +253,7 @@ class BusConsumer(ConsumerProducerMixin):
 
     # -- one event -------------------------------------------------------------------------
     def on_event(self, body: Any, message: Any) -> None:
+        arrived = datetime.now(UTC)  # a trace shows the event before what it made the instance do
         routing_key = message.delivery_info.get("routing_key") or ""
         event = body
         if isinstance(event, bytes | str):
@@ -252,11 +279,23 @@ class BusConsumer(ConsumerProducerMixin):
                                            variables=inbound.variables, business_key=inbound.business_key,
                                            message_id=inbound.event_id, ttl_seconds=inbound.ttl_seconds)
         except MessageNotCorrelated as exc:
+            try:
+                self._record(routing_key, event, inbound, None, "dead_lettered", arrived)
+            except Exception as record_exc:
+                self._retry_later(message, inbound.event_id, record_exc)
+                return
             self._reject(message, str(exc))
             return
         except BatonError as exc:  # the event's content is refused (variables not JSON values...)
             self._reject(message, f"{type(exc).__name__}: {exc}")
             return
+        except Exception as exc:
+            self._retry_later(message, inbound.event_id, exc)
+            return
+        try:
+            # after the correlation committed; lost with a crash before it, the redelivered event
+            # is answered as a duplicate from the receipt and recorded then, with the same instance
+            self._record(routing_key, event, inbound, result.get("instance_id"), str(result.get("result")), arrived)
         except Exception as exc:
             self._retry_later(message, inbound.event_id, exc)
             return
@@ -266,6 +305,46 @@ class BusConsumer(ConsumerProducerMixin):
         self._count(outcome)
         log.info("event %s id=%s -> %s %s %s", routing_key, inbound.event_id, inbound.message, outcome,
                  result.get("instance_id", ""))
+
+    def _record(self, routing_key: str, event: Any, inbound: Any, instance_id: str | None, outcome: str,
+                arrived: datetime) -> None:
+        source = self.routes.source_path.get(event)
+        event_type = self.routes.event_type_path.get(event)
+        self.engine.record_bus_event(
+            kind="consumed", routing_key=routing_key, event_id=inbound.event_id,
+            event_type=None if event_type is None else str(event_type), source=None if source is None else str(source),
+            instance_id=instance_id, outcome=outcome, correlation=inbound.correlation,
+            business_key=inbound.business_key, at=arrived)
+
+    def on_watched(self, body: Any, message: Any) -> None:
+        """An event between other services: recorded with its keys, never correlated."""
+        routing_key = message.delivery_info.get("routing_key") or ""
+        event = body
+        if isinstance(event, bytes | str):
+            try:
+                event = json.loads(event)
+            except ValueError:
+                log.warning("watched event %s is not JSON: not recorded", routing_key)
+                message.ack()
+                return
+        watch = self.routes.watch_match(routing_key, event)
+        if watch is None:  # bound by a pattern, refused by the event type
+            message.ack()
+            return
+        correlation, business_key = watch.keys(event)
+        event_id = watch.event_id.get(event) or message.properties.get("message_id")
+        source = self.routes.source_path.get(event)
+        event_type = self.routes.event_type_path.get(event)
+        try:
+            self.engine.record_bus_event(
+                kind="watched", routing_key=routing_key, event_id=None if event_id is None else str(event_id),
+                event_type=None if event_type is None else str(event_type),
+                source=None if source is None else str(source), correlation=correlation, business_key=business_key)
+        except Exception as exc:
+            self._retry_later(message, None if event_id is None else str(event_id), exc)
+            return
+        message.ack()
+        self._count("watched")
 
     def _retry_later(self, message: Any, event_id: str | None, exc: Exception) -> None:
         from sqlalchemy import exc as db_errors

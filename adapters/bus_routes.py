@@ -24,6 +24,8 @@ DEFAULT_QUEUE = "baton.bus"
 DEFAULT_DEAD_LETTER = "baton.bus.dead"
 DEFAULT_EVENT_ID = "$.event_id"
 DEFAULT_EVENT_TYPE_PATH = "$.event"
+DEFAULT_SOURCE_PATH = "$.source"
+DEFAULT_WATCH_QUEUE = "baton.bus.watch"
 
 _STEP = re.compile(r"""\.([A-Za-z_][\w-]*)|\[(-?\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]""")
 _MISSING = object()
@@ -169,6 +171,30 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """``[watch.<name>]``: events between other services Baton records for traces, never correlates."""
+
+    name: str
+    routing_key: str
+    correlate: dict[str, JsonPath] = field(default_factory=dict)
+    business_key: JsonPath | None = None
+    event_id: JsonPath = field(default_factory=lambda: JsonPath.parse(DEFAULT_EVENT_ID))
+    event_type: str | None = None
+
+    def accepts(self, routing_key: str, event_type: Any) -> bool:
+        if not topic_matches(self.routing_key, routing_key):
+            return False
+        return self.event_type is None or event_type == self.event_type
+
+    def keys(self, event: Any) -> tuple[dict[str, Any], str | None]:
+        """The correlation keys and business key the event carries (those it lacks are left out)."""
+        correlation = {key: value for key, path in self.correlate.items()
+                       if (value := path.get(event, _MISSING)) is not _MISSING}
+        found = self.business_key.get(event) if self.business_key is not None else None
+        return correlation, None if found is None else str(found)
+
+
+@dataclass(frozen=True)
 class Outbound:
     """``[publish.<message>]``: how a message Baton throws goes on the bus."""
 
@@ -193,6 +219,9 @@ class BusRoutes:
     event_type_path: JsonPath = field(default_factory=lambda: JsonPath.parse(DEFAULT_EVENT_TYPE_PATH))
     prefetch: int = 16
     source: str = "(no routes file)"
+    watches: tuple[Watch, ...] = ()
+    watch_queue: str = DEFAULT_WATCH_QUEUE
+    source_path: JsonPath = field(default_factory=lambda: JsonPath.parse(DEFAULT_SOURCE_PATH))
 
     @property
     def binding_keys(self) -> list[str]:
@@ -205,6 +234,18 @@ class BusRoutes:
         for route in self.routes:
             if route.accepts(routing_key, event_type):
                 return route
+        return None
+
+    @property
+    def watch_keys(self) -> list[str]:
+        """The routing keys (patterns) the watch queue is bound with, once each, in file order."""
+        return list(dict.fromkeys(watch.routing_key for watch in self.watches))
+
+    def watch_match(self, routing_key: str, event: Any) -> Watch | None:
+        event_type = self.event_type_path.get(event)
+        for watch in self.watches:
+            if watch.accepts(routing_key, event_type):
+                return watch
         return None
 
     def outbound_for(self, message: str) -> Outbound:
@@ -235,13 +276,14 @@ class BusRoutes:
             except ValueError as exc:
                 raise fail(where, str(exc)) from exc
 
-        unknown = set(data) - {"bus", "routes", "publish"}
+        unknown = set(data) - {"bus", "routes", "publish", "watch"}
         if unknown:
-            raise fail("top level", f"unknown table(s) {sorted(unknown)}; expected [bus], [routes.*], [publish.*]")
+            raise fail("top level", f"unknown table(s) {sorted(unknown)}; expected [bus], [routes.*], [publish.*], "
+                                    "[watch.*]")
         bus = data.get("bus", {})
         if not isinstance(bus, dict):
             raise fail("[bus]", "must be a table")
-        unknown = set(bus) - {"queue", "dead_letter", "event_type_path", "prefetch"}
+        unknown = set(bus) - {"queue", "dead_letter", "event_type_path", "prefetch", "watch_queue", "source_path"}
         if unknown:
             raise fail("[bus]", f"unknown key(s) {sorted(unknown)}")
         queue = bus.get("queue", DEFAULT_QUEUE)
@@ -254,6 +296,12 @@ class BusRoutes:
         if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 1:
             raise fail("[bus] prefetch", "must be a positive integer")
         event_type_path = path_of("[bus] event_type_path", bus.get("event_type_path", DEFAULT_EVENT_TYPE_PATH))
+        source_path = path_of("[bus] source_path", bus.get("source_path", DEFAULT_SOURCE_PATH))
+        watch_queue = bus.get("watch_queue", DEFAULT_WATCH_QUEUE)
+        if not isinstance(watch_queue, str) or not watch_queue:
+            raise fail("[bus] watch_queue", "must be a non-empty string")
+        if watch_queue == queue:
+            raise fail("[bus] watch_queue", f"must differ from queue {queue!r}: watched events are never correlated")
 
         routes: list[Route] = []
         raw_routes = data.get("routes", {})
@@ -316,5 +364,34 @@ class BusRoutes:
                 raise fail(f"{where} variables", "must be a list of variable names")
             outbound[message] = Outbound(message, routing_key, tuple(names) if names is not None else None)
 
+        watches: list[Watch] = []
+        raw_watch = data.get("watch", {})
+        if not isinstance(raw_watch, dict):
+            raise fail("[watch]", "must be a table of [watch.<name>] tables")
+        for name, raw in raw_watch.items():
+            where = f"[watch.{name}]"
+            if not isinstance(raw, dict):
+                raise fail(where, "must be a table")
+            unknown = set(raw) - {"routing_key", "event_type", "correlate", "business_key", "event_id"}
+            if unknown:
+                raise fail(where, f"unknown key(s) {sorted(unknown)}; allowed: ['business_key', 'correlate', "
+                                  "'event_id', 'event_type', 'routing_key']")
+            routing_key = raw.get("routing_key", name)
+            if not isinstance(routing_key, str) or not routing_key:
+                raise fail(f"{where} routing_key", "must be a non-empty string")
+            correlate_raw = raw.get("correlate", {})
+            if not isinstance(correlate_raw, dict) or not correlate_raw:
+                raise fail(f"{where} correlate", "must name at least one correlation key = JSON path "
+                                                 "(a trace finds a watched event by these keys)")
+            correlate = {key: path_of(f"{where} correlate.{key}", value) for key, value in correlate_raw.items()}
+            event_type = raw.get("event_type")
+            if event_type is not None and not isinstance(event_type, str):
+                raise fail(f"{where} event_type", "must be a string")
+            watches.append(Watch(
+                name=name, routing_key=routing_key, correlate=correlate,
+                business_key=path_of(f"{where} business_key", raw["business_key"]) if "business_key" in raw else None,
+                event_id=path_of(f"{where} event_id", raw.get("event_id", DEFAULT_EVENT_ID)), event_type=event_type))
+
         return cls(routes=tuple(routes), outbound=outbound, queue=queue, dead_letter=dead_letter or None,
-                   event_type_path=event_type_path, prefetch=prefetch, source=source)
+                   event_type_path=event_type_path, prefetch=prefetch, source=source, watches=tuple(watches),
+                   watch_queue=watch_queue, source_path=source_path)

@@ -43,7 +43,7 @@ def publish(engine: Engine, call: JobCall) -> dict[str, object]:
     if engine.settings.bus_url:
         from .bus import publish_event
 
-        return publish_event(engine.settings, call)
+        return publish_event(engine, call)
     try:
         return engine.correlate(payload["name"], correlation=payload.get("correlation") or {},
                                 variables=payload.get("variables") or {})

@@ -155,6 +155,7 @@ class Engine:
         open_tasks,
     )
     from .retention import prune_history  # noqa: E402
+    from .trace import record_bus_event, trace  # noqa: E402
     from .users import (  # noqa: E402
         authenticate,
         create_token,

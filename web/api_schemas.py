@@ -101,6 +101,23 @@ SCHEMAS: dict[str, Schema] = {
                      "candidate_groups": {"type": "array", "items": STR}, "form": {"type": "array", "items": OBJ},
                      "created_at": TIME}),
     "Outcome": obj({"id": STR, "instance_status": STR}),
+    "BusEvent": obj({"kind": {"type": "string", "enum": ["published", "consumed", "watched"]},
+                     "event_id": NSTR, "event": STR, "routing_key": STR,
+                     "source": {"type": ["string", "null"], "description": "the service that published it"},
+                     "instance_id": {"type": ["string", "null"], "description":
+                                     "published: the instance that threw it; consumed: the one it resumed"},
+                     "outcome": {"type": ["string", "null"], "description":
+                                 "consumed: delivered, started, buffered or dead_lettered"},
+                     "correlation": OBJ, "business_key": NSTR, "at": TIME}),
+    "Trace": obj({
+        "key": STR, "truncated": BOOL,
+        "instances": {"type": "array", "items": obj({
+            "id": STR, "status": STR, "business_key": NSTR, "definition": ref("DefinitionRef"),
+            "created_at": TIME, "ended_at": TIME,
+            "published": {"type": "array", "items": NSTR}, "resumed_by": {"type": "array", "items": NSTR}})},
+        "events": {"type": "array", "items": ref("BusEvent")},
+        "timeline": {"type": "array", "items": {"type": "object", "required": ["at", "type"], "properties": {
+            "at": TIME, "type": {"type": "string", "enum": ["activity", "bus_event"]}}}}}),
     "MessageResult": obj({"result": {"type": "string", "enum": ["delivered", "started", "buffered"]}, "name": STR,
                           "instance_id": STR, "element_id": STR, "definition": STR, "id": STR, "expires_at": STR,
                           "duplicate": BOOL}, ("result", "name")),
@@ -345,6 +362,16 @@ _OPS = [
               {200: ok("One result per id, in order.", "RetryResults")},
               body=obj({"ids": {"type": "array", "items": TEXT, "minItems": 1, "maxItems": 500}}),
               body_required=True),
+    # following a key across orchestration and choreography
+    Operation("api.trace", "events",
+              "Instances and bus events that carried a key (an order id, a business key), on one timeline",
+              {200: ok("The trace, oldest first.", "Trace"), 400: PROBLEMS},
+              [Param("key", {"type": "string", "minLength": 1, "maxLength": 255}, required=True,
+                     description="a correlation key's value or a business key", example="ord_1a2b3c")],
+              description="Bus events are those `baton bus` consumed, Baton published, or the routes file "
+                          "watches (`[watch.*]`), found by the values of their correlation keys and business "
+                          "key; instances are those the events came from or resumed, and those with that "
+                          "business key."),
     # users and tokens
     Operation("api.list_users", "admin", "Users", {200: ("Users.", items_of(ref("User")), "application/json")}),
     Operation("api.create_user", "admin", "Create a user (who logs in to the UI)", {201: ok("Created.", "User")},

@@ -11,7 +11,12 @@ Both react to ``OrderCreated`` events on the topic exchange, each through its ow
   ``shipped_order_id`` (the order it shipped, so a test can check the reply reached the right
   instance). Its event id is derived from the ``OrderCreated`` event id, so a redelivered
   ``OrderCreated`` republishes the *same* ``OrderShipped`` event and Baton applies it once.
-- **notification** records the order confirmation it would e-mail (once per event id).
+- **notification** records the order confirmation it would e-mail (once per event id) and
+  publishes ``CustomerNotified`` (routing key ``CustomerNotified``, same ``order_id``) for the
+  shop's other services; Baton does not consume it, it only watches it (``[watch]`` in
+  ``bus_routes.toml``) so an order's trace shows it.
+
+Every event these services publish says who published it in ``source``.
 
 Both acknowledge an event only after handling it (shipping: after its reply was published,
 confirmed by RabbitMQ), so a consumer killed mid-way gets the event again. The envelope is the
@@ -105,6 +110,7 @@ class DemoConsumers(ConsumerProducerMixin):
         reply = {
             "event": "OrderShipped",
             "event_id": f"shipped-{digest[:24]}",  # the same reply for a redelivered OrderCreated
+            "source": "shipping",
             "correlation": {"order_id": order_id},
             "variables": {"shipment_id": f"shp_{digest[:12]}", "carrier": CARRIERS[int(digest, 16) % 3],
                           "shipped_order_id": order_id, "shipped_at": datetime.now(UTC).isoformat()},
@@ -123,6 +129,16 @@ class DemoConsumers(ConsumerProducerMixin):
     # -- notification --------------------------------------------------------------------------
     def notify(self, body: dict[str, Any], message: Any) -> None:
         event_id = str(body.get("event_id"))
+        order_id = (body.get("correlation") or {}).get("order_id")
+        digest = hashlib.sha256(f"notified:{event_id}".encode()).hexdigest()
+        if order_id:
+            # tells the shop's other services (a CRM, say) the customer was told; Baton only watches
+            notified = {"event": "CustomerNotified", "event_id": f"notified-{digest[:24]}", "source": "notification",
+                        "correlation": {"order_id": order_id}, "business_key": body.get("business_key"),
+                        "caused_by": body.get("event_id")}
+            self.producer.publish(notified, exchange=self.exchange, routing_key="CustomerNotified",
+                                  declare=[self.exchange], serializer="json", message_id=notified["event_id"],
+                                  delivery_mode=2, retry=True)
         with self.state.lock:
             if event_id not in self._notified:
                 self._notified.add(event_id)
