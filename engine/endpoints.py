@@ -11,6 +11,15 @@ The file is TOML, one table per topic::
     [topics.audit-log]
     python = "processes.handlers:audit_log"        # ...or a Python callable(variables) -> dict
 
+A Camunda 7 diagram's Java delegates can be bound the same way (opt-in), so a diagram whose Java
+logic moved to a service deploys unchanged: a ``[delegates."NAME"]`` table, with the same keys,
+binds the ``camunda:class`` or ``camunda:delegateExpression`` NAME (``com.acme.SendInvoice``,
+``${invoiceSender}`` or just ``invoiceSender``) to an endpoint, which the task's jobs call as
+they would a topic's::
+
+    [delegates."com.acme.SendInvoice"]
+    python = "processes.handlers:send_invoice"
+
 ``${NAME}`` inside a string is replaced by the environment variable ``NAME`` (so one file serves
 machines whose services listen elsewhere). The engine only reads this map; calling the endpoint
 is an adapter's job (``adapters/endpoints``).
@@ -27,6 +36,7 @@ from typing import Any
 
 from .errors import ConfigurationError
 
+_DELEGATE_EXPRESSION = re.compile(r"[$#]\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -79,13 +89,33 @@ class EndpointMap:
         endpoints = {}
         for topic, raw in topics.items():
             endpoints[topic] = _endpoint(topic, raw, str(path))
+        delegates = data.get("delegates", {})
+        if not isinstance(delegates, dict):
+            raise ConfigurationError(f"{path}: [delegates] must be a table of tables")
+        for name, raw in delegates.items():
+            key = delegate_key(name)
+            if key in endpoints:
+                raise ConfigurationError(f"{path}: delegates.{name} has the name of a topic (or of another "
+                                         "delegate); give the endpoint one table")
+            endpoints[key] = _endpoint(key, raw, str(path))
         return cls(endpoints, str(path))
 
     def resolve(self, topic: str) -> Endpoint | None:
         return self._endpoints.get(topic)
 
+    def delegate(self, name: str) -> Endpoint | None:
+        """The endpoint a ``camunda:class`` / ``camunda:delegateExpression`` name is bound to."""
+        return self._endpoints.get(delegate_key(name))
+
     def topics(self) -> list[str]:
         return sorted(self._endpoints)
+
+
+def delegate_key(name: str) -> str:
+    """The topic a delegate name runs under: the class name, or the bean name of ``${bean}``."""
+    name = name.strip()
+    found = _DELEGATE_EXPRESSION.fullmatch(name)
+    return f"delegate:{found.group(1) if found else name}"
 
 
 def _expand(value: Any) -> Any:

@@ -13,6 +13,10 @@ and time. What stays a job, each its own durable step:
 - a call that failed in process (it is retried as a job, with backoff, then an incident);
 - what is left when the budget is spent.
 
+A ``camunda:expression`` service task in Baton's JUEL subset (``_bpmn/delegates.py``) is not a
+call at all: it is evaluated here whenever it is reached, whatever the settings; so are the
+JUEL assignees and candidates of the user tasks that became ready (``_bpmn/camunda_people.py``).
+
 After a crash, everything since the last commit runs again: the in-process calls of the advance
 that was lost are made again with the same idempotency key (``instance:task:element`` for a task
 of the committed state; ``instance:r<revision>.<n>:element`` for one the advance made, by the
@@ -28,9 +32,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from ._bpmn import camunda_people, juel_expressions
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
@@ -71,10 +77,12 @@ class InProcessRun:
 
     def run_ready(self, workflow: BatonWorkflow) -> bool:
         """Call the in-process tasks that started since; True if any completed (the workflow moved)."""
-        if not self.enabled:
-            return False
-        moved = False
         bindings = workflow.specs.bindings if workflow.specs is not None else {}
+        if workflow.specs is None or workflow.specs.waits_for_people_or_events:
+            camunda_people.resolve(all_tasks(workflow), bindings)  # ${initiator} as an assignee
+        moved = self._run_expressions(workflow, bindings)
+        if not self.enabled:
+            return moved
         for task in all_tasks(workflow):
             endpoint = self._endpoint(task, bindings)
             if endpoint is None:
@@ -84,6 +92,29 @@ class InProcessRun:
             self.calls += 1
             if self._call(task, endpoint):
                 moved = True
+        return moved
+
+    @staticmethod
+    def _run_expressions(workflow: BatonWorkflow, bindings: dict[str, Any]) -> bool:
+        """Run the ``camunda:expression`` service tasks that started: a JUEL expression in Baton's
+        subset does no I/O, so it is evaluated here, as Camunda 7 does in the transaction that
+        reached it (a failure is an incident on the task)."""
+        moved = False
+        for task in all_tasks(workflow):
+            if task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTask):
+                continue
+            binding = bindings.get(task.task_spec.bpmn_id) or {}
+            if "expression" not in binding:
+                continue
+            try:
+                value = juel_expressions.run(task, binding["expression"], dict(task.data))
+            except SpiffWorkflowException:
+                task.error()  # waits under the incident; retrying it runs the expression again
+                raise
+            if binding.get("result_variable"):
+                task.data[binding["result_variable"]] = json_copy({"value": value})["value"]
+            task.complete()
+            moved = True
         return moved
 
     def _endpoint(self, task: Task, bindings: dict[str, Any]) -> Endpoint | None:

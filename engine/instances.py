@@ -236,6 +236,7 @@ def restore_workflow(engine: Engine, session: Session, instance: ProcessInstance
 def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
           tracker: Tracker, step: Step) -> list[JobTicket]:
     """Run the engine, then write history, jobs, state and status for ``instance``."""
+    workflow.instance_id, workflow.business_key = instance.id, instance.business_key  # for expressions
     waits = workflow.specs is None or workflow.specs.waits_for_people_or_events
     if step.status != "cancelled":
         in_process = InProcessRun(engine, instance, workflow)

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select
 
+from ._bpmn import camunda_people
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow
 from .errors import FormInvalid, InvalidVariables, TaskNotFound
@@ -123,7 +124,7 @@ def sync_user_tasks(session: Session, instance: ProcessInstance, workflow: Baton
         return
     bindings = workflow.specs.bindings if workflow.specs is not None else {}
     for task in missing:
-        people = (bindings.get(task.task_spec.bpmn_id) or {}).get("user_task") or {}
+        people = camunda_people.people_of(task, (bindings.get(task.task_spec.bpmn_id) or {}).get("user_task") or {})
         session.add(UserTaskRow(
             id=str(task.id), instance_id=instance.id, element_id=task.task_spec.bpmn_id,
             name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, business_key=instance.business_key,

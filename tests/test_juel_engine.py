@@ -109,13 +109,15 @@ def test_juel_outside_the_subset_is_refused_at_deploy_naming_the_flow_and_the_pa
     assert "at position 2" in problem.reason
 
 
-def test_juel_where_baton_does_not_evaluate_it_yet_is_still_refused(bare_engine) -> None:  # type: ignore[no-untyped-def]
+def test_juel_where_baton_does_not_evaluate_it_is_refused(bare_engine) -> None:  # type: ignore[no-untyped-def]
     xml = diagram("assigned").replace(
         b'<bpmn:endEvent id="Event_approved" name="Approved">',
-        b'<bpmn:userTask id="Review" camunda:assignee="${initiator}"><bpmn:incoming>x</bpmn:incoming></bpmn:userTask>'
-        b'<bpmn:endEvent id="Event_approved" name="Approved">')
+        b'<bpmn:userTask id="Review" camunda:formKey="${formName}"><bpmn:incoming>x</bpmn:incoming></bpmn:userTask>'
+        b'<bpmn:endEvent id="Event_approved" name="Approved">').replace(
+        b'<bpmn:process ', b'<bpmn:message id="Message_1" name="${orderMessage}"/><bpmn:process ')
     with pytest.raises(DeploymentError) as refused:
         bare_engine.deploy([("assigned.bpmn", xml)])
     reasons = {p.element_id: p.reason for p in refused.value.problems}
-    assert "camunda:assignee" in reasons["Review"]
-    assert "Baton evaluates JUEL in sequence-flow conditions only" in reasons["Review"]
+    assert "JUEL expression '${formName}' in camunda:formKey cannot run: Baton does not evaluate JUEL here" \
+        in reasons["Review"]
+    assert "JUEL expression '${orderMessage}' in the message name cannot run" in reasons["Message_1"]

@@ -20,7 +20,7 @@ from lxml import etree
 from .. import dialects, juel
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, feel_expressions
+from . import calls, feel_expressions, task_scope
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -182,6 +182,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
                 _check_juel(el, refuse)
             if ns != BPMN:
                 continue
+            task_scope.check(el, refuse)  # Zeebe mappings, Spiff pre/post scripts
             for java_ns, prefix in _JAVA_NAMESPACES.items():
                 for attr in _JAVA_ATTRS:
                     if el.get(f"{{{java_ns}}}{attr}") is not None:

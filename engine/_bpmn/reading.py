@@ -39,7 +39,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, compensation, events
+from . import calls, compensation, events, task_scope
 from .checks import (
     BPMN,
     DMN_NAMESPACES,
@@ -205,6 +205,7 @@ def read_deployment(
         try:
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
+            task_scope.attach(doc.root, [spec, *subprocess_specs.values()])
             _storable(spec, subprocess_specs)
         except ValidationException as exc:
             problems.append(_from_validation(exc, doc))

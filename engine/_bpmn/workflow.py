@@ -54,6 +54,7 @@ from .compensation import (
 from .events import BusinessRuleTask
 from .saga import CompensationState
 from .sandbox import SandboxScriptEngine
+from .task_scope import TaskScope, TaskScopeConverter
 
 UNLIMITED_DEPTH = 10**9
 _SCRIPT_ENGINE = SandboxScriptEngine()
@@ -261,6 +262,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[CompensationEndEvent] = EventConverter
     config[CallActivityTask] = BpmnTaskSpecConverter
     config[BusinessRuleTask] = BaseBusinessRuleTaskConverter
+    config[TaskScope] = TaskScopeConverter  # Zeebe mappings, Spiff pre/post scripts
     return config
 
 

@@ -1,0 +1,75 @@
+"""Who may do a user task, when the diagram says it with JUEL (``camunda:assignee="${initiator}"``).
+
+Camunda 7 evaluates ``camunda:assignee``, ``camunda:candidateUsers`` and
+``camunda:candidateGroups`` when the task is created, over the variables it sees: a String is
+one name, a list is several, a comma-separated String is split, null leaves it unassigned; an
+unknown variable is an error (an incident on the task). Baton does the same when the task
+becomes ready, inside the advance, and keeps the answer in the task's internal data, which
+``usertasks.py`` reads instead of the diagram's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.util.task import TaskState
+
+from .. import juel
+from . import juel_expressions
+
+RESOLVED = "baton:people"
+
+
+def resolve(tasks: list[Any], bindings: dict[str, Any]) -> None:
+    """Evaluate the JUEL people of every ready user task that has not had them evaluated yet."""
+    for task in tasks:
+        if task.state != TaskState.READY or not isinstance(task.task_spec, UserTask) or RESOLVED in task.internal_data:
+            continue
+        people = (bindings.get(task.task_spec.bpmn_id) or {}).get("user_task") or {}
+        if not any(juel.is_template(v) for v in _texts(people)):
+            continue
+        try:
+            task.internal_data[RESOLVED] = _evaluate(task, people)
+        except WorkflowTaskException:
+            task.error()  # waits under the incident; retrying it evaluates again
+            raise
+
+
+def people_of(task: Any, people: dict[str, Any]) -> dict[str, Any]:
+    """The task's assignee and candidates: evaluated ones when the diagram's held JUEL."""
+    return task.internal_data.get(RESOLVED) or people
+
+
+def _texts(people: dict[str, Any]) -> list[str]:
+    found = [people.get("assignee") or ""]
+    for key in ("candidate_users", "candidate_groups"):
+        found += people.get(key) or []
+    return found
+
+
+def _evaluate(task: Any, people: dict[str, Any]) -> dict[str, Any]:
+    data = dict(task.data)
+    found: dict[str, Any] = {}
+    assignee = people.get("assignee")
+    if assignee:
+        names = _names(juel_expressions.run(task, assignee, data) if juel.is_template(assignee) else assignee)
+        if len(names) > 1:
+            raise WorkflowTaskException(f"camunda:assignee {assignee!r} gave {len(names)} names; a task has one "
+                                        "assignee (use camunda:candidateUsers for several)", task=task)
+        found["assignee"] = names[0] if names else None
+    for key in ("candidate_users", "candidate_groups"):
+        candidates: list[str] = []
+        for text in people.get(key) or []:
+            candidates += _names(juel_expressions.run(task, text, data) if juel.is_template(text) else text)
+        found[key] = candidates
+    return found
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]

@@ -1,0 +1,198 @@
+"""Camunda 7 diagrams run as Camunda 7 means them, through the engine's public API.
+
+Each test would fail if Baton accepted the construct and ignored it: a plain task that waits,
+a ``camunda:expression`` task whose write is lost, a delegate bound to an endpoint that is not
+called, a JUEL loop cardinality, completion condition, collection or timer that is not read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import DeploymentError
+from tests.conftest import PROCESSES
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="{key}" isExecutable="true">
+"""
+TAIL = """  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def chain(key: str, *elements: str, start: str = '<bpmn:startEvent id="start"/>') -> bytes:
+    """A process start -> elements... -> end, each element given as XML with id="eN" (N from 1)."""
+    ids = ["start"] + [f"e{i}" for i in range(1, len(elements) + 1)] + ["end"]
+    flows = "".join(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>\n'
+                    for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False)))
+    body = start + "\n" + "\n".join(elements) + '\n<bpmn:endEvent id="end"/>\n' + flows
+    return (HEAD.replace("{key}", key) + body + TAIL).encode()
+
+
+@pytest.fixture
+def camunda_endpoints(tmp_path: Path) -> Path:
+    """The demo endpoint map plus two Java delegates bound to Python callables."""
+    path = tmp_path / "endpoints.toml"
+    path.write_text((PROCESSES / "endpoints.toml").read_text(encoding="utf-8") + """
+[delegates."com.acme.SendInvoice"]
+python = "tests.camunda7_handlers:send_invoice"
+
+[delegates."${greeter}"]
+python = "tests.camunda7_handlers:greet"
+""", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def engine(settings_factory, inline_engine_factory, camunda_endpoints):  # type: ignore[no-untyped-def]
+    return inline_engine_factory(settings_factory(endpoints=camunda_endpoints))
+
+
+def run(engine: Any, key: str, diagram: bytes, variables: dict[str, Any] | None = None,
+        business_key: str | None = None) -> dict[str, Any]:
+    engine.deploy([(f"{key}.bpmn", diagram)])
+    instance_id = engine.start(key, variables or {}, business_key=business_key)
+    engine.driver.drain()
+    return engine.get_instance(instance_id)
+
+
+def visited(doc: dict[str, Any]) -> list[str]:
+    return [e["element_id"] for e in doc["history"] if e["event"] == "completed"]
+
+
+def test_a_plain_task_completes_when_reached(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "plain", chain("plain", '<bpmn:task id="e1" name="Task"/>'))
+    assert doc["status"] == "completed"
+    assert "e1" in visited(doc)
+
+
+def test_an_expression_task_sets_variables_and_its_result_variable(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "expr", chain(
+        "expr",
+        '<bpmn:serviceTask id="e1" camunda:expression="${execution.setVariable(\'approved\', amount &lt; 100)}"/>',
+        '<bpmn:serviceTask id="e2" camunda:expression="${amount * 2}" camunda:resultVariable="doubled"/>',
+        '<bpmn:serviceTask id="e3" camunda:expression="#{execution.processBusinessKey}" '
+        'camunda:resultVariable="key"/>',
+    ), {"amount": 40}, business_key="order-7")
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["approved"] is True
+    assert doc["variables"]["doubled"] == 80
+    assert doc["variables"]["key"] == "order-7"
+
+
+def test_an_expression_task_reading_an_unknown_variable_is_an_incident(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "unknown", chain(
+        "unknown", '<bpmn:serviceTask id="e1" camunda:expression="${missing + 1}" camunda:resultVariable="x"/>'))
+    assert doc["status"] == "incident"
+    [incident] = doc["incidents"]
+    assert incident["element_id"] == "e1" and "missing" in incident["message"]
+    assert "x" not in doc["variables"]
+
+
+def test_an_expression_outside_the_subset_is_refused_naming_the_element(engine):  # type: ignore[no-untyped-def]
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("bean.bpmn", chain("bean", '<bpmn:serviceTask id="e1" '
+                                                   'camunda:expression="${mailer.send(order)}"/>'))])
+    [problem] = caught.value.problems
+    assert problem.element_id == "e1"
+    assert "camunda:expression '${mailer.send(order)}' cannot run: method call 'mailer.send(order)'" in problem.reason
+
+
+def test_java_delegates_bound_in_the_endpoint_file_run_there(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "delegates", chain(
+        "delegates",
+        '<bpmn:serviceTask id="e1" camunda:class="com.acme.SendInvoice"/>',
+        '<bpmn:serviceTask id="e2" camunda:delegateExpression="${greeter}"/>',
+    ), {"amount": 12, "name": "Ada"})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["invoiceSent"] is True and doc["variables"]["sentAmount"] == 12
+    assert doc["variables"]["greeting"] == "Hello Ada"
+
+
+def test_an_unbound_java_delegate_is_refused_saying_how_to_bind_it(engine):  # type: ignore[no-untyped-def]
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("java.bpmn", chain("java", '<bpmn:serviceTask id="e1" camunda:class="com.acme.Other"/>'))])
+    [problem] = caught.value.problems
+    assert problem.element_id == "e1"
+    assert "camunda:class 'com.acme.Other' needs a Java runtime; bind it to an endpoint in BATON_ENDPOINTS " \
+           "([delegates.\"com.acme.Other\"] with url or python" in problem.reason
+
+
+def test_a_condition_reads_the_business_key(engine):  # type: ignore[no-untyped-def]
+    xml = (HEAD.replace("{key}", "bk") + """
+    <bpmn:startEvent id="start"/>
+    <bpmn:exclusiveGateway id="g"/>
+    <bpmn:endEvent id="vip"/><bpmn:endEvent id="other"/>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="g"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="g" targetRef="vip">
+      <bpmn:conditionExpression>${execution.processBusinessKey == 'vip-1'}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="other">
+      <bpmn:conditionExpression>${execution.processBusinessKey != 'vip-1'}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+""" + TAIL).encode()
+    assert "vip" in visited(run(engine, "bk", xml, business_key="vip-1"))
+    assert "other" in visited(run(engine, "bk", xml, business_key="plain-2"))
+
+
+def test_juel_loop_cardinality_and_completion_condition(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "loop", chain("loop", """<bpmn:serviceTask id="e1"
+        camunda:expression="${execution.setVariable('count', count + 1)}">
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true">
+        <bpmn:loopCardinality>${times}</bpmn:loopCardinality>
+        <bpmn:completionCondition>${nrOfCompletedInstances &gt;= stopAfter}</bpmn:completionCondition>
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:serviceTask>"""), {"times": 5, "stopAfter": 3, "count": 0})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["count"] == 3
+
+
+def test_juel_collection_and_element_variable(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "each", chain("each", """<bpmn:serviceTask id="e1"
+        camunda:expression="${execution.setVariable('total', total + score)}">
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true" camunda:collection="${creditScores}"
+          camunda:elementVariable="score"/>
+    </bpmn:serviceTask>"""), {"creditScores": [3, 4, 5], "total": 0})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["total"] == 12
+
+
+def test_a_juel_collection_beyond_a_variable_is_refused(engine):  # type: ignore[no-untyped-def]
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("each2.bpmn", chain("each2", """<bpmn:task id="e1">
+      <bpmn:multiInstanceLoopCharacteristics camunda:collection="${order.lines}" camunda:elementVariable="x"/>
+    </bpmn:task>"""))])
+    [problem] = caught.value.problems
+    assert problem.element_id == "e1" and "camunda:collection" in problem.reason
+
+
+def test_a_juel_timer_duration_is_read_from_the_variables(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "wait", chain("wait", """<bpmn:intermediateCatchEvent id="e1">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>${delay}</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>"""), {"delay": "PT0.2S"})
+    assert doc["status"] == "completed", doc
+    timers = [e for e in doc["history"] if e["element_id"] == "e1"]
+    assert timers
+
+
+def test_juel_assignee_and_candidates_are_evaluated_when_the_task_is_ready(engine):  # type: ignore[no-untyped-def]
+    xml = chain("review", '<bpmn:userTask id="e1" camunda:assignee="${initiator}" '
+                          'camunda:candidateGroups="${team}, auditors" camunda:candidateUsers="${reviewers}"/>')
+    doc = run(engine, "review", xml, {"initiator": "ada", "team": "finance", "reviewers": ["bob", "cy"]})
+    [task] = engine.list_user_tasks(instance_id=doc["id"])
+    assert task["assignee"] == "ada"
+    assert task["candidate_groups"] == ["finance", "auditors"]
+    assert task["candidate_users"] == ["bob", "cy"]
+    assert [t["id"] for t in engine.list_user_tasks(user="ada")] == [task["id"]]
+    assert [t["id"] for t in engine.list_user_tasks(groups=["finance"])] == [task["id"]]
+    assert engine.list_user_tasks(user="${initiator}") == []
+
+    failed = run(engine, "review", xml, {"team": "finance", "reviewers": []})  # no initiator: Camunda's error
+    assert failed["status"] == "incident"
+    assert "initiator" in failed["incidents"][0]["message"]
+    assert engine.list_user_tasks(instance_id=failed["id"]) == []
