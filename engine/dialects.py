@@ -96,9 +96,9 @@ ELEMENTS: dict[str, Treatment] = {
     "camunda:property": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
     # Camunda 8
     "zeebe:taskDefinition": runs("type names the endpoint (BATON_ENDPOINTS); retries must match the endpoint's"),
-    "zeebe:ioMapping": refused("zeebe:ioMapping is not applied by Baton yet"),
-    "zeebe:input": refused("zeebe:ioMapping is not applied by Baton yet"),
-    "zeebe:output": refused("zeebe:ioMapping is not applied by Baton yet"),
+    "zeebe:ioMapping": runs("inputs into the task's scope, outputs back to the process (_bpmn/task_scope.py)"),
+    "zeebe:input": runs("a FEEL source (or static text) set as a local variable of the task; dotted targets"),
+    "zeebe:output": runs("a FEEL source over the task's variables, merged into the process; dotted targets"),
     "zeebe:taskHeaders": refused("zeebe:taskHeaders are not sent by Baton yet"),
     "zeebe:header": refused("zeebe:taskHeaders are not sent by Baton yet"),
     "zeebe:calledElement": refused("zeebe:calledElement is not read by Baton yet"),
@@ -117,8 +117,9 @@ ELEMENTS: dict[str, Treatment] = {
     "zeebe:versionTag": ignored("a label for the modeller and Operate; Baton numbers versions at deploy"),
     "zeebe:adHoc": refused("ad-hoc sub-processes are not supported"),
     # SpiffArena
-    "spiffworkflow:preScript": refused("spiffworkflow:preScript is not run by Baton yet"),
-    "spiffworkflow:postScript": refused("spiffworkflow:postScript is not run by Baton yet"),
+    "spiffworkflow:preScript": runs("Python, in the script sandbox, when the task becomes ready "
+                                    "(_bpmn/task_scope.py)"),
+    "spiffworkflow:postScript": runs("Python, in the script sandbox, when the task completes (_bpmn/task_scope.py)"),
     "spiffworkflow:serviceTaskOperator": runs("its id names the endpoint (BATON_ENDPOINTS), like a topic"),
     "spiffworkflow:parameters": refused("serviceTaskOperator parameters are not passed by Baton yet"),
     "spiffworkflow:parameter": refused("serviceTaskOperator parameters are not passed by Baton yet"),
@@ -181,7 +182,7 @@ ATTRIBUTES: dict[str, Treatment] = {
     "zeebe:modelerTemplateVersion": ignored("editing only: the element template's version"),
     "zeebe:modelerTemplateIcon": ignored("drawing only: the element template's icon"),
     # SpiffArena
-    "spiffworkflow:scriptsOnInstances": refused("pre/post scripts on multi-instance children are not run yet"),
+    "spiffworkflow:scriptsOnInstances": runs("pre/post scripts run on each instance instead of around the loop"),
     "spiffworkflow:isOutputSynced": refused("spiffworkflow:isOutputSynced is not read by Baton"),
     # bpmn.io modeller metadata
     "modeler:executionPlatform": ignored("editing only: which engine the modeller targets"),

@@ -1,0 +1,220 @@
+"""What runs around a task's own work: Zeebe's variable mappings and SpiffArena's pre/post scripts.
+
+- ``zeebe:ioMapping``: each ``zeebe:input`` (a FEEL ``=source``, or a static text) is evaluated
+  when the task becomes ready and set as a *local* variable of the task (``target``, dotted paths
+  build nested contexts); the job, form or call sees it. When the task completes, each
+  ``zeebe:output`` is evaluated over the task's variables (locals and the job's result
+  included) and merged into the process. As Zeebe does: with output mappings, only the outputs
+  reach the process (the job's own variables stay local); without them, the job's variables
+  reach it but the input locals do not. A call activity propagates all the child's variables
+  too, unless ``zeebe:calledElement propagateAllChildVariables="false"``.
+- ``spiffworkflow:preScript`` runs when the task becomes ready (after the inputs),
+  ``spiffworkflow:postScript`` when it completes (before the outputs), as SpiffArena runs them:
+  Python, in Baton's script sandbox, over the task's data.
+
+Both ride on SpiffWorkflow's data associations of the task spec: the object below is one of
+the spec's ``data_input_associations`` (``get`` runs at ready) and ``data_output_associations``
+(``set`` runs at completion, before the next tasks copy the data), so every task type has them
+without a spec class of its own, and the specs store them (:class:`TaskScopeConverter`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.serializer.helpers.bpmn_converter import BpmnConverter
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+
+from .. import feel
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_SAVED = "baton:scope"  # the task's data before its inputs, in its internal data until it completes
+_MADE = "baton:inputs"  # what the inputs set (top-level names), to tell an input local from a result
+
+
+class TaskScope:
+    """The mappings and scripts of one task (a SpiffWorkflow data association by duck typing)."""
+
+    bpmn_id = "baton:task-scope"  # SpiffWorkflow pops this name from the data at completion: no variable has it
+
+    def __init__(self, inputs: list[tuple[str, str]] | None = None, outputs: list[tuple[str, str]] | None = None,
+                 propagate_all: bool = False, pre_script: str | None = None, post_script: str | None = None,
+                 maps: bool = False) -> None:
+        self.inputs = list(inputs or [])
+        self.outputs = list(outputs or [])
+        self.propagate_all = propagate_all
+        self.pre_script = pre_script
+        self.post_script = post_script
+        self.maps = maps  # Zeebe scoping applies (the task has a zeebe:ioMapping)
+
+    def get(self, my_task: Any) -> None:
+        """At ready: the inputs into the task's scope, then the pre-script."""
+        if self.maps:
+            my_task.internal_data[_SAVED] = json.loads(json.dumps(my_task.data, default=str))
+            for source, target in self.inputs:
+                _set_path(my_task.data, target, _value(my_task, source, f"input {target!r}"))
+            made = {target.split(".")[0] for _, target in self.inputs}
+            my_task.internal_data[_MADE] = {name: my_task.data.get(name) for name in made}
+        if self.pre_script:
+            _run_script(my_task, self.pre_script, "spiffworkflow:preScript")
+
+    def set(self, my_task: Any) -> None:
+        """At completion: the post-script, then the outputs back to the process."""
+        if self.post_script:
+            _run_script(my_task, self.post_script, "spiffworkflow:postScript")
+        if not self.maps:
+            return
+        before = my_task.internal_data.pop(_SAVED, None)
+        if before is None:  # restored from a state saved before the inputs ran: nothing to scope
+            before = dict(my_task.data)
+        local = my_task.data
+        values = [(target, _value(my_task, source, f"output {target!r}")) for source, target in self.outputs]
+        result = dict(before)
+        made = my_task.internal_data.pop(_MADE, {})
+        if not self.outputs or self.propagate_all:
+            for name, value in local.items():
+                # an input local stays local, unless the work changed it (a job's result of that name)
+                if name in made and value == made[name]:
+                    continue
+                result[name] = value
+        for target, value in values:
+            _set_path(result, target, value)
+        my_task.data = result
+
+
+def _value(my_task: Any, source: str, what: str) -> Any:
+    text = feel.feel_text(source)
+    if text is None:
+        return source  # a static value, as Zeebe takes a source without '='
+    try:
+        return feel.to_json(feel.parse(text).evaluate(my_task.data))
+    except feel.FeelError as exc:
+        raise WorkflowTaskException(f"zeebe:ioMapping {what}: FEEL {source!r}: {exc}", task=my_task,
+                                    exception=exc) from exc
+
+
+def _set_path(data: dict[str, Any], target: str, value: Any) -> None:
+    """``a.b.c`` = value: nested contexts are made or updated, as Zeebe's dotted targets do."""
+    parts = target.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child = dict(child)
+        node = child
+    node[parts[-1]] = value
+
+
+def _run_script(my_task: Any, script: str, what: str) -> None:
+    try:
+        my_task.workflow.script_engine.execute(my_task, script)
+    except WorkflowTaskException as exc:
+        exc.add_note(f"in the {what} of {my_task.task_spec.bpmn_id}")
+        raise
+
+
+class TaskScopeConverter(BpmnConverter):
+    def to_dict(self, spec: TaskScope) -> dict[str, Any]:
+        return {"inputs": spec.inputs, "outputs": spec.outputs, "propagate_all": spec.propagate_all,
+                "pre_script": spec.pre_script, "post_script": spec.post_script, "maps": spec.maps}
+
+    def from_dict(self, dct: dict[str, Any]) -> TaskScope:
+        return TaskScope([tuple(i) for i in dct.get("inputs", [])], [tuple(o) for o in dct.get("outputs", [])],
+                         dct.get("propagate_all", False), dct.get("pre_script"), dct.get("post_script"),
+                         dct.get("maps", False))
+
+
+# -- deploy: read the XML, check it, attach to the parsed specs ---------------------------------------
+
+
+def scope_of(el: etree._Element) -> TaskScope | None:
+    """The mappings and scripts an element's XML declares, or None."""
+    extensions = el.find(f"{{{BPMN}}}extensionElements")
+    if extensions is None:
+        return None
+    mapping = extensions.find(f"{{{ZEEBE}}}ioMapping")
+    pre = extensions.findtext(f"{{{SPIFF}}}preScript")
+    post = extensions.findtext(f"{{{SPIFF}}}postScript")
+    if mapping is None and not (pre or "").strip() and not (post or "").strip():
+        return None
+    scope = TaskScope(pre_script=(pre or "").strip() or None, post_script=(post or "").strip() or None)
+    if mapping is not None:
+        scope.maps = True
+        scope.inputs = [(i.get("source") or "", (i.get("target") or "").strip())
+                        for i in mapping.iterfind(f"{{{ZEEBE}}}input")]
+        scope.outputs = [(o.get("source") or "", (o.get("target") or "").strip())
+                         for o in mapping.iterfind(f"{{{ZEEBE}}}output")]
+        called = extensions.find(f"{{{ZEEBE}}}calledElement")
+        if etree.QName(el).localname == "callActivity":
+            scope.propagate_all = called is None or called.get("propagateAllChildVariables") != "false"
+    return scope
+
+
+def check(el: etree._Element, refuse: Any) -> None:
+    """Refuse a mapping Baton cannot run: a FEEL source outside the subset, a bad target, a
+    script that does not compile."""
+    scope = scope_of(el)
+    if scope is None:
+        return
+    for kind, pairs in (("input", scope.inputs), ("output", scope.outputs)):
+        for source, target in pairs:
+            if not target or not all(part.isidentifier() for part in target.split(".")):
+                refuse(el, f"zeebe:{kind} target {target!r} is not a variable name or a dotted path (a.b)")
+            text = feel.feel_text(source)
+            if text is not None:
+                try:
+                    feel.check(text)
+                except feel.FeelError as exc:
+                    refuse(el, f"zeebe:{kind} {target!r}: FEEL expression {source[:80]!r} cannot run: {exc}")
+    for what, script in (("preScript", scope.pre_script), ("postScript", scope.post_script)):
+        if script:
+            try:
+                compile(script, f"<{what} {el.get('id')}>", "exec")
+            except SyntaxError as exc:
+                refuse(el, f"spiffworkflow:{what} does not compile: {exc.msg} (script line {exc.lineno})")
+
+
+def attach(root: etree._Element, specs: list[Any]) -> None:
+    """Give each parsed task spec the scope its XML element declares.
+
+    A loop's mappings apply to each instance (Zeebe); its Spiff scripts run once around the whole
+    loop unless ``spiffworkflow:scriptsOnInstances="true"`` (SpiffArena)."""
+    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            el = by_id.get(getattr(task_spec, "bpmn_id", None))
+            if el is None or not hasattr(task_spec, "data_input_associations"):
+                continue
+            scope = scope_of(el)
+            if scope is None:
+                continue
+            looped = el.find(f"{{{BPMN}}}multiInstanceLoopCharacteristics")
+            if looped is None:
+                looped = el.find(f"{{{BPMN}}}standardLoopCharacteristics")
+            if looped is None:
+                _add(task_spec, scope)
+                continue
+            on_instances = looped.get(f"{{{SPIFF}}}scriptsOnInstances") == "true"
+            mappings = TaskScope(scope.inputs, scope.outputs, scope.propagate_all, maps=scope.maps)
+            scripts = TaskScope(pre_script=scope.pre_script, post_script=scope.post_script)
+            if isinstance(task_spec, LoopTask):  # the loop around the instances
+                if not on_instances:
+                    _add(task_spec, scripts)
+            else:  # one instance
+                if on_instances:
+                    mappings.pre_script, mappings.post_script = scope.pre_script, scope.post_script
+                _add(task_spec, mappings)
+
+
+def _add(task_spec: Any, scope: TaskScope) -> None:
+    if any(isinstance(a, TaskScope) for a in task_spec.data_input_associations):
+        return  # the parser handed out this spec before
+    if scope.maps or scope.pre_script or scope.post_script:
+        task_spec.data_input_associations.append(scope)
+        task_spec.data_output_associations.append(scope)
