@@ -8,8 +8,11 @@ STAMP := $(VENV)/.installed
 VENDOR := web/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 BPMN_DIST := node_modules/bpmn-js/dist
+# Camunda 7's external-task clients (Python and JavaScript), pinned, for tests/compat; git-ignored.
+COMPAT := tests/compat
+COMPAT_STAMP := $(COMPAT)/.python/.installed
 
-.PHONY: run test test-under-load lint bench bench-peers bench-web clean vendor
+.PHONY: run test test-under-load lint bench bench-peers bench-web clean vendor compat-clients
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,16 +35,24 @@ $(VENDOR_STAMP): package.json package-lock.json web/bundles/modeler.js
 
 vendor: $(VENDOR_STAMP)
 
+$(COMPAT_STAMP): $(STAMP) $(COMPAT)/requirements.txt $(COMPAT)/package.json $(COMPAT)/package-lock.json
+	rm -rf $(COMPAT)/.python
+	$(BIN)/python -m pip install -q --target $(COMPAT)/.python -r $(COMPAT)/requirements.txt
+	npm ci --prefix $(COMPAT) --no-audit --no-fund --loglevel=error
+	touch $@
+
+compat-clients: $(COMPAT_STAMP)
+
 run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/baton run
 
-test: $(STAMP) $(VENDOR_STAMP)
+test: $(STAMP) $(VENDOR_STAMP) $(COMPAT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The suite while a CPU burner keeps every core busy (bench/burn.py, stopped when pytest ends,
 # at most an hour): what must hold on a loaded machine, e.g. scripts never time out for a slow start.
-test-under-load: $(STAMP) $(VENDOR_STAMP)
+test-under-load: $(STAMP) $(VENDOR_STAMP) $(COMPAT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python bench/burn.py --seconds 3600 -- $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -58,4 +69,4 @@ bench-web: $(STAMP)
 	$(BIN)/python bench/web.py
 
 clean:
-	rm -rf $(VENV) .baton artifacts node_modules $(VENDOR)
+	rm -rf $(VENV) .baton artifacts node_modules $(VENDOR) $(COMPAT)/.python $(COMPAT)/node_modules

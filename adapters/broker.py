@@ -87,6 +87,8 @@ class CeleryNotifier:
 
     def __call__(self, tickets: list[JobTicket]) -> None:
         for ticket in tickets:
+            if ticket.kind == "external":  # its worker fetches it (/engine-rest); Celery has nothing to run
+                continue
             try:
                 self.app.send_task(
                     "baton.run_job", args=[ticket.id], countdown=ticket.eta_seconds or None,

@@ -17,6 +17,7 @@ from engine import (
     FatalFailure,
     InvalidRequest,
     JobCall,
+    JobNotHeld,
     JobTicket,
     MessageNotCorrelated,
     RetryableFailure,
@@ -51,7 +52,7 @@ def publish(engine: Engine, call: JobCall) -> dict[str, object]:
         return {"result": "unrouted", "detail": str(exc)}
 
 
-def _hand_on(engine: Engine, call: JobCall) -> str:
+def _hand_on(engine: Engine, call: JobCall, owner: str) -> str:
     """A publish or signal job. A bus that cannot take the message now is a retry with backoff
     (then an incident), like any call: the message is never dropped. The event id is the job id,
     so a publish that reached the bus before the failure was noticed is deduplicated downstream."""
@@ -64,7 +65,7 @@ def _hand_on(engine: Engine, call: JobCall) -> str:
             result = publish(engine, call)
     except EndpointFailure as failure:
         log.warning("%s job %s attempt %s failed: %s", call.kind, call.job_id, call.attempt, failure)
-        engine.fail_job(call.job_id, failure)
+        engine.fail_job(call.job_id, failure, owner=owner, attempt=call.attempt)
         return "failed"
     engine.finish_publish(call.job_id, result)
     return "handed on"
@@ -98,7 +99,11 @@ def _run_job(engine: Engine, job_id: str, owner: str) -> str:
     if call is None:
         return "skipped"
     try:
-        return _run_claimed(engine, call)
+        return _run_claimed(engine, call, owner)
+    except JobNotHeld as exc:
+        # Our lease ran out and another worker (or a later attempt) has the job: its outcome counts.
+        log.warning("job %s (%s) attempt %s: result refused: %s", job_id, call.element_id, call.attempt, exc)
+        return "refused"
     except Exception as exc:
         failure: EndpointFailure
         if isinstance(exc, SandboxUnavailable) or database_unavailable(exc):
@@ -113,7 +118,9 @@ def _run_job(engine: Engine, job_id: str, owner: str) -> str:
         else:
             failure = RetryableFailure(f"{type(exc).__name__}: {exc}")
         try:
-            engine.fail_job(job_id, failure)
+            engine.fail_job(job_id, failure, owner=owner, attempt=call.attempt)
+        except JobNotHeld as exc:
+            log.warning("job %s: failure refused: %s", job_id, exc)
         except Exception as lost:  # the database is gone too: the lease ends, the relay sends it again
             if not database_unavailable(lost):
                 raise
@@ -121,7 +128,7 @@ def _run_job(engine: Engine, job_id: str, owner: str) -> str:
         return "failed"
 
 
-def _run_claimed(engine: Engine, call: JobCall) -> str:
+def _run_claimed(engine: Engine, call: JobCall, owner: str) -> str:
     job_id = call.job_id
     if call.kind == "timer":
         engine.fire_timer(job_id)
@@ -133,18 +140,19 @@ def _run_claimed(engine: Engine, call: JobCall) -> str:
         engine.return_from_child(job_id)
         return "returned"
     if call.kind in ("publish", "signal"):
-        return _hand_on(engine, call)
+        return _hand_on(engine, call, owner)
     try:
         result = adapter_for(call.endpoint).call(call)
     except EndpointFailure as failure:
         log.info("job %s (%s) attempt %s failed: %s", job_id, call.element_id, call.attempt, failure)
-        engine.fail_job(job_id, failure)
+        engine.fail_job(job_id, failure, owner=owner, attempt=call.attempt)
         return "failed"
     except Exception as exc:  # an adapter bug must not lose the job: it becomes an incident
         log.exception("job %s crashed its adapter", job_id)
-        engine.fail_job(job_id, FatalFailure(f"adapter error {type(exc).__name__}: {exc}"))
+        engine.fail_job(job_id, FatalFailure(f"adapter error {type(exc).__name__}: {exc}"), owner=owner,
+                        attempt=call.attempt)
         return "failed"
-    engine.complete_job(job_id, result)
+    engine.complete_job(job_id, result, owner=owner, attempt=call.attempt)
     return "done"
 
 
@@ -160,7 +168,7 @@ class InlineDriver:
         self.engine: Engine | None = None
 
     def notify(self, tickets: list[JobTicket]) -> None:
-        self.queue.extend(tickets)
+        self.queue.extend(t for t in tickets if t.kind != "external")  # fetched by their workers
 
     def drain(self) -> int:
         assert self.engine is not None, "set driver.engine first"

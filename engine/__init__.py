@@ -25,6 +25,7 @@ from .errors import (
     DefinitionNotFound,
     DeploymentError,
     EndpointFailure,
+    ExternalTaskNotFound,
     FatalFailure,
     FormInvalid,
     IncidentNotFound,
@@ -32,6 +33,7 @@ from .errors import (
     InstanceNotFound,
     InvalidRequest,
     InvalidVariables,
+    JobNotHeld,
     MessageNotCorrelated,
     NotFound,
     Problem,
@@ -39,6 +41,7 @@ from .errors import (
     SandboxUnavailable,
     TaskNotFound,
 )
+from .external_tasks import ExternalTask, TopicRequest
 from .idempotency import IdempotencyKeyReused
 from .jobs import JobCall
 from .runtime import Engine, JobTicket, Notifier
@@ -52,4 +55,5 @@ __all__ = [
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
     "SandboxUnavailable", "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
     "logs", "metrics", "IdempotencyKeyReused", "database_errors", "database_unavailable",
+    "ExternalTask", "ExternalTaskNotFound", "JobNotHeld", "TopicRequest",
 ]

@@ -10,11 +10,14 @@ Catch the branch you can act on::
     │   ├── InstanceNotFound
     │   ├── IncidentNotFound
     │   ├── TaskNotFound          no waiting user/manual task with that element id
+    │   ├── ExternalTaskNotFound  no open external task with that id (completed, cancelled, never was)
     │   └── MessageNotCorrelated  a message matched no waiting instance and started none
     ├── InvalidRequest            the call cannot apply to what exists (HTTP 409/400)
     │   ├── InvalidVariables      variables are not a JSON object of JSON values
     │   │   └── FormInvalid       a user task's form refuses them; ``.errors`` field -> message
-    │   └── InstanceNotActive     the instance already ended (completed, cancelled...)
+    │   ├── InstanceNotActive     the instance already ended (completed, cancelled...)
+    │   └── JobNotHeld            a worker's result or lock call for a job another worker holds now
+    │                             (its lease or lock ran out and someone else took the job)
     ├── SandboxUnavailable        no script sandbox could be started: not the diagram's fault,
     │                             try again later (a job that meets it is retried)
     └── EndpointFailure           raised by an endpoint adapter for one job call
@@ -106,6 +109,14 @@ class FormInvalid(InvalidVariables):
 
 class InstanceNotActive(InvalidRequest):
     pass
+
+
+class ExternalTaskNotFound(NotFound):
+    pass
+
+
+class JobNotHeld(InvalidRequest):
+    """A result, failure or lock change from a worker that does not hold the job (any more)."""
 
 
 class SandboxUnavailable(BatonError):

@@ -342,7 +342,7 @@ def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow
         return "suspended"
     open_incident = exists().where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
     active_job = exists().where(Job.instance_id == instance.id, Job.status.in_(("pending", "running", "waiting")),
-                                Job.kind != "timer")
+                                Job.kind.not_in(("timer", "external")))  # an external worker is outside
     incident, active = session.execute(select(open_incident, active_job)).one()
     if incident:
         return "incident"

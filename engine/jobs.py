@@ -84,8 +84,8 @@ def _claim(engine: Engine, job_id: str, owner: str) -> JobCall | None:
     now = utcnow()
     with engine.db.transaction() as session:
         job = session.get(Job, job_id)
-        if job is None or job.status not in ("pending", "running"):
-            return None
+        if job is None or job.status not in ("pending", "running") or job.kind == "external":
+            return None  # an external task is fetched by its worker (external_tasks.py), never run here
         payload = job.payload or {}
         endpoint = None
         if payload.get("endpoint"):
@@ -191,7 +191,9 @@ def due_jobs(engine: Engine, stale_after: float, limit: int = 500, *, queued: in
         if holder is not None and not _take_lease(session, "relay", holder,
                                                   settings.relay_interval_seconds * 0.9, now):
             return []
-        base = select(*columns).join(ProcessInstance, ProcessInstance.id == Job.instance_id).where(live)
+        # External tasks are fetched by their workers; their lock is their lease, never the relay's.
+        base = (select(*columns).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
+                .where(live, Job.kind != "external"))
         first = session.execute(base.where(Job.status == "pending", Job.sent_at.is_(None), or_(
             and_(Job.kind != "timer", Job.next_run_at <= now), and_(Job.kind == "timer", Job.next_run_at <= horizon)))
             .order_by(Job.next_run_at).limit(limit)).all()
@@ -226,7 +228,8 @@ def _not_queued(session: Any, candidates: list[Any], queued: int, now: Any) -> l
     settled = now - timedelta(seconds=SEND_SETTLING)
     newest_lost = session.execute(
         select(Job.sent_at).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
-        .where(ProcessInstance.status != "suspended", Job.status == "pending", Job.sent_at <= settled,
+        .where(ProcessInstance.status != "suspended", Job.status == "pending", Job.kind != "external",
+               Job.sent_at <= settled,
                Job.next_run_at <= now)
         .order_by(Job.sent_at.desc()).offset(queued).limit(1)).scalar()
     # Counting cannot tell which messages are missing when several were lost mid-queue, so no

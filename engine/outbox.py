@@ -64,6 +64,13 @@ def create_service_jobs(engine: Engine, session: Session, instance: ProcessInsta
     tickets = []
     for task, binding in _started(session, instance, workflow, changes, "ServiceTask"):
         element_id = task.task_spec.bpmn_id
+        if binding.get("external"):  # waits for a worker to fetch it (external_tasks.py): never sent
+            session.add(Job(
+                id=new_id(), status="pending", instance_id=instance.id, task_id=str(task.id), element_id=element_id,
+                kind="external", topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
+                payload={"variables": json_copy(task.data), "priority": binding.get("priority", 0), "retries": None},
+                max_attempts=1))
+            continue
         endpoint = (Endpoint.from_dict(binding["endpoint"]) if "endpoint" in binding
                     else engine.endpoints.resolve(binding.get("topic", "")))
         tickets.append(_add(session, Job(

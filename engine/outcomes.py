@@ -19,7 +19,7 @@ from . import outbox
 from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
 from .db import database_unavailable
-from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFailure
+from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, JobNotHeld, RetryableFailure
 from .instances import ENDED, Note, Step, _job_instance, _lock, _record, advance, check_variables, start
 from .jobs import JobTicket
 from .models import Incident, Job, ProcessInstance, utcnow
@@ -49,10 +49,27 @@ def _advance_job(engine: Engine, job_id: str, act: Act, *,
     return advance(engine, instance_id, apply)
 
 
-def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None) -> str | None:
-    """Store a service call's result and move the instance on. Idempotent per job."""
+def require_holder(job: Job, owner: str | None, attempt: int | None = None) -> None:
+    """Refuse a worker's outcome for a job it no longer holds: its lease ran out and the job was
+    claimed again (by another worker, or by the same one for a later attempt), or it was handed back.
+    ``owner`` None is the engine itself (giving up a job, an operator), which always may."""
+    if owner is None:
+        return
+    if job.status != "running" or job.lock_owner != owner or (attempt is not None and job.attempts != attempt):
+        held = f"held by {job.lock_owner!r}" if job.status == "running" and job.lock_owner else f"{job.status}"
+        raise JobNotHeld(f"job {job.id} ({job.element_id}) is not held by {owner!r}"
+                         f"{f' for attempt {attempt}' if attempt is not None else ''}: it is {held} now")
+
+
+def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None, *,
+                 owner: str | None = None, attempt: int | None = None) -> str | None:
+    """Store a service call's result and move the instance on. Idempotent per job.
+
+    With ``owner`` (and ``attempt``), the result is taken only from the worker that holds the job
+    for that attempt: a late worker whose lease ran out gets :class:`JobNotHeld` and changes nothing."""
     result = check_variables(result or {})
     def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        require_holder(job, owner, attempt)
         task = workflow.find_task(job.task_id)
         job.settle("done", result)
         if task is None or task.state != TaskState.STARTED:
@@ -63,14 +80,17 @@ def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None) -> 
     return _advance_job(engine, job_id, act)
 
 
-def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
+def fail_job(engine: Engine, job_id: str, failure: EndpointFailure, *,
+             owner: str | None = None, attempt: int | None = None) -> str | None:
     """Turn a failed call into a retry, a BPMN error in the workflow, or an incident.
 
     Also the end of any job whose running raised (``adapters.runner``): when even this advance
     fails (the workflow cannot be restored or run), the job is settled without the workflow, so
-    its attempts still end in an incident instead of the relay sending it again and again."""
+    its attempts still end in an incident instead of the relay sending it again and again.
+    ``owner``/``attempt`` as in :func:`complete_job`: a late worker's failure is refused."""
 
     def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+        require_holder(job, owner, attempt)
         task = workflow.find_task(job.task_id)
         now = utcnow()
         job.last_error = str(failure)
@@ -99,10 +119,10 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure) -> str | Non
     try:
         return _advance_job(engine, job_id, act, unless=("done", "cancelled", "failed"))
     except Exception as exc:
-        if database_unavailable(exc):
+        if database_unavailable(exc) or isinstance(exc, JobNotHeld):
             raise  # settling alone needs the database too; the caller says so in a line
         log.exception("job %s: failing it through its workflow failed; settling the job alone", job_id)
-        return _settle_without_workflow(engine, job_id, failure)
+        return _settle_without_workflow(engine, job_id, failure, owner, attempt)
 
 
 def _job_task_waits(job: Job, task: Task | None) -> bool:
@@ -116,7 +136,8 @@ def _retry_delay(engine: Engine, job: Job) -> float:
     return float(engine.settings.retry_base_seconds * (2 ** max(job.attempts - 1, 0)))
 
 
-def _settle_without_workflow(engine: Engine, job_id: str, failure: EndpointFailure) -> str | None:
+def _settle_without_workflow(engine: Engine, job_id: str, failure: EndpointFailure,
+                             owner: str | None = None, attempt: int | None = None) -> str | None:
     """Retry or give up a job with its rows only (the workflow could not be advanced)."""
     instance_id = _job_instance(engine, job_id)
     if instance_id is None:
@@ -127,6 +148,7 @@ def _settle_without_workflow(engine: Engine, job_id: str, failure: EndpointFailu
         job = session.get(Job, job_id)
         if job is None or job.status not in ("pending", "running"):
             return instance.status
+        require_holder(job, owner, attempt)
         step = Step()
         job.last_error = str(failure)
         job.settle(job.status)

@@ -112,6 +112,16 @@ class Engine:
     from .definitions import deploy  # noqa: E402
     from .deployments import delete_deployment, deployment_file  # noqa: E402
     from .element_counts import element_counts  # noqa: E402
+    from .external_tasks import (  # noqa: E402
+        complete_external_task,
+        extend_external_lock,
+        external_bpmn_error,
+        fail_external_task,
+        fetch_and_lock,
+        get_external_task,
+        lock_external_task,
+        unlock_external_task,
+    )
     from .instances import (  # noqa: E402
         advance,
         cancel,

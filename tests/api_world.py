@@ -33,7 +33,8 @@ class World:
         """A value for every URL parameter name the app's routes use."""
         return {"key": "order_fulfillment", "version": 1, "instance_id": self.waiting, "element_id":
                 "review_application", "task_id": self.task, "incident_id": self.incident, "token_id": self.token_id,
-                "name": self.user, "deployment_id": self.deployment, "file_name": "order_fulfillment.bpmn"}
+                "name": self.user, "deployment_id": self.deployment, "file_name": "order_fulfillment.bpmn",
+                "definition_id": self.engine.list_definitions()[0]["versions"][0]["id"]}  # /engine-rest
 
 
 def drain_until(engine: Any, done: Any, timeout: float = 20.0) -> None:

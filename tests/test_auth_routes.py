@@ -87,7 +87,7 @@ def test_nobody_below_the_role_of_a_route_gets_through_and_nothing_changes(app, 
             leaks.append(f"{method} {url} ({endpoint}) as {who}: {response.status_code}, expected {sorted(expect)}")
 
     for endpoint, method, url, need in table:
-        api = url.startswith("/api/")
+        api = url.startswith(("/api/", "/engine-rest/"))  # /engine-rest: Camunda 7's REST API, same rules
         send = {"json": {}} if api and method not in SAFE else {}
         if api:
             refused(endpoint, method, url, "nobody", anonymous.open(url, method=method, **send), {401})
@@ -117,7 +117,7 @@ def test_nobody_below_the_role_of_a_route_gets_through_and_nothing_changes(app, 
 
     # The control: with its role, each route is reached (it may still refuse the input, never the caller).
     for _, method, url, need in table:
-        if url.startswith("/api/"):
+        if url.startswith(("/api/", "/engine-rest/")):
             response = anonymous.open(url, method=method, headers={"Authorization": f"Bearer {tokens[need]}"},
                                       **({"json": {}} if method not in SAFE else {}))
         else:

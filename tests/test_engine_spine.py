@@ -143,10 +143,12 @@ def test_deploy_refuses_what_cannot_run_naming_file_line_and_element(inline_engi
     [problem] = refusal(inline_engine, unbound)
     assert ": count: service task has no endpoint binding" in problem
 
+    # (a camunda:type="external" topic bound to nothing waits for an external worker instead:
+    # tests/compat; a Zeebe job type has no such worker here)
     unknown_topic = unbound.replace(
         b'<bpmn:serviceTask id="count">',
-        b'<bpmn:serviceTask id="count" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
-        b'camunda:type="external" camunda:topic="nowhere">')
+        b'<bpmn:serviceTask id="count" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"><bpmn:extensionElements>'
+        b'<zeebe:taskDefinition type="nowhere" /></bpmn:extensionElements>')
     [problem] = refusal(inline_engine, unknown_topic)
     assert "count: topic 'nowhere' resolves to no endpoint" in problem
 

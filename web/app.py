@@ -49,12 +49,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                   bootstrap_token=settings.api_token)
 
     from .api import api
+    from .camunda_rest import camunda, camunda_well_known
     from .ops import ops
     from .ui import ui
 
     app.register_blueprint(api)
     app.register_blueprint(ui)
     app.register_blueprint(ops)
+    app.register_blueprint(camunda)  # Camunda 7's REST API, /engine-rest (web/camunda_rest/README.md)
+    app.register_blueprint(camunda_well_known)
 
     @app.before_request
     def _bind_log_context() -> None:
@@ -85,6 +88,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         """Flask's own errors under /api/ as problem+json; the UI keeps its pages (ui.py)."""
+        if auth.is_camunda_request():  # /engine-rest answers in Camunda's error shape
+            from .camunda_rest import http_error
+
+            return http_error(exc)
         return http_problem(exc) if is_api_request() else exc
 
     @app.errorhandler(InternalServerError)

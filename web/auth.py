@@ -16,10 +16,17 @@ nothing is refused at run time, and ``tests/test_auth_routes.py`` fails on it at
   Every POST of the UI carries the session's CSRF token: the ``csrf_token`` form field
   (``{{ m.csrf_field() }}``) or the ``X-CSRFToken`` header (``Baton.csrfHeaders()`` in JS).
 - ``BATON_API_TOKEN``, when set, is an admin token for automation before any token exists.
+- Camunda 7's REST API (``/engine-rest``, ``web/camunda_rest``) takes HTTP Basic with a Baton user
+  or ``Authorization: Bearer <token>``, with the same roles; like ``/api/v1`` it needs no CSRF
+  token and a session cookie changes nothing there. A right password is remembered for a few
+  minutes per process (scrypt at every poll of an external-task worker would be its whole cost);
+  a password change ends that at the next request.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 import threading
@@ -44,7 +51,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Endpoints anyone may reach: the health probes, the API description, the login page, static files, and
 # /metrics, which checks its own callers (loopback, BATON_METRICS_TOKEN or an API token; web/ops.py).
 OPEN = frozenset({"static", "ui.static", "api.health", "api.openapi", "auth.login", "auth.logout",
-                  "ops.healthz", "ops.readyz", "ops.metrics"})
+                  "ops.healthz", "ops.readyz", "ops.metrics",
+                  "camunda_well_known.well_known"})  # where Camunda Modeler finds Baton's UI (no secrets)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
@@ -208,6 +216,9 @@ def _authorize() -> Response | None:
     if endpoint is None:  # no route matched: Flask answers 404/405 itself
         return None
     api = is_api_request()
+    camunda = is_camunda_request()
+    if camunda:
+        return _authorize_camunda(endpoint)
     if not api and request.method not in SAFE_METHODS and not _csrf_ok():
         return _forbidden_page("The form expired or did not come from this Baton page. Reload the page and try "
                                "again.", status=400)
@@ -229,6 +240,81 @@ def _authorize() -> Response | None:
     if not identity.may(need):
         detail = f"this needs the {need} role; {identity.label} has the {identity.role} role"
         return _refuse_api(403, detail) if api else _forbidden_page(detail)
+    return None
+
+
+# -- Camunda 7's REST API (/engine-rest): Basic or Bearer ---------------------------------------
+
+CAMUNDA_PREFIX = "/engine-rest"
+#: How long a checked Basic password is taken without scrypt again (its user's stamp is still read).
+BASIC_REMEMBER_SECONDS = 600.0
+
+
+def is_camunda_request() -> bool:
+    return request.path == CAMUNDA_PREFIX or request.path.startswith(CAMUNDA_PREFIX + "/")
+
+
+def _camunda_refusal(status: int, message: str) -> Response:
+    from flask import jsonify
+
+    kind = "AuthenticationException" if status == 401 else "AuthorizationException"
+    response = jsonify({"type": kind, "message": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="baton"'
+    return response
+
+
+def _basic_identity(header: str) -> Identity | None:
+    try:
+        name, _, password = base64.b64decode(header, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not name or not password:
+        return None
+    remembered: dict[str, tuple[str, str, float]] = current_app.extensions.setdefault("baton_basic_seen", {})
+    pepper = current_app.secret_key
+    pepper = pepper.encode() if isinstance(pepper, str) else bytes(pepper or b"")
+    key = hmac.new(pepper, f"{name}\0{password}".encode(), hashlib.sha256).hexdigest()
+    seen = remembered.get(key)
+    if seen is not None and seen[2] > time.monotonic():
+        found = _engine().session_user(seen[0], seen[1])
+        if found is not None:
+            return Identity("user", found["id"], found["name"], found["role"])
+    address = request.remote_addr or "-"
+    throttle: LoginThrottle = current_app.extensions["baton_login_throttle"]
+    if throttle.wait_seconds(name, address) > 0:
+        return None
+    user = _engine().authenticate(name, password)
+    if user is None:
+        throttle.failed(name, address)
+        return None
+    throttle.succeeded(name)
+    if len(remembered) > 1000:
+        remembered.clear()
+    remembered[key] = (user["id"], user["stamp"], time.monotonic() + BASIC_REMEMBER_SECONDS)
+    return Identity("user", user["id"], user["name"], user["role"])
+
+
+def _authorize_camunda(endpoint: str) -> Response | None:
+    """``/engine-rest``: Basic (a Baton user) or Bearer (an API token); Camunda's error bodies."""
+    if endpoint in OPEN:
+        return None
+    need = required_role(current_app.view_functions[endpoint])
+    if need is None:
+        return _camunda_refusal(403, f"route {endpoint} declares no role requirement; it is refused until it does")
+    scheme, _, secret = (request.headers.get("Authorization") or "").partition(" ")
+    identity: Identity | None = None
+    if scheme.lower() == "bearer" and secret.strip():
+        identity = _token_identity(secret.strip())
+    elif scheme.lower() == "basic" and secret.strip():
+        identity = _basic_identity(secret.strip())
+    if identity is None:
+        return _camunda_refusal(401, "this call needs HTTP Basic with a Baton user and password, or "
+                                     "'Authorization: Bearer <token>' (baton token create --role R)")
+    g.baton_identity = identity
+    if not identity.may(need):
+        return _camunda_refusal(403, f"this needs the {need} role; {identity.label} has the {identity.role} role")
     return None
 
 

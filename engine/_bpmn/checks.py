@@ -258,7 +258,8 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
     if el.get(f"{{{CAMUNDA}}}type") == "external":
         topic = el.get(f"{{{CAMUNDA}}}topic")
         if not topic:
-            refuse(el, "camunda:type=\"external\" needs a camunda:topic naming the endpoint in BATON_ENDPOINTS")
+            refuse(el, "camunda:type=\"external\" needs a camunda:topic: an endpoint in BATON_ENDPOINTS, "
+                       "or the topic external workers fetch")
             return None
     if topic is None:
         found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
@@ -277,11 +278,17 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
         refuse(el, f"{_local(el).replace('Task', ' task')} has no endpoint binding: give it camunda:type=\"external\" "
                    "camunda:topic, a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
         return None
+    binding: dict[str, Any] = {"topic": topic}
     if endpoints.resolve(topic) is None:
+        if el.get(f"{{{CAMUNDA}}}type") == "external":
+            # Camunda 7's own meaning: the task waits for a worker to fetch it (/engine-rest)
+            binding["external"] = True
+            priority = (el.get(f"{{{CAMUNDA}}}taskPriority") or "").strip()
+            binding["priority"] = int(priority) if priority.lstrip("-").isdigit() else 0
+            return binding
         where = endpoints.source or "no BATON_ENDPOINTS file is configured"
         refuse(el, f"topic {topic!r} resolves to no endpoint ({where})")
         return None
-    binding: dict[str, Any] = {"topic": topic}
     if any(el.get(f"{{{CAMUNDA}}}{flag}") == "true" for flag in ("asyncBefore", "asyncAfter")):
         binding["async"] = True  # its own job and commit, even for an in-process endpoint
     return binding
