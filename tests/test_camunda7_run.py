@@ -196,3 +196,75 @@ def test_juel_assignee_and_candidates_are_evaluated_when_the_task_is_ready(engin
     assert failed["status"] == "incident"
     assert "initiator" in failed["incidents"][0]["message"]
     assert engine.list_user_tasks(instance_id=failed["id"]) == []
+
+
+IO_TASK = """<bpmn:serviceTask id="e1" camunda:class="com.acme.SendInvoice">
+      <bpmn:extensionElements>
+        <camunda:inputOutput>
+          <camunda:inputParameter name="amount">${order.total * 2}</camunda:inputParameter>
+          <camunda:inputParameter name="channel">mail</camunda:inputParameter>
+          <camunda:inputParameter name="lines">
+            <camunda:list><camunda:value>${order.id}</camunda:value><camunda:value>fixed</camunda:value></camunda:list>
+          </camunda:inputParameter>
+          <camunda:inputParameter name="meta">
+            <camunda:map><camunda:entry key="by">${execution.processBusinessKey}</camunda:entry>
+              <camunda:entry key="when"><camunda:script scriptFormat="python">1 + 2</camunda:script></camunda:entry>
+            </camunda:map>
+          </camunda:inputParameter>
+          {outputs}
+        </camunda:inputOutput>
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>"""
+SEEN = """<bpmn:serviceTask id="e2" camunda:expression="${execution.setVariable('seen', invoiceSent)}"/>"""
+
+
+def test_input_parameters_are_locals_and_output_parameters_reach_the_process(engine):  # type: ignore[no-untyped-def]
+    outputs = ('<camunda:outputParameter name="paid">${sentAmount}</camunda:outputParameter>'
+               '<camunda:outputParameter name="summary">Invoice ${order.id}: ${lines[0]} via ${channel}'
+               '</camunda:outputParameter>')
+    doc = run(engine, "io", chain("io", IO_TASK.replace("{outputs}", outputs)),
+              {"order": {"id": "A-1", "total": 21}, "amount": 5}, business_key="bk-9")
+    assert doc["status"] == "completed", doc
+    variables = doc["variables"]
+    assert variables["paid"] == 42  # the delegate saw the input local amount = 2 * 21
+    assert variables["summary"] == "Invoice A-1: A-1 via mail"
+    assert variables["amount"] == 5  # the process's own amount is back; the local ended
+    # with output parameters, only they reach the process: the delegate's own results stay local
+    for local in ("channel", "lines", "meta", "sentAmount", "invoiceSent"):
+        assert local not in variables, local
+
+
+def test_without_outputs_the_work_reaches_the_process_but_not_the_inputs(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "io2", chain("io2", IO_TASK.replace("{outputs}", ""),
+                                   SEEN),
+              {"order": {"id": "B-2", "total": 1}}, business_key="bk-1")
+    assert doc["status"] == "completed", doc
+    variables = doc["variables"]
+    assert variables["sentAmount"] == 2 and variables["seen"] is True
+    assert "channel" not in variables and "lines" not in variables and "amount" not in variables
+
+
+def test_the_values_of_lists_maps_and_scripts(engine):  # type: ignore[no-untyped-def]
+    task = IO_TASK.replace("{outputs}", "".join(f'<camunda:outputParameter name="out_{n}">${{{n}}}'
+                                                '</camunda:outputParameter>' for n in ("channel", "lines", "meta")))
+    doc = run(engine, "io3", chain("io3", task), {"order": {"id": "C-3", "total": 1}}, business_key="bk-3")
+    assert doc["status"] == "completed", doc
+    variables = doc["variables"]
+    assert (variables["out_channel"], variables["out_lines"], variables["out_meta"]) == (
+        "mail", ["C-3", "fixed"], {"by": "bk-3", "when": 3})
+
+
+def test_an_input_reading_an_unknown_variable_is_an_incident(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "io4", chain("io4", IO_TASK.replace("{outputs}", "")), {"amount": 1})
+    assert doc["status"] == "incident"
+    assert "order" in doc["incidents"][0]["message"]
+    assert "sentAmount" not in doc["variables"]
+
+
+def test_a_mapping_script_that_is_not_python_is_refused(engine):  # type: ignore[no-untyped-def]
+    task = IO_TASK.replace('scriptFormat="python">1 + 2', 'scriptFormat="groovy">new Date()').replace("{outputs}", "")
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("io5.bpmn", chain("io5", task))])
+    [problem] = caught.value.problems
+    assert problem.element_id == "e1"
+    assert "camunda:script (scriptFormat 'groovy') in camunda:inputParameter 'meta' cannot run" in problem.reason

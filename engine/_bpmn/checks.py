@@ -1,7 +1,8 @@
 """The deploy-time checks Baton adds to SpiffWorkflow's parser, on the lxml tree of each file.
 
 Everything Baton cannot execute is refused here, naming the element: a JUEL ``${...}``
-expression (but a sequence-flow condition in Baton's JUEL subset, ``engine.juel``), a Groovy
+expression outside Baton's subset or where Baton does not evaluate it (``juel_sites.py``), a
+Java delegate no endpoint is bound to (``delegates.py``), a Groovy
 script, a Java delegate or listener, a service task with no endpoint, a
 call to a process that is not deployed. A problem is reported on the element a user sees in a
 modeller (the sequence flow, the event, the task), not on an inner part with an id of its own.
@@ -17,10 +18,10 @@ from typing import Any
 
 from lxml import etree
 
-from .. import dialects, juel
+from .. import dialects
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, feel_expressions, task_scope
+from . import calls, camunda_io, delegates, feel_expressions, juel_sites, task_scope
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -147,6 +148,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
     refuse = refuser(doc, problems)
     language = (doc.root.get("expressionLanguage") or "").strip()
     file_bindings = deployment.bindings.setdefault(doc.file_name, {})
+    juel_sites.check_names(doc.root, refuse)
     for subscription in doc.root.iter(f"{{{ZEEBE}}}subscription"):
         key = (subscription.get("correlationKey") or "").strip()
         if not _ZEEBE_KEY.fullmatch(key):
@@ -170,6 +172,9 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
         for mapping in process.iter(f"{{{CAMUNDA}}}inputOutput", f"{{{CAMUNDA}}}in", f"{{{CAMUNDA}}}out"):
             if mapping.getparent() is not None and etree.QName(mapping.getparent()).localname == "connector":
                 continue  # the http-connector's url/method parameters are read by Baton
+            if etree.QName(mapping).localname == "inputOutput":
+                camunda_io.check(mapping, refuse)  # run by camunda_io.py
+                continue
             refuse(mapping, f"camunda:{etree.QName(mapping).localname} variable mappings are not supported: "
                             "a task sees all the variables of its token; remove the mapping")
         for el in process.iter():
@@ -183,6 +188,13 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
             if ns != BPMN:
                 continue
             task_scope.check(el, refuse)  # Zeebe mappings, Spiff pre/post scripts
+            juel_sites.collection_variable(el, refuse)
+            delegates.check_result_variable(el, refuse)
+            delegated = delegates.binding(el, endpoints, refuse)  # camunda:class/delegateExpression/expression
+            if delegated is not None:
+                if delegated:
+                    file_bindings[el.get("id")] = delegated
+                continue
             for java_ns, prefix in _JAVA_NAMESPACES.items():
                 for attr in _JAVA_ATTRS:
                     if el.get(f"{{{java_ns}}}{attr}") is not None:
@@ -229,11 +241,11 @@ def _check_juel(el: etree._Element, refuse: Refuse) -> None:
     ]
     for attr, text in texts:
         if _JUEL.search(text):
-            if attr is None and _is_flow_condition(el):  # evaluated by engine.juel (juel_expressions.py)
-                reason = juel.check(text.strip())
-                if reason is not None:
-                    refuse(el, f"JUEL expression {text.strip()[:80]!r} cannot run: {reason}")
-                return
+            if attr == f"{{{CAMUNDA}}}collection":
+                continue  # juel_sites.collection_variable
+            if juel_sites.runs_text(el) if attr is None else juel_sites.runs_attribute(el, attr):
+                juel_sites.check_text(el, text, refuse, f" in {_attr_name(attr)}" if attr else "")
+                continue
             if attr:
                 where = f" in {_attr_name(attr)}"
             elif etree.QName(el).namespace != BPMN:  # e.g. the text of a camunda:inputParameter
@@ -242,15 +254,9 @@ def _check_juel(el: etree._Element, refuse: Refuse) -> None:
             else:
                 where = ""
             hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
-            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton evaluates JUEL in "
-                       f"sequence-flow conditions only; write a Python expression over the process variables{hint}")
+            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton does not evaluate JUEL "
+                       f"here ({juel_sites.PLACES}); write the value out{hint}")
             return
-
-
-def _is_flow_condition(el: etree._Element) -> bool:
-    parent = el.getparent()
-    return (_local(el) == "conditionExpression" and not el.get("language") and parent is not None
-            and etree.QName(parent).localname == "sequenceFlow")
 
 
 def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, compensation, events, task_scope
+from . import calls, camunda_io, camunda_loops, compensation, events, task_scope
 from .checks import (
     BPMN,
     DMN_NAMESPACES,
@@ -51,6 +51,7 @@ from .checks import (
     refuser,
 )
 from .compensation import CompensationPlan
+from .plain_task import PlainTask
 from .workflow import WorkflowCodec
 from .xmlsafe import document_text, parse_document
 
@@ -95,6 +96,8 @@ class BatonParser(CamundaParser):
         full_tag("businessRuleTask"): (events.BusinessRuleTaskParser, events.BusinessRuleTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
+        **camunda_loops.PARSERS,  # Camunda 7's multi-instance attributes, as Camunda reads them
+        full_tag("task"): (camunda_loops.LoopTaskParser, PlainTask),
     }
 
     def _add_data_stores(self, bpmn: etree._Element) -> None:
@@ -206,6 +209,7 @@ def read_deployment(
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
             task_scope.attach(doc.root, [spec, *subprocess_specs.values()])
+            camunda_io.attach(doc.root, [spec, *subprocess_specs.values()])
             _storable(spec, subprocess_specs)
         except ValidationException as exc:
             problems.append(_from_validation(exc, doc))

@@ -46,12 +46,15 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .calls import CallActivityTask
+from .camunda_io import CamundaMappings, CamundaMappingsConverter
+from .camunda_loops import CamundaParallelLoop, CamundaSequentialLoop
 from .compensation import (
     CompensationEndEvent,
     CompensationIntermediateThrowEvent,
     CompensationPlan,
 )
 from .events import BusinessRuleTask
+from .plain_task import PlainTask
 from .saga import CompensationState
 from .sandbox import SandboxScriptEngine
 from .task_scope import TaskScope, TaskScopeConverter
@@ -119,6 +122,9 @@ class BatonWorkflow(BpmnWorkflow):
     compensation: CompensationState | None = None
     unit_scope: str | None = None  # set on a compensation unit's own workflow
     specs: DefinitionSpecs | None = None  # what it was made from (set by WorkflowCodec)
+    # the instance it runs, for expressions that read it (JUEL's execution.processBusinessKey)
+    instance_id: str | None = None
+    business_key: str | None = None
 
     def __init__(self, spec: Any, subprocess_specs: dict[str, Any] | None = None, script_engine: Any = None,
                  **kwargs: Any):
@@ -263,6 +269,8 @@ def _serializer_config() -> dict[Any, Any]:
     config[CallActivityTask] = BpmnTaskSpecConverter
     config[BusinessRuleTask] = BaseBusinessRuleTaskConverter
     config[TaskScope] = TaskScopeConverter  # Zeebe mappings, Spiff pre/post scripts
+    config[PlainTask] = BpmnTaskSpecConverter
+    config[CamundaMappings] = CamundaMappingsConverter  # camunda:inputOutput
     return config
 
 
@@ -305,6 +313,8 @@ class WorkflowCodec:
         MultiInstanceTaskConverter(DefaultSequentialMITask, self._registry, "BpmnSequentialMultiInstanceTask")
         MultiInstanceTaskConverter(DefaultParallelMITask, self._registry, "BpmnParallelMultiInstanceTask")
         MessageEventDefinitionConverter(MessageEventDefinition, self._registry, "BpmnMessageEventDefinition")
+        MultiInstanceTaskConverter(CamundaSequentialLoop, self._registry)
+        MultiInstanceTaskConverter(CamundaParallelLoop, self._registry)
         self._serializer = BpmnWorkflowSerializer(self._registry)
 
     def spec_to_json(self, spec: Any, subprocess_specs: dict[str, Any], plan: CompensationPlan | None = None,
