@@ -222,6 +222,12 @@ def _owner(el: etree._Element) -> str | None:
     return None
 
 
+# Where Baton evaluates JUEL (issue 10): these are refused only when the expression is outside the subset.
+JUEL_TEXTS = {"loopCardinality", "completionCondition", "timeDuration", "timeDate", "timeCycle"}
+JUEL_CONDITIONS = {("conditionExpression", "sequenceFlow"), ("condition", "conditionalEventDefinition")}
+JUEL_ATTRIBUTES = {"assignee", "candidateUsers", "candidateGroups"}
+
+
 def expected_camunda_refusals(path: Path) -> list[tuple[str, str]]:
     """(element id, words the reason must contain) for each construct Baton cannot run."""
     expected: list[tuple[str, str]] = []
@@ -239,12 +245,23 @@ def expected_camunda_refusals(path: Path) -> list[tuple[str, str]]:
                 expected.append((el.get("id"), f"script format '{el.get('scriptFormat').lower()}'"))
             inside_java = any(etree.QName(a).localname in ("executionListener", "taskListener", "field")
                               for a in el.iterancestors())
-            juel = [v for k, v in el.attrib.items() if ("${" in v or "#{" in v)
+            juel = [(k, v) for k, v in el.attrib.items() if ("${" in v or "#{" in v)
                     and etree.QName(k).localname not in ("class", "delegateExpression", "expression")]
-            runs = (local == "conditionExpression" and etree.QName(el.getparent()).localname == "sequenceFlow"
-                    and engine_juel.check((el.text or "").strip()) is None)  # a JUEL condition Baton evaluates
-            if not inside_java and not runs and (juel or "${" in (el.text or "") or "#{" in (el.text or "")):
+            parent = etree.QName(el.getparent()).localname if el.getparent() is not None else ""
+            evaluated_text = (ns == BPMN and (local in JUEL_TEXTS or (local, parent) in JUEL_CONDITIONS)) or (
+                ns == CAMUNDA_NS and local in ("inputParameter", "outputParameter", "value", "entry"))
+            text = el.text or ""
+            if evaluated_text and ("${" in text or "#{" in text) and engine_juel.check(text.strip()) is not None:
+                expected.append((_owner(el), "JUEL expression"))  # a place Baton evaluates, outside the subset
+            elif not inside_java and not evaluated_text and ("${" in text or "#{" in text):
                 expected.append((_owner(el), "JUEL expression"))
+            juel = [(k, v) for k, v in juel
+                    if (etree.QName(k).localname == "collection" and not re.fullmatch(r"\s*[$#]\{\s*\w+\s*\}\s*", v))
+                    or (etree.QName(k).localname not in JUEL_ATTRIBUTES | {"collection"})
+                    or (etree.QName(k).localname in JUEL_ATTRIBUTES and engine_juel.check(v.strip()) is not None)]
+            if not inside_java and juel:
+                expected.append((_owner(el), "JUEL expression" if etree.QName(juel[0][0]).localname != "collection"
+                                 else "camunda:collection"))
     return expected
 
 
