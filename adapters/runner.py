@@ -141,17 +141,21 @@ def _run_claimed(engine: Engine, call: JobCall, owner: str) -> str:
         return "returned"
     if call.kind in ("publish", "signal"):
         return _hand_on(engine, call, owner)
+    started = time.time()
     try:
         result = adapter_for(call.endpoint).call(call)
     except EndpointFailure as failure:
+        engine.record_attempt(call, started, failure)
         log.info("job %s (%s) attempt %s failed: %s", job_id, call.element_id, call.attempt, failure)
         engine.fail_job(job_id, failure, owner=owner, attempt=call.attempt)
         return "failed"
     except Exception as exc:  # an adapter bug must not lose the job: it becomes an incident
+        engine.record_attempt(call, started, exc)
         log.exception("job %s crashed its adapter", job_id)
         engine.fail_job(job_id, FatalFailure(f"adapter error {type(exc).__name__}: {exc}"), owner=owner,
                         attempt=call.attempt)
         return "failed"
+    engine.record_attempt(call, started)
     engine.complete_job(job_id, result, owner=owner, attempt=call.attempt)
     return "done"
 

@@ -14,6 +14,7 @@ The public face. ``web/`` and ``adapters/`` import from here only::
 from __future__ import annotations
 
 from . import logs, metrics
+from .attempts import http_request, http_response
 from .config import Settings
 from .db import database_errors, database_unavailable
 from .definitions import DeployedDefinition
@@ -44,6 +45,7 @@ from .errors import (
 from .external_tasks import ExternalTask, TopicRequest
 from .idempotency import IdempotencyKeyReused
 from .jobs import JobCall
+from .modification import Instruction
 from .runtime import Engine, JobTicket, Notifier
 from .schema import SchemaOutdated, check_schema
 from .users import ROLES, role_allows
@@ -55,5 +57,6 @@ __all__ = [
     "JobCall", "JobTicket", "MessageNotCorrelated", "NotFound", "Notifier", "Problem", "RetryableFailure", "Settings",
     "SandboxUnavailable", "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
     "logs", "metrics", "IdempotencyKeyReused", "database_errors", "database_unavailable",
+    "http_request", "http_response", "Instruction",
     "ExternalTask", "ExternalTaskNotFound", "JobNotHeld", "TopicRequest",
 ]

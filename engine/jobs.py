@@ -7,7 +7,7 @@ so two workers that receive the same message (a redelivery, the relay) never bot
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,9 @@ class JobCall:
     attempt: int
     traceparent: str
     payload: dict[str, Any] | None = None
+    # What went over the wire, filled by the adapter that made the call (``request``, ``response``):
+    # the runner hands it to ``engine.record_attempt`` for the incident page.
+    exchange: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,29 @@ class Incident(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    note: Mapped[str | None] = mapped_column(Text)  # an operator's note (engine.incident_detail)
+    note_by: Mapped[str | None] = mapped_column(String(200))
+    noted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobAttempt(Base):
+    """One attempt of a job's call: when, what went over the wire (secrets redacted, bodies cut),
+    and how it ended. Written by ``engine.attempts``; the incident page lists them."""
+
+    __tablename__ = "job_attempt"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("job.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(20))  # ok | retryable | bpmn_error | fatal | crashed
+    request: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class MessageSubscription(Base):

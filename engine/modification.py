@@ -196,9 +196,10 @@ def modify_instance(engine: Engine, instance_id: str, instructions: list[Instruc
             raise InstanceNotActive(f"instance {instance.id} is suspended: resume it before modifying it")
         if workflow.compensation is not None and workflow.compensation.frames:
             raise InvalidRequest(f"instance {instance.id} is compensating; modify it once compensation has ended")
-        _apply_instructions(workflow, parsed, instance.variables or {})
+        # noted first: history then reads "modified", then the cancels and starts it caused
         step.events.append(Note("process", "modified", {
             "by": by, "reason": reason, "instructions": [i.to_dict() for i in parsed]}))
+        _apply_instructions(workflow, parsed, instance.variables or {})
 
     return advance(engine, instance_id, apply)
 
@@ -256,15 +257,15 @@ def restart_instance(engine: Engine, instance_id: str, element_ids: list[str], *
                                  "restart or modify the caller instead")
         specs = [element_spec(workflow, e, what=f"restart at {e}") for e in element_ids]
         data = {**(instance.variables or {}), **extra}
+        step.events.append(Note("process", "restarted", {
+            "by": by, "reason": reason, "elements": list(element_ids), "was": instance.status,
+            "variables": sorted(extra)}))
         workflow.completed = False
         if workflow.compensation is not None and workflow.specs is not None:
             # a fresh ledger: the restarted run compensates what it did, not what the ended run did
             workflow.compensation = CompensationState(workflow.specs.plan, workflow.specs.units)
         for spec in specs:
             start_token(workflow, workflow.task_tree, spec, data)
-        step.events.append(Note("process", "restarted", {
-            "by": by, "reason": reason, "elements": list(element_ids), "was": instance.status,
-            "variables": sorted(extra)}))
         instance.ended_at = None
         instance.status = "running"
 

@@ -108,6 +108,7 @@ class Engine:
         self.db.dispose()
 
     # -- the public operations are bound below, from their modules ------------------------
+    from .attempts import record_attempt  # noqa: E402
     from .bulk import act_on_instances  # noqa: E402
     from .definitions import deploy  # noqa: E402
     from .deployments import delete_deployment, deployment_file  # noqa: E402
@@ -122,6 +123,8 @@ class Engine:
         lock_external_task,
         unlock_external_task,
     )
+    from .incident_detail import incident_detail, note_incident, set_incident_retries  # noqa: E402
+    from .instance_durations import instance_durations  # noqa: E402
     from .instances import (  # noqa: E402
         advance,
         cancel,

@@ -157,12 +157,12 @@ def migrate_instance(engine: Engine, plan: dict[str, Any], instance_id: str, *, 
         if unmapped:
             raise InvalidRequest(f"{what} has a token at {', '.join(unmapped)}, which the plan maps to nothing in "
                                  f"v{plan['target_version']}")
-        moved = _move_tokens(session, instance, workflow, target_specs, tokens, mapping, step)
+        note = Note("process", "migrated", {"by": by, "reason": reason, "from_version": plan["source_version"],
+                                             "to_version": plan["target_version"]})
+        step.events.append(note)
+        note.details["tokens"] = _move_tokens(session, instance, workflow, target_specs, tokens, mapping, step)
         _carry_ledger(engine, workflow, target_specs)
         instance.definition_id = plan["target_definition_id"]
-        step.events.append(Note("process", "migrated", {
-            "by": by, "reason": reason, "from_version": plan["source_version"],
-            "to_version": plan["target_version"], "tokens": moved}))
 
     return advance(engine, instance_id, apply)
 

@@ -232,3 +232,6 @@ def retry_incidents() -> Response:
         except BatonError as exc:
             results.append({"id": incident_id, "ok": False, "error": str(exc)})
     return jsonify({"results": results})
+
+
+from . import api_changes  # noqa: E402,F401  (an operator changes an instance: its routes join ``api``)

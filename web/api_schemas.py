@@ -190,6 +190,21 @@ INSTANCE = path("instance_id", "an instance id (UUID)")
 TASK = path("task_id", "an open user task's id")
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="page size (default 50)")
 INSTANCE_DOC = ok("The instance (without its history).", "Instance")
+REASON: Schema = {"type": ["string", "null"], "maxLength": 1000, "description": "why: kept in the history"}
+MIGRATION_ASK: Schema = obj({"source_version": VERSION, "target_version": {**VERSION, "type": ["integer", "null"]},
+                             "mapping": {"type": ["object", "null"], "additionalProperties": NSTR,
+                                         "description": "source element id -> target element id (null: unmapped)"}},
+                            ("source_version",))
+MIGRATION_PLAN: Schema = obj({"key": STR, "source_version": INT, "target_version": INT, "source_definition_id": STR,
+                              "target_definition_id": STR, "mapping": {"type": "object", "additionalProperties": STR},
+                              "unmapped": {"type": "array", "items": STR}})
+ATTEMPT: Schema = obj({"attempt": INT, "started_at": TIME, "ended_at": TIME, "duration_ms": NINT, "outcome": STR,
+                       "request": NOBJ, "response": NOBJ, "error": NSTR})
+INCIDENT_DETAIL: Schema = obj({
+    "id": STR, "instance_id": STR, "element_id": STR, "message": STR, "detail": NSTR, "job_id": NSTR,
+    "created_at": TIME, "resolved_at": TIME, "note": NSTR, "note_by": NSTR, "noted_at": TIME,
+    "instance": obj({"id": STR, "status": STR, "business_key": NSTR, "definition": ref("DefinitionRef")}),
+    "job": {"type": ["object", "null"]}, "attempts": {"type": "array", "items": ATTEMPT}})
 VARIABLES_BODY = obj({"variables": NVARIABLES}, ())
 IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255}, "header",
                         description="a retry with the same key (same caller, within 24 h) returns the first "
@@ -313,6 +328,61 @@ _OPS = [
               {200: INSTANCE_DOC, 409: PROBLEMS}, [INSTANCE]),
     Operation("api.resume", "instances", "Let a suspended instance run again", {200: INSTANCE_DOC, 409: PROBLEMS},
               [INSTANCE]),
+    # an operator changes an instance (web/api_changes.py; engine.modification, variable_edits, version_migration)
+    Operation("api.edit_variables", "instances", "Set and remove variables of a running or suspended instance",
+              {200: INSTANCE_DOC, 409: PROBLEMS},
+              [INSTANCE], body=obj({"set": VARIABLES, "remove": {"type": "array", "items": TEXT, "maxItems": 200},
+                                    "reason": REASON}, ()), body_required=True,
+              description="History records a `variables` row on the process: who, why, the names set and "
+                          "removed, and the values they had. Refused (409) on an ended instance."),
+    Operation("api.modify_instance", "instances", "Move tokens: cancel at elements, start before or after others",
+              {200: INSTANCE_DOC, 409: PROBLEMS}, [INSTANCE],
+              body=obj({"instructions": {"type": "array", "minItems": 1, "maxItems": 50, "items": obj({
+                  "type": {"type": "string", "enum": ["cancel", "start_before", "start_after"]},
+                  "element": TEXT, "variables": VARIABLES}, ("type", "element"), extra=False)},
+                  "reason": REASON}, ("instructions",)), body_required=True,
+              description="All instructions apply in one step or none does: an unknown element, a cancel where "
+                          "no token is, or a result without any token is refused (400) naming the instruction."),
+    Operation("api.restart_instance", "instances", "Start an ended instance again before elements, with its last "
+              "variables", {200: INSTANCE_DOC, 409: PROBLEMS}, [INSTANCE],
+              body=obj({"elements": {"type": "array", "items": TEXT, "minItems": 1, "maxItems": 20},
+                        "variables": VARIABLES, "reason": REASON}, ("elements",)), body_required=True),
+    Operation("api.migration_plan", "definitions", "Build and check a migration plan between two versions",
+              {200: ("The plan: each element of the source version and the element it becomes.", MIGRATION_PLAN,
+                     "application/json")}, [KEY], body=MIGRATION_ASK, body_required=True),
+    Operation("api.migrate", "definitions", "Migrate instances to another version with a checked plan",
+              {200: ("The plan and one result per instance; a refused one never stops the others.",
+                     obj({"plan": MIGRATION_PLAN, "migrated": INT, "refused": INT,
+                          "results": {"type": "array", "items": obj({"id": STR, "ok": BOOL, "status": STR,
+                                                                     "error": STR}, ("id", "ok"))}}),
+                     "application/json")}, [KEY],
+              body=obj({**MIGRATION_ASK["properties"],
+                        "instance_ids": {"type": ["array", "null"], "items": TEXT, "maxItems": 10000},
+                        "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000}, "reason": REASON},
+                       ("source_version",)), body_required=True,
+              description="Without `instance_ids`, every running instance of the source version, read in batches."),
+    Operation("api.instance_durations", "instances", "Durations: each activity run, each element, the instance (ms)",
+              {200: ("Runs in the order entered, elements by total time, the instance.", obj({
+                  "instance": obj({"id": STR, "started_at": TIME, "ended_at": TIME, "duration_ms": NINT,
+                                   "running": BOOL}),
+                  "runs": {"type": "array", "items": obj({"element_id": STR, "name": NSTR, "type": NSTR,
+                                                          "started_at": TIME, "ended_at": TIME, "end": STR,
+                                                          "duration_ms": NINT})},
+                  "elements": {"type": "array", "items": obj({"element_id": STR, "name": NSTR, "runs": INT,
+                                                              "total_ms": INT, "max_ms": INT})},
+                  "truncated": BOOL}), "application/json")}, [INSTANCE]),
+    Operation("api.get_incident", "incidents", "One incident with its job and every attempt's request and answer",
+              {200: ("The incident.", INCIDENT_DETAIL, "application/json")},
+              [path("incident_id", "an incident id")],
+              description="Request headers that may carry secrets (Authorization, cookies, names with token, "
+                          "secret, password, key...) are shown `[redacted]`; bodies are cut at 4,000 characters."),
+    Operation("api.note_incident", "incidents", "Keep an operator's note on an incident",
+              {200: ("The incident.", INCIDENT_DETAIL, "application/json")}, [path("incident_id", "an incident id")],
+              body=obj({"note": {"type": "string", "maxLength": 4000}}), body_required=True),
+    Operation("api.set_incident_retries", "incidents", "Resolve an incident and run its job again with N attempts",
+              {200: ok("Retried.", "Outcome"), 409: PROBLEMS},
+              [path("incident_id", "an incident id")],
+              body=obj({"retries": {"type": "integer", "minimum": 1, "maximum": 100}}), body_required=True),
     Operation("api.bulk_instances", "instances", "Cancel, suspend, resume or retry a selection of instances",
               {200: ok("One result per id, in order; a refusal of one never stops the others.", "BulkResults")},
               body=obj({"action": {"type": "string", "enum": ["cancel", "suspend", "resume", "retry"]},

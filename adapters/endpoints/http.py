@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from engine import BpmnErrorRaised, FatalFailure, JobCall, RetryableFailure
+from engine import BpmnErrorRaised, FatalFailure, JobCall, RetryableFailure, http_request, http_response
 
 _RETRYABLE_4XX = {408, 425, 429}
 
@@ -38,13 +38,17 @@ class HttpEndpointAdapter:
             "X-Baton-Attempt": str(call.attempt),
             "traceparent": call.traceparent,
         }
+        request = self._client().build_request(endpoint.method, endpoint.url, json=call.variables, headers=headers,
+                                               timeout=endpoint.timeout)
+        # what the incident page shows of this attempt (engine.attempts redacts and cuts it)
+        call.exchange["request"] = http_request(request.method, str(request.url), request.headers, request.content)
         try:
-            response = self._client().request(endpoint.method, endpoint.url, json=call.variables,
-                                              headers=headers, timeout=endpoint.timeout)
+            response = self._client().send(request)
         except httpx.TimeoutException as exc:
             raise RetryableFailure(f"{endpoint.method} {endpoint.url} timed out after {endpoint.timeout}s") from exc
         except httpx.TransportError as exc:
             raise RetryableFailure(f"{endpoint.method} {endpoint.url} failed: {exc}") from exc
+        call.exchange["response"] = http_response(response.status_code, response.headers, response.content)
         return _result(endpoint.method, endpoint.url, response)
 
 

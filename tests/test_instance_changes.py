@@ -1,0 +1,225 @@
+"""An operator changes instances through the REST API and the CLI: variables, tokens, restart,
+migration to another version; each change in the history with who and why, refusals named.
+
+The diagrams are the bundled ``user_registration`` (a review, a gateway on ``approved``, a
+rejection script) and a second version of it whose rejection script writes another reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.auth_helpers import use_token
+from tests.conftest import PROCESSES, baton_cli
+
+REGISTRATION = (PROCESSES / "user_registration.bpmn").read_text()
+V2 = REGISTRATION.replace("rejected by reviewer", "rejected on v2")
+
+
+@pytest.fixture
+def client(inline_engine):  # type: ignore[no-untyped-def]
+    from web import create_app
+
+    inline_engine.deploy([("user_registration.bpmn", REGISTRATION.encode())])
+    stop = threading.Event()
+
+    def worker() -> None:  # plays the Celery worker: runs jobs as they appear
+        while not stop.is_set():
+            inline_engine.driver.drain()
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    app = create_app(inline_engine.settings, engine=inline_engine)
+    client = app.test_client()
+    use_token(client, "operator")
+    yield client
+    stop.set()
+    thread.join(5)
+
+
+def _start(client: Any, variables: dict[str, Any] | None = None) -> str:
+    response = client.post("/api/v1/process-definitions/user_registration/start",
+                           json={"variables": variables or {}})
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def _history(client: Any, instance_id: str) -> list[dict[str, Any]]:
+    return list(reversed(client.get(f"/api/v1/process-instances/{instance_id}/history").json["items"]))
+
+
+def _complete(client: Any, instance_id: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = client.post(f"/api/v1/process-instances/{instance_id}/tasks/review_application/complete",
+                           json={"variables": variables or {}})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_an_edited_variable_is_what_the_instance_decides_on_and_the_history_says_who(client):
+    instance_id = _start(client, {"approved": True, "email": "a@example.org"})
+    response = client.post(f"/api/v1/process-instances/{instance_id}/variables",
+                           json={"set": {"approved": False}, "remove": ["email"], "reason": "reviewer typo"})
+    assert response.status_code == 200, response.json
+    assert response.json["variables"] == {"approved": False}
+    done = _complete(client, instance_id)
+    assert done["status"] == "completed"
+    assert done["variables"]["rejection_reason"] == "rejected by reviewer"  # the gateway read approved=False
+    [row] = [h for h in _history(client, instance_id) if h["event"] == "variables"]
+    assert row["details"]["by"].startswith("token:") and row["details"]["reason"] == "reviewer typo"
+    assert row["details"]["set"] == {"approved": False} and row["details"]["removed"] == ["email"]
+    assert row["details"]["before"] == {"approved": True, "email": "a@example.org"}
+
+
+def test_a_variable_edit_is_refused_on_an_ended_instance_and_for_bad_input(client):
+    instance_id = _start(client)
+    refused = client.post(f"/api/v1/process-instances/{instance_id}/variables", json={"set": "approved"})
+    assert refused.status_code == 400 and "set" in refused.json["detail"]
+    nothing = client.post(f"/api/v1/process-instances/{instance_id}/variables", json={"set": {}})
+    assert nothing.status_code == 400 and "neither sets nor removes" in nothing.json["detail"]
+    missing = client.post(f"/api/v1/process-instances/{instance_id}/variables", json={"remove": ["nope"]})
+    assert missing.status_code == 400 and "no variable nope" in missing.json["detail"]
+    _complete(client, instance_id, {"approved": False})
+    ended = client.post(f"/api/v1/process-instances/{instance_id}/variables", json={"set": {"a": 1}})
+    assert ended.status_code == 409 and "completed" in ended.json["detail"]
+
+
+def test_a_token_moved_by_modification_runs_from_its_new_place(client):
+    instance_id = _start(client, {"email": "b@example.org"})
+    response = client.post(f"/api/v1/process-instances/{instance_id}/modification", json={
+        "instructions": [{"type": "cancel", "element": "review_application"},
+                         {"type": "start_before", "element": "record_rejection", "variables": {"moved": True}}],
+        "reason": "rejected by phone"})
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "completed"
+    assert response.json["variables"]["rejection_reason"] == "rejected by reviewer"
+    assert response.json["variables"]["moved"] is True
+    events = [(h["element_id"], h["event"]) for h in _history(client, instance_id)]
+    at = events.index(("process", "modified"))
+    assert events[at + 1:at + 4] == [("review_application", "cancelled"), ("record_rejection", "entered"),
+                                     ("record_rejection", "completed")]
+    [row] = [h for h in _history(client, instance_id) if h["event"] == "modified"]
+    assert row["details"]["reason"] == "rejected by phone" and len(row["details"]["instructions"]) == 2
+
+
+def test_start_after_takes_the_single_outgoing_flow(client):
+    instance_id = _start(client)
+    response = client.post(f"/api/v1/process-instances/{instance_id}/modification", json={
+        "instructions": [{"type": "cancel", "element": "review_application"},
+                         {"type": "start_after", "element": "review_application",
+                          "variables": {"approved": False}}]})
+    assert response.status_code == 200, response.json
+    elements = [h["element_id"] for h in _history(client, instance_id) if h["event"] == "entered"]
+    assert elements[-3:] == ["approved_gateway", "record_rejection", "application_rejected"]
+
+
+@pytest.mark.parametrize(("instructions", "reason"), [
+    ([{"type": "cancel", "element": "create_account"}], "no token is at create_account; tokens are at "
+                                                         "review_application"),
+    ([{"type": "start_before", "element": "nowhere"}], "has no element nowhere"),
+    ([{"type": "cancel", "element": "review_application"}], "without a token"),
+    ([{"type": "start_after", "element": "approved_gateway"}], "approved_gateway has 2 outgoing flows"),
+    ([{"type": "start_before", "element": "application_received"}], "is a start event"),
+])
+def test_a_modification_that_cannot_be_is_refused_whole_naming_the_instruction(client, instructions, reason):
+    instance_id = _start(client)
+    before = client.get(f"/api/v1/process-instances/{instance_id}").json
+    response = client.post(f"/api/v1/process-instances/{instance_id}/modification",
+                           json={"instructions": instructions})
+    assert response.status_code == 400, response.json
+    assert reason in response.json["detail"]
+    after = client.get(f"/api/v1/process-instances/{instance_id}").json
+    assert (after["revision"], after["status"]) == (before["revision"], "waiting")
+
+
+def test_a_finished_instance_restarts_from_an_activity_with_its_last_variables(client):
+    instance_id = _start(client, {"email": "c@example.org"})
+    _complete(client, instance_id, {"approved": False})
+    refused = client.post(f"/api/v1/process-instances/{instance_id}/modification",
+                          json={"instructions": [{"type": "start_before", "element": "review_application"}]})
+    assert refused.status_code == 409 and "restart" in refused.json["detail"]
+    response = client.post(f"/api/v1/process-instances/{instance_id}/restart",
+                           json={"elements": ["review_application"], "reason": "reviewed too fast"})
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "waiting" and response.json["ended_at"] is None
+    assert response.json["variables"]["email"] == "c@example.org"
+    done = _complete(client, instance_id, {"approved": False})
+    assert done["status"] == "completed"
+    assert [h["event"] for h in _history(client, instance_id) if h["element_id"] == "process"] == [
+        "started", "completed", "restarted", "completed"]
+    running = _start(client)
+    again = client.post(f"/api/v1/process-instances/{running}/restart", json={"elements": ["review_application"]})
+    assert again.status_code == 409 and "only an ended instance" in again.json["detail"]
+
+
+def test_a_selection_migrates_to_v2_and_continues_there_and_what_cannot_be_mapped_is_refused(client, inline_engine):
+    first, second, finished = _start(client), _start(client), _start(client)
+    _complete(client, finished, {"approved": False})
+    inline_engine.deploy([("user_registration.bpmn", V2.encode())])
+    plan = client.post("/api/v1/process-definitions/user_registration/migration-plan", json={"source_version": 1})
+    assert plan.status_code == 200, plan.json
+    assert plan.json["target_version"] == 2 and plan.json["mapping"]["review_application"] == "review_application"
+    bad = client.post("/api/v1/process-definitions/user_registration/migration-plan",
+                      json={"source_version": 1, "mapping": {"review_application": "record_rejection"}})
+    assert bad.status_code == 400 and "a UserTask cannot become a ScriptTask" in bad.json["detail"]
+    unmapped = client.post("/api/v1/process-definitions/user_registration/migration", json={
+        "source_version": 1, "instance_ids": [first], "mapping": {"review_application": None}})
+    assert unmapped.json["results"][0]["ok"] is False
+    assert "token at review_application, which the plan maps to nothing" in unmapped.json["results"][0]["error"]
+    response = client.post("/api/v1/process-definitions/user_registration/migration", json={
+        "source_version": 1, "target_version": 2, "instance_ids": [first, second, finished], "reason": "fix text",
+        "batch_size": 2})
+    assert response.status_code == 200, response.json
+    results = {r["id"]: r for r in response.json["results"]}
+    assert results[first]["ok"] and results[second]["ok"]
+    assert not results[finished]["ok"] and "completed" in results[finished]["error"]
+    for instance_id in (first, second):
+        assert client.get(f"/api/v1/process-instances/{instance_id}").json["definition"]["version"] == 2
+        done = _complete(client, instance_id, {"approved": False})
+        assert done["status"] == "completed" and done["variables"]["rejection_reason"] == "rejected on v2"
+        [row] = [h for h in _history(client, instance_id) if h["event"] == "migrated"]
+        assert row["details"]["from_version"] == 1 and row["details"]["to_version"] == 2
+
+
+def test_viewers_may_not_change_instances(client):
+    instance_id = _start(client)
+    use_token(client, "viewer")
+    calls = [
+        (f"/api/v1/process-instances/{instance_id}/variables", {"set": {"a": 1}}),
+        (f"/api/v1/process-instances/{instance_id}/modification",
+         {"instructions": [{"type": "cancel", "element": "review_application"}]}),
+        (f"/api/v1/process-instances/{instance_id}/restart", {"elements": ["review_application"]}),
+        ("/api/v1/process-definitions/user_registration/migration-plan", {"source_version": 1}),
+        ("/api/v1/process-definitions/user_registration/migration", {"source_version": 1}),
+    ]
+    for url, payload in calls:
+        assert client.post(url, json=payload).status_code == 403, url
+    assert client.get(f"/api/v1/process-instances/{instance_id}").json["revision"] == 1
+
+
+def test_the_cli_changes_variables_moves_a_token_and_migrates(settings_factory, inline_engine_factory, services):
+    settings = settings_factory()
+    engine = inline_engine_factory(settings)
+    engine.deploy([("user_registration.bpmn", REGISTRATION.encode())])
+    instance_id = engine.start("user_registration", {})
+    env = {"BATON_HOME": str(settings.home), "BATON_ENDPOINTS": str(PROCESSES / "endpoints.toml")}
+    edited = baton_cli("change", "variables", instance_id, "--set", '{"approved": false}', "--reason", "cli", env=env)
+    assert edited.returncode == 0, edited.stderr
+    assert engine.get_instance(instance_id, history=False)["variables"] == {"approved": False}
+    refused = baton_cli("change", "modify", instance_id, "--cancel", "send_welcome", env=env)
+    assert refused.returncode == 1 and "no token is at send_welcome" in refused.stderr
+    engine.deploy([("user_registration.bpmn", V2.encode())])
+    migrated = baton_cli("change", "migrate", "user_registration", "--from", "1", "--instance", instance_id, env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    moved = baton_cli("change", "modify", instance_id, "--cancel", "review_application",
+                      "--start-after", "review_application", env=env)
+    assert moved.returncode == 0, moved.stderr
+    doc = engine.get_instance(instance_id, history=False)
+    assert doc["definition"]["version"] == 2 and doc["variables"]["rejection_reason"] == "rejected on v2"
+    authors = {h["details"]["by"] for h in engine.get_instance(instance_id)["history"]
+               if h["event"] in ("variables", "migrated", "modified")}
+    assert len(authors) == 1 and authors.pop().startswith("cli:")
