@@ -6,6 +6,7 @@ import time
 
 from tests.auth_helpers import login
 from tests.browser.conftest import markers, screenshot
+from tests.browser.test_modeler_panel import fill, open_group, select
 from tests.browser.test_operator_ui import deploy_bundled
 
 
@@ -79,9 +80,10 @@ def test_model_in_the_modeler_deploy_and_land_on_the_definition_page(page, live)
     assert page.query_selector(".bjs-powered-by") is not None  # the bpmn.io watermark stays
     screenshot(page, "modeler.png")
 
-    # Rename the process (a new version) through the properties box, then deploy.
-    page.fill("#prop-name", "Order fulfillment, renamed")
-    page.press("#prop-name", "Tab")
+    # Rename the process (a new version) in the properties panel, then deploy.
+    select(page, "order_fulfillment")
+    open_group(page, "General")
+    fill(page, "#bio-properties-panel-name", "Order fulfillment, renamed")
     page.click("#modeler-deploy")
     page.wait_for_url("**/definitions/order_fulfillment?version=2")
     assert "deployed order_fulfillment v2" in page.inner_text(".flash-ok")
@@ -97,15 +99,23 @@ def test_model_in_the_modeler_deploy_and_land_on_the_definition_page(page, live)
         const task = m.get('modeling').createShape(shape, { x: 340, y: 178 }, root);
         m.get('modeling').connect(start, task);
         m.get('modeling').updateProperties(task, { id: 'call_nowhere', name: 'Call nowhere' });
-        m.get('selection').select(task);
     }""")
-    page.fill("#prop-topic", "no-such-topic")
-    page.press("#prop-topic", "Tab")
     page.click("#modeler-deploy")
     row = page.wait_for_selector('#refusals tr.refusal[data-element-id="call_nowhere"]')
-    assert "no-such-topic" in row.inner_text()
+    assert "no endpoint binding" in row.inner_text() and "camunda:topic" in row.inner_text()
     assert "baton-failed" in markers(page, "call_nowhere")
+    # the reason is drawn on the canvas above the element, clear of it and of its label
+    overlay = page.locator('.djs-overlay-baton .baton-refusal').bounding_box()
+    shape = page.locator('.djs-element[data-element-id="call_nowhere"] .djs-visual').bounding_box()
+    assert overlay is not None and shape is not None and overlay["y"] + overlay["height"] <= shape["y"] + 1
     assert "new_process" not in [d["key"] for d in live.engine.list_definitions()]
+    # bound to a topic in the properties panel, it deploys
+    select(page, "call_nowhere")
+    open_group(page, "Implementation")
+    page.select_option("#bio-properties-panel-implementationType", "external")
+    fill(page, "#bio-properties-panel-externalTopic", "payment-charge")
+    page.click("#modeler-deploy")
+    page.wait_for_url("**/definitions/new_process?version=1")
     # The refusal is answered 422, which Chromium logs as a failed resource: that one is expected.
     assert [e for e in live.console_errors if "status of 422" not in e] == []
 

@@ -1,77 +1,107 @@
-// The modeler page: bpmn-js Modeler, a tiny properties box (id, name, service task topic) and
-// deploy. Refusals come back per element and are drawn on the canvas; success lands on the
+// The modeler page: bpmn-js's Modeler with the bpmn.io properties panel (Camunda 7 properties, or
+// Zeebe's for a diagram in Zeebe's dialect: web/bundles/modeler.js), open and save local files,
+// and deploy. Refusals come back per element and are drawn on the canvas; success lands on the
 // definition page.
 (function () {
   'use strict';
   const container = document.getElementById('modeler');
+  const panel = document.getElementById('properties-panel');
   const problemsBox = document.getElementById('modeler-problems');
-  const modeler = new BpmnJS({ container });
-  window.batonModeler = modeler; // for tests and the curious
-  const canvas = modeler.get('canvas');
-  const modeling = modeler.get('modeling');
-  const overlays = modeler.get('overlays');
-  const registry = modeler.get('elementRegistry');
+  const sourceLabel = document.getElementById('modeler-source');
+  const dialectLabel = document.getElementById('modeler-dialect');
   const esc = (t) => String(t == null ? '' : t).replace(/[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  let modeler = null;
   let marked = [];
+
+  function flashError(text) {
+    problemsBox.innerHTML = `<div class="flash flash-error">${esc(text)}</div>`;
+  }
+
+  // A diagram's dialect decides the moddle and the panel, so each opened diagram gets a modeler
+  // made for it (the old one is destroyed with its panel).
+  async function open(xml, label) {
+    delete container.dataset.ready;
+    problemsBox.innerHTML = '';
+    if (modeler) modeler.destroy();
+    marked = [];
+    const made = window.BatonModelerKit.createModeler({ container, propertiesParent: panel }, xml);
+    modeler = made.modeler;
+    window.batonModeler = modeler; // for tests and the curious
+    container.dataset.dialect = made.dialect;
+    dialectLabel.textContent = made.dialect === 'zeebe' ? 'Zeebe (Camunda 8) properties' : 'Camunda 7 properties';
+    const { warnings } = await modeler.importXML(xml);
+    const canvas = modeler.get('canvas');
+    if (canvas.zoom('fit-viewport', 'auto') > 1) canvas.zoom(1, 'auto');
+    if (label) sourceLabel.textContent = label;
+    if (warnings.length) {
+      flashError(`Opened with ${warnings.length} warning(s): ${warnings.map((w) => w.message).slice(0, 3).join('; ')}`);
+    }
+    container.dataset.ready = '1';
+  }
 
   fetch(container.dataset.source)
     .then((r) => { if (!r.ok) throw new Error(`${container.dataset.source} answered ${r.status}`); return r.text(); })
-    .then((xml) => modeler.importXML(xml))
-    .then(() => {
-      if (canvas.zoom('fit-viewport', 'auto') > 1) canvas.zoom(1, 'auto');
-      container.dataset.ready = '1';
-      select(null);
-    })
-    .catch((e) => { problemsBox.innerHTML = `<div class="flash flash-error">Cannot open the diagram: ${esc(e.message)}</div>`; });
+    .then((xml) => open(xml))
+    .catch((e) => flashError(`Cannot open the diagram: ${e.message}`));
 
-  // -- properties ---------------------------------------------------------------------------
-  const idInput = document.getElementById('prop-id');
-  const nameInput = document.getElementById('prop-name');
-  const topicRow = document.getElementById('prop-topic-row');
-  const topicInput = document.getElementById('prop-topic');
-  let current = null;
+  // -- local files --------------------------------------------------------------------------
+  document.getElementById('modeler-open-file').addEventListener('change', async (ev) => {
+    const file = ev.target.files && ev.target.files[0];
+    if (!file) return;
+    try {
+      await open(await file.text(), file.name);
+      container.dataset.fileName = file.name;
+    } catch (e) {
+      flashError(`Cannot open ${file.name}: ${e.message}`);
+    } finally {
+      ev.target.value = '';
+    }
+  });
 
-  function select(element) {
-    current = element || canvas.getRootElement();
-    const bo = current.businessObject;
-    idInput.disabled = nameInput.disabled = !bo;
-    idInput.value = (bo && bo.id) || '';
-    nameInput.value = (bo && bo.name) || '';
-    const isService = current.type === 'bpmn:ServiceTask';
-    topicRow.hidden = !isService;
-    topicInput.value = isService ? (bo.get('camunda:topic') || '') : '';
+  function fileName() {
+    const root = modeler.get('canvas').getRootElement().businessObject;
+    const processId = root && root.$type === 'bpmn:Process' ? root.id : null;
+    return processId ? `${processId}.bpmn` : (container.dataset.fileName || 'diagram.bpmn');
   }
 
-  modeler.get('eventBus').on('selection.changed', (ev) => select(ev.newSelection.length === 1 ? ev.newSelection[0] : null));
-  idInput.addEventListener('change', () => {
-    if (!current || !idInput.value.trim()) return;
-    try { modeling.updateProperties(current, { id: idInput.value.trim() }); } catch (e) { idInput.value = current.businessObject.id; }
-  });
-  nameInput.addEventListener('change', () => current && modeling.updateProperties(current, { name: nameInput.value }));
-  topicInput.addEventListener('change', () => {
-    if (!current) return;
-    const topic = topicInput.value.trim();
-    modeling.updateProperties(current, { 'camunda:type': topic ? 'external' : undefined, 'camunda:topic': topic || undefined });
+  document.getElementById('modeler-save').addEventListener('click', async () => {
+    try {
+      const { xml } = await modeler.saveXML({ format: true });
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(new Blob([xml], { type: 'application/xml' }));
+      link.download = fileName();
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    } catch (e) {
+      flashError(`Cannot save the diagram: ${e.message}`);
+    }
   });
 
   // -- deploy -------------------------------------------------------------------------------
   function clearMarks() {
+    const overlays = modeler.get('overlays');
+    const registry = modeler.get('elementRegistry');
     overlays.remove({ type: 'baton' });
-    marked.forEach((id) => registry.get(id) && canvas.removeMarker(id, 'baton-failed'));
+    marked.forEach((id) => registry.get(id) && modeler.get('canvas').removeMarker(id, 'baton-failed'));
     marked = [];
   }
 
   function showProblems(problems) {
+    const registry = modeler.get('elementRegistry');
     problemsBox.innerHTML = '<section class="card refusals" id="refusals"><h3>Deployment refused: nothing was deployed</h3>' +
       '<table><thead><tr><th>Element</th><th>Reason</th><th>Line</th></tr></thead><tbody>' +
       problems.map((p) => `<tr class="refusal" data-element-id="${esc(p.element_id || '')}"><td class="mono">${esc(p.element_id || '—')}</td>` +
         `<td>${esc(p.reason)}</td><td>${esc(p.line || '')}</td></tr>`).join('') + '</tbody></table></section>';
     problems.forEach((p) => {
       if (!p.element_id || !registry.get(p.element_id)) return;
-      canvas.addMarker(p.element_id, 'baton-failed');
+      modeler.get('canvas').addMarker(p.element_id, 'baton-failed');
       marked.push(p.element_id);
-      overlays.add(p.element_id, 'baton', { position: { bottom: -24, left: 0 }, html: `<div class="baton-refusal">${esc(p.reason)}</div>` });
+      // above the element (baton.css .above), where no label of bpmn-js's is drawn
+      modeler.get('overlays').add(p.element_id, 'baton', { position: { top: -6, left: 0 },
+        html: `<div class="baton-refusal above">${esc(p.reason)}</div>` });
     });
   }
 
@@ -82,11 +112,9 @@
     problemsBox.innerHTML = '';
     try {
       const { xml } = await modeler.saveXML({ format: true });
-      const root = canvas.getRootElement().businessObject;
-      const fileName = ((root && root.id) || 'diagram') + '.bpmn';
       const response = await fetch(container.dataset.deployUrl, {
         method: 'POST', headers: Object.assign({ 'Content-Type': 'application/json' }, Baton.csrfHeaders()),
-        body: JSON.stringify({ xml, file_name: fileName }),
+        body: JSON.stringify({ xml, file_name: fileName() }),
       });
       const body = await response.json();
       if (body.redirect) { window.location.href = body.redirect; return; }
