@@ -337,3 +337,21 @@ class BusEventKey(Base):
     bus_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                               ForeignKey("bus_event.id", ondelete="CASCADE"), primary_key=True)
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class DecisionSource(Base):
+    """A DMN file deployed with a diagram, kept as deployed so its decision table can be shown
+    (``engine.decisions``); the decision itself runs from the definition's serialized spec."""
+
+    __tablename__ = "decision_source"
+    __table_args__ = (Index("ix_decision_source_decision", "decision_id", "created_at"),
+                      Index("ix_decision_source_deployment", "deployment_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
+    decision_id: Mapped[str] = mapped_column(String(200))
+    table_id: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(String(300))
+    source_xml: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
