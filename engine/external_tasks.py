@@ -295,7 +295,10 @@ def external_bpmn_error(engine: Engine, job_id: str, worker_id: str, error_code:
         if task is None or task.state != TaskState.STARTED:
             job.settle("cancelled")
             return
-        task.data.update(values)
+        # Camunda sets them in the task's scope, where the path that catches the error reads them: the
+        # boundary events hang beside the task (their data was copied when the task started).
+        for scope in [task, *(task.parent.children if task.parent is not None else [])]:
+            scope.data.update(values)
         step.events.append(Note(job.element_id, "error", {"code": error_code, "message": error_message or "",
                                                           "worker": worker_id}, task))
         if throw_error(workflow, task, error_code, error_message or ""):
