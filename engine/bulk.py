@@ -1,8 +1,11 @@
-"""Acting on a selection of instances: cancel, suspend, resume or retry each one on its own.
+"""Acting on a selection of instances: cancel, suspend, resume, retry or migrate each one on its own.
 
 One instance's refusal (it ended, it is not suspended, it has no incident) never stops the
 others: every id gets its own result, in the order given. Each action is the engine's own
 single-instance operation, so history records it exactly as if it had been done one by one.
+``migrate`` moves each instance to the latest version of its process (or ``target_version``)
+with the default plan (:mod:`engine.version_migration`: elements mapped by id), one plan per
+version found in the selection; a plan that cannot be made refuses that version's instances.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .errors import BatonError, InvalidRequest
-from .models import Incident
+from .models import Incident, ProcessDefinition, ProcessInstance
 
 if TYPE_CHECKING:
     from .runtime import Engine
 
-BULK_ACTIONS = ("cancel", "suspend", "resume", "retry")
+BULK_ACTIONS = ("cancel", "suspend", "resume", "retry", "migrate")
 MAX_SELECTION = 500
 
 
@@ -35,8 +38,31 @@ def _retry_instance(engine: Engine, instance_id: str) -> str:
     return status
 
 
-def act_on_instances(engine: Engine, action: str, instance_ids: list[str], *,
-                     reason: str | None = None) -> list[dict[str, Any]]:
+def _migrate(engine: Engine, ids: list[str], target_version: int | None, by: str,
+             reason: str | None) -> list[dict[str, Any]]:
+    with engine.db.reading() as session:
+        versions = {i: (k, v) for i, k, v in session.execute(
+            select(ProcessInstance.id, ProcessDefinition.key, ProcessDefinition.version)
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            .where(ProcessInstance.id.in_(ids)))}
+    groups: dict[tuple[str, int], list[str]] = {}
+    for instance_id in ids:
+        if instance_id in versions:
+            groups.setdefault(versions[instance_id], []).append(instance_id)
+    found: dict[str, dict[str, Any]] = {i: {"id": i, "ok": False, "error": f"no process instance {i}"}
+                                        for i in ids if i not in versions}
+    for (key, version), members in groups.items():
+        try:
+            plan = engine.migration_plan(key, version, target_version)
+            for result in engine.migrate_instances(plan, members, by=by, reason=reason)["results"]:
+                found[result["id"]] = result
+        except BatonError as exc:
+            found.update({i: {"id": i, "ok": False, "error": f"{key} v{version}: {exc}"} for i in members})
+    return [found[i] for i in ids]
+
+
+def act_on_instances(engine: Engine, action: str, instance_ids: list[str], *, reason: str | None = None,
+                     by: str = "", target_version: int | None = None) -> list[dict[str, Any]]:
     """Apply ``action`` to each instance; one ``{id, ok, status | error}`` per id, in order."""
     if action not in BULK_ACTIONS:
         raise InvalidRequest(f"unknown action {action!r}; use one of {', '.join(BULK_ACTIONS)}")
@@ -45,6 +71,8 @@ def act_on_instances(engine: Engine, action: str, instance_ids: list[str], *,
         raise InvalidRequest("select at least one instance")
     if len(ids) > MAX_SELECTION:
         raise InvalidRequest(f"at most {MAX_SELECTION} instances at once; {len(ids)} were selected")
+    if action == "migrate":
+        return _migrate(engine, ids, target_version, by, reason)
     results: list[dict[str, Any]] = []
     for instance_id in ids:
         try:

@@ -36,6 +36,7 @@ from .errors import (
 from .in_process import InProcessRun
 from .jobs import JobTicket
 from .models import ActivityEvent, Incident, Job, ProcessInstance, utcnow
+from .search import check_business_key
 from .variables import check_variables
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
     With ``idempotency_key``, a start that ``caller`` made with that key before returns its
     instance instead of making another (``engine.idempotency``)."""
     variables = check_variables(variables)
+    check_business_key(business_key)
     with engine.db.reading() as session:
         definition = get_definition(session, key, version)
         definition_id = definition.id

@@ -383,14 +383,19 @@ _OPS = [
               {200: ok("Retried.", "Outcome"), 409: PROBLEMS},
               [path("incident_id", "an incident id")],
               body=obj({"retries": {"type": "integer", "minimum": 1, "maximum": 100}}), body_required=True),
-    Operation("api.bulk_instances", "instances", "Cancel, suspend, resume or retry a selection of instances",
+    Operation("api.bulk_instances", "instances", "Cancel, suspend, resume, retry or migrate a selection of instances",
               {200: ok("One result per id, in order; a refusal of one never stops the others.", "BulkResults")},
-              body=obj({"action": {"type": "string", "enum": ["cancel", "suspend", "resume", "retry"]},
+              body=obj({"action": {"type": "string", "enum": ["cancel", "suspend", "resume", "retry", "migrate"]},
                         "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 36},
                                 "minItems": 1, "maxItems": 500},
-                        "reason": {"type": ["string", "null"], "maxLength": 1000}}, ("action", "ids")),
+                        "reason": {"type": ["string", "null"], "maxLength": 1000},
+                        "target_version": {**VERSION, "type": ["integer", "null"],
+                                           "description": "migrate: the version to move to (default: latest)"}},
+                       ("action", "ids")),
               body_required=True,
-              description="`retry` retries every open incident of each instance."),
+              description="`retry` retries every open incident of each instance; `migrate` moves each to the "
+                          "latest (or `target_version`) version of its process with the default plan (elements "
+                          "mapped by id), one plan per version in the selection."),
     Operation("api.complete_task", "tasks", "Complete the instance's waiting user task by element id",
               {200: INSTANCE_DOC, 409: PROBLEMS, 422: PROBLEMS}, [INSTANCE, path("element_id")], body=VARIABLES_BODY),
     # user tasks

@@ -30,12 +30,17 @@ from werkzeug.exceptions import HTTPException
 
 from engine import BatonError, Engine, InvalidRequest
 
-from .auth import requires
+from .auth import current_identity, requires
 
 ui = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 
-STATUSES = ("running", "waiting", "incident", "completed", "compensated", "cancelled", "terminated")
+STATUSES = ("running", "waiting", "suspended", "incident", "completed", "compensated", "cancelled", "terminated")
+MATCHES = ("exact", "prefix", "contains")
+ELEMENT_STATES = ("active", "incident", "completed", "cancelled")
+BULK_ACTIONS = {"cancel": "Cancelled", "suspend": "Suspended", "resume": "Resumed", "retry": "Retried",
+                "migrate": "Migrated"}
+NOT_JSON = "The variables are not JSON: {}"  # one wording wherever typed variables are refused
 PAGE_SIZES = (25, 50, 100)
 
 
@@ -165,23 +170,40 @@ def dashboard() -> str:
 @ui.get("/search")
 @requires("viewer")
 def search() -> Any:
-    text = request.args.get("q", "").strip()
-    found = engine().lookup_instances(text) if text else []
+    """The header's box: an exact id or key opens the instance; anything else (part of a key,
+    ``trip*``, ``*trip*``) opens the instance list searching by prefix, or by part when no key
+    starts with it. Never a 404: the list says when nothing matches."""
+    text = request.args.get("q", "").strip()[:200]
+    if not text:
+        return redirect(url_for("ui.instances"))
+    found = engine().lookup_instances(text) if text.strip("*") == text else []
     if len(found) == 1:
         return redirect(url_for("ui.instance", instance_id=found[0]))
     if found:
         return redirect(url_for("ui.instances", business_key=text))
-    return render_template("404.html", query=text,
-                           message=f"No instance has the id or business key '{text}'." if text else None), 404
+    bare = text.strip("*") or text
+    match = "contains" if text.startswith("*") else "prefix"
+    if match == "prefix":
+        try:
+            if not engine().find_instances(business_key=bare, key_match="prefix", limit=1)["items"]:
+                match = "contains"
+        except InvalidRequest:
+            match = "contains"
+    return redirect(url_for("ui.instances", business_key=bare, key_match=match))
 
 
 def _instance_filters() -> dict[str, Any]:
     args = request.args
     return {
         "definition": args.get("definition") or None, "version": int_arg("version"),
-        "status": args.get("status") or None, "business_key": args.get("business_key", "").strip() or None,
+        "status": args.get("status") or None, "business_key": args.get("business_key", "").strip()[:200] or None,
+        "key_match": args.get("key_match") if args.get("key_match") in MATCHES else None,
         "started_from": when_arg("started_from"), "started_to": when_arg("started_to"),
         "variable": args.get("variable", "").strip() or None, "value": args.get("value", ""),
+        "value_match": args.get("value_match") if args.get("value_match") in MATCHES else "exact",
+        "element": args.get("element", "").strip() or None,
+        "element_state": args.get("element_state") if args.get("element_state") in ELEMENT_STATES else "active",
+        "incident": {"yes": True, "no": False}.get(args.get("incident", "")),
     }
 
 
@@ -200,7 +222,33 @@ def instances() -> Any:
         flash(str(exc), "error")
         page = {"items": [], "total": 0, "total_capped": False, "next": None, "prev": None, "limit": limit}
     return render_template("instances.html", page=page, definition_keys=engine().definition_keys(),
-                           sort=sort, descending=descending, page_sizes=PAGE_SIZES)
+                           sort=sort, descending=descending, page_sizes=PAGE_SIZES, matches=MATCHES,
+                           element_states=ELEMENT_STATES)
+
+
+@ui.post("/instances/bulk")
+@requires("operator")
+def bulk_instances() -> Any:
+    """The instance list's selection bar: one action on every ticked instance, a result each."""
+    action = request.form.get("action", "")
+    ids = request.form.getlist("selected")
+    back = request.form.get("next") or ""
+    back = back if back.startswith("/") and not back.startswith(("//", "/\\")) else url_for("ui.instances")
+    if action not in BULK_ACTIONS:
+        flash(f"Unknown action '{action[:40]}'.", "error")
+        return redirect(back)
+    if not ids:
+        flash("Select the instances first: tick their boxes in the list.", "error")
+        return redirect(back)
+    identity = current_identity()
+    try:
+        results = engine().act_on_instances(action, ids, reason=request.form.get("reason", "").strip() or None,
+                                            by=identity.label if identity else "")
+    except BatonError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    return render_template("bulk_results.html", action=action, done=BULK_ACTIONS[action], results=results,
+                           back=back, ok=sum(1 for r in results if r["ok"]))
 
 
 @ui.get("/incidents")
@@ -251,4 +299,4 @@ def changes() -> Response:
 
 
 # The other pages register their routes on ``ui`` when imported.
-from . import ui_definitions, ui_instance, ui_tasks, ui_trace  # noqa: E402,F401
+from . import ui_admin, ui_definitions, ui_instance, ui_tasks, ui_trace  # noqa: E402,F401

@@ -14,26 +14,37 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from engine import BatonError, DefinitionNotFound, DeploymentError, InvalidRequest
 
 from .auth import requires
-from .ui import engine, int_arg, ui
+from .ui import NOT_JSON, engine, int_arg, ui
 
 PREVIEW_LIMIT = 2 * 1024 * 1024  # a refused upload larger than this is listed, not drawn
 
 
-def render_definitions(*, problems: list[dict[str, Any]] | None = None, preview: str | None = None,
-                       status: int = 200) -> tuple[str, int]:
+def render_definitions(*, problems: list[dict[str, Any]] | None = None,
+                       previews: list[dict[str, Any]] | None = None, status: int = 200,
+                       name: str = "") -> tuple[str, int]:
+    """The definitions page; a refused deploy keeps the deployment name that was typed."""
     return render_template("definitions.html", definitions=engine().list_definitions(), problems=problems,
-                           preview=preview), status
+                           previews=previews or [], name=name), status
 
 
-def _preview(files: list[tuple[str, bytes]]) -> str | None:
-    """The uploaded XML to draw the refusals on: only one diagram, small, and text."""
-    if len(files) != 1 or len(files[0][1]) > PREVIEW_LIMIT:
-        return None
-    try:
-        text = files[0][1].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text if "BPMNDiagram" in text else None
+def _previews(files: list[tuple[str, bytes]], problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each uploaded diagram to draw its own refusals on: small, text, with a diagram in it.
+    A refusal is drawn on the file it names (a refusal naming no file: on every diagram)."""
+    previews: list[dict[str, Any]] = []
+    budget = PREVIEW_LIMIT
+    for name, data in files:
+        if len(data) > budget:
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if "BPMNDiagram" not in text:
+            continue
+        budget -= len(data)
+        mine = [p for p in problems if p.get("file") in (name, None, "", "upload")]
+        previews.append({"file": name, "xml": text, "problems": mine})
+    return previews
 
 
 @ui.get("/definitions")
@@ -52,9 +63,10 @@ def deploy() -> Any:
     try:
         results = engine().deploy(files, name=request.form.get("name") or None)
     except DeploymentError as exc:
-        return render_definitions(problems=[p.to_dict() for p in exc.problems] or [
-            {"file": "upload", "line": None, "element_id": None, "reason": "nothing to deploy"}],
-            preview=_preview(files), status=422)
+        problems = [p.to_dict() for p in exc.problems] or [
+            {"file": "upload", "line": None, "element_id": None, "reason": "nothing to deploy"}]
+        return render_definitions(problems=problems, previews=_previews(files, problems), status=422,
+                                  name=request.form.get("name", ""))
     flash("; ".join(r.describe() for r in results) or "nothing deployed", "ok")
     if len(results) == 1:
         return redirect(url_for("ui.definition", key=results[0].key, version=results[0].version))
@@ -83,6 +95,8 @@ def definition_xml(key: str, version: int) -> Response:
     response = Response(xml, mimetype="application/xml")
     # A deployed version never changes: let the browser keep it (private: it needs a login to see).
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{key}_v{version}.bpmn"'
     return response
 
 
@@ -96,7 +110,7 @@ def start(key: str) -> Any:
         instance_id = engine().start(key, variables, business_key=form["business_key"].strip() or None,
                                      version=version)
     except ValueError as exc:  # json.JSONDecodeError
-        flash(f"The variables are not JSON: {exc}", "error")
+        flash(NOT_JSON.format(exc), "error")
         return definition(key, form=form, status=400)
     except BatonError as exc:
         flash(str(exc), "error")

@@ -23,7 +23,7 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 from engine import BatonError, FormInvalid, TaskNotFound
 
 from .auth import current_identity, requires
-from .ui import engine, ui
+from .ui import NOT_JSON, engine, ui
 
 FIELD_PREFIX = "v."  # form inputs are "v.<field id>", so a field id never collides with csrf_token & co.
 
@@ -158,8 +158,9 @@ def task(task_id: str) -> Any:
     try:
         found = engine().get_user_task(task_id)
     except TaskNotFound:
-        flash("That task is no longer open: it was completed, or its instance moved on or ended.", "error")
-        return redirect(url_for("ui.tasks"))
+        return render_template("404.html", message="There is no open task with this id: it was completed, its "
+                               "instance moved on or ended, or it never existed.",
+                               back=url_for("ui.tasks"), back_label="Open tasks"), 404
     return _render_task(found, values=_defaults(found["form"]), raw_json="{\n  \n}", errors={})
 
 
@@ -195,17 +196,32 @@ def complete_task_form(task_id: str) -> Any:
             flash(f"Not completed: {exc}", "error")
             return _render_task(found, values=values, raw_json=raw_json, errors={}, status=409)
         else:
-            flash(f"Completed {found['name']}; the instance is {status}.", "ok")
+            _flash_completed(found, status)
             return redirect(url_for("ui.tasks"))
     flash(f"Nothing was submitted: {len(errors)} field(s) need a change.", "error")
     return _render_task(found, values=values, raw_json=raw_json, errors=errors, status=422)
+
+
+def _flash_completed(task: dict[str, Any], status: str) -> None:
+    """Say how the instance goes on. One that stopped on an incident is not a success to show in
+    green: it says so, in warning colours, with the link to the instance to look at it."""
+    link = {"href": url_for("ui.instance", instance_id=task["instance_id"]),
+            "link": f"Open instance {task['instance_id'][:8]}"}
+    name = task["name"] or task["element_id"]
+    if status == "incident":
+        flash({"text": f"Completed {name}, but the instance then stopped on an incident: it needs an operator.",
+               **link}, "warn")
+    elif status in ("cancelled", "terminated"):
+        flash({"text": f"Completed {name}; the instance then ended as {status}.", **link}, "warn")
+    else:
+        flash({"text": f"Completed {name}; the instance is {status}.", **link}, "ok")
 
 
 def _parse_json(raw: str) -> tuple[dict[str, Any], str | None]:
     try:
         value = json.loads(raw.strip() or "{}")
     except ValueError as exc:
-        return {}, f"is not JSON: {exc}"
+        return {}, NOT_JSON.format(exc)
     if not isinstance(value, dict):
         return {}, 'must be a JSON object, like {"approved": true}'
     return value, None

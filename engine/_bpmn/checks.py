@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -21,7 +22,7 @@ from lxml import etree
 from .. import dialects
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_io, delegates, feel_expressions, juel_sites, task_scope
+from . import calls, camunda_io, delegates, feel_expressions, juel_sites, quartz, task_scope
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -292,8 +293,12 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
             priority = (el.get(f"{{{CAMUNDA}}}taskPriority") or "").strip()
             binding["priority"] = int(priority) if priority.lstrip("-").isdigit() else 0
             return binding
-        where = endpoints.source or "no BATON_ENDPOINTS file is configured"
-        refuse(el, f"topic {topic!r} resolves to no endpoint ({where})")
+        # The file's name only: a refusal is shown to whoever deploys, not the server's layout.
+        where = (f"not in {Path(endpoints.source).name}" if endpoints.source
+                 else "no BATON_ENDPOINTS file is configured")
+        refuse(el, f"topic {topic!r} resolves to no endpoint ({where}); bind it with a [topics.{topic}] table "
+                   "(url = \"...\" or python = \"module:function\") in the endpoint map, or mark the task "
+                   "camunda:type=\"external\" for workers that fetch it")
         return None
     if any(el.get(f"{{{CAMUNDA}}}{flag}") == "true" for flag in ("asyncBefore", "asyncAfter")):
         binding["async"] = True  # its own job and commit, even for an in-process endpoint
@@ -409,7 +414,10 @@ def _check_timer(el: etree._Element, refuse: Refuse, document_language: str = ""
         el.text = repr(text)
         return
     if _CRON.match(text):
-        refuse(el, f"timer {text!r} is a cron expression: write an ISO 8601 duration, date or cycle "
-                   "(PT5M, 2026-01-01T10:00:00Z, R/PT1H) or a Python expression")
+        reason = quartz.refusal(text, _local(el))  # Camunda 7's Quartz cron cycles run (quartz.py)
+        if reason is not None:
+            refuse(el, f"timer {text!r} is a cron expression Baton cannot run: {reason}")
+        else:
+            el.text = repr(text)
         return
     _check_expression(el, "timer", refuse, document_language)

@@ -10,6 +10,15 @@ from tests.conftest import PROCESSES
 ORDER = PROCESSES / "order_fulfillment.bpmn"
 
 
+def unbound_topic(order: bytes) -> bytes:
+    """order_fulfillment with create_shipment bound to a topic no endpoint serves. As a Zeebe task
+    type: an unbound camunda:type="external" topic deploys (it waits for a worker, Camunda 7's way)."""
+    return order.replace(
+        b'camunda:type="external" camunda:topic="shipping-create">',
+        b'><bpmn:extensionElements><zeebe:taskDefinition type="nowhere"/></bpmn:extensionElements>', 1).replace(
+        b"xmlns:camunda=", b'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:camunda=', 1)
+
+
 def deploy_bundled(engine) -> None:  # type: ignore[no-untyped-def]
     engine.deploy([(p.name, p.read_bytes()) for p in sorted(PROCESSES.glob("*.bpmn"))])
 
@@ -62,12 +71,12 @@ def test_refused_uploads_show_the_refusals_never_an_error_page(page, live, tmp_p
     assert "notes.bpmn" in refusal and "XML" in refusal
 
     unbound = tmp_path / "unbound.bpmn"
-    unbound.write_bytes(ORDER.read_bytes().replace(b'camunda:topic="shipping-create"', b'camunda:topic="nowhere"'))
+    unbound.write_bytes(unbound_topic(ORDER.read_bytes()))
     page.set_input_files("input[name=files]", str(unbound))
     page.click("#deploy-form button[type=submit]")
     row = page.wait_for_selector('#refusals tr.refusal[data-element-id="create_shipment"]')
     assert "nowhere" in row.inner_text()
-    page.wait_for_selector("#refusal-diagram[data-ready]")
+    page.wait_for_selector(".refusal-diagram[data-ready]")
     assert "baton-failed" in markers(page, "create_shipment")
     assert page.query_selector(".baton-refusal") is not None
     screenshot(page, "refusals.png")

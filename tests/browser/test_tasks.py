@@ -153,7 +153,7 @@ def test_a_task_without_a_form_is_a_json_editor_that_keeps_bad_json(page, live):
 
     page.fill("#field-variables", '{"receipt": "R-77",')
     page.click("#complete")
-    assert "is not JSON" in page.inner_text("#error-variables")
+    assert "The variables are not JSON" in page.inner_text("#error-variables")
     assert page.input_value("#field-variables") == '{"receipt": "R-77",'
     page.fill("#field-variables", '["R-77"]')
     page.click("#complete")

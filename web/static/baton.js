@@ -48,14 +48,18 @@
   }
 
   document.addEventListener('submit', (ev) => {
-    const msg = ev.target.getAttribute('data-confirm');
+    // The button pressed may ask its own question (the instance list's Cancel), else the form.
+    const msg = (ev.submitter && ev.submitter.getAttribute('data-confirm')) || ev.target.getAttribute('data-confirm');
     if (msg && !window.confirm(msg)) ev.preventDefault();
   });
   document.addEventListener('change', (ev) => {
     const name = ev.target.getAttribute('data-select-all');
     if (!name) return;
-    const form = ev.target.closest('form');
-    form.querySelectorAll(`input[name="${name}"]`).forEach((box) => { box.checked = ev.target.checked; });
+    // A box may belong to its form by the form="" attribute (the instance list's selection bar
+    // sits outside the live table): form.elements holds those too.
+    const form = ev.target.form || ev.target.closest('form');
+    Array.from(form.elements).filter((box) => box.name === name && !box.disabled)
+      .forEach((box) => { box.checked = ev.target.checked; });
   });
   document.addEventListener('DOMContentLoaded', liveLists);
 })();

@@ -5,7 +5,7 @@
   const Baton = (window.Baton = window.Baton || {});
   // Every marker Baton sets; 'baton-selected' is the click highlight and survives a repaint.
   const MARKERS = ['baton-completed', 'baton-active', 'baton-failed', 'baton-cancelled', 'baton-compensated',
-    'baton-compensating', 'baton-compensation-handler', 'baton-taken', 'baton-comp-link'];
+    'baton-compensating', 'baton-compensation-handler', 'baton-taken', 'baton-comp-link', 'baton-caught'];
 
   const esc = (Baton.esc = (text) => String(text == null ? '' : text).replace(/[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]));
@@ -165,9 +165,40 @@
   Baton.showDefinition = function (container) {
     const viewer = Baton.viewer(container);
     Baton.loadUrl(viewer, container.dataset.xml)
+      .then(() => (container.dataset.counts ? Baton.paintCounts(viewer, container) : null))
       .then(() => { container.dataset.ready = '1'; })
       .catch((e) => { container.innerHTML = `<p class="error">The diagram cannot be drawn: ${esc(e.message)}</p>`; });
     return viewer;
+  };
+
+  // The definition page: per element, how many of this version's instances are active there,
+  // failed there (open incidents), completed it, were cancelled there; each number opens the
+  // instance list filtered to exactly those instances (data-list is that list's URL).
+  const COUNTS = [['active', 'active', 'waiting here'], ['incidents', 'incident', 'with an open incident here'],
+    ['completed', 'completed', 'completed this'], ['cancelled', 'cancelled', 'cancelled here']];
+  Baton.paintCounts = async function (viewer, container) {
+    const response = await fetch(container.dataset.counts, { cache: 'no-store' });
+    if (!response.ok) throw new Error(`the counts answered ${response.status}`);
+    const data = await response.json();
+    const registry = viewer.get('elementRegistry');
+    const overlays = viewer.get('overlays');
+    overlays.remove({ type: 'baton-counts' });
+    Object.keys(data.elements).forEach((id) => {
+      if (!registry.get(id)) return;
+      const counts = data.elements[id];
+      const links = COUNTS.filter(([name]) => counts[name] > 0).map(([name, state, what]) => {
+        const url = new URL(container.dataset.list, location.href);
+        url.searchParams.set('element', id);
+        url.searchParams.set('element_state', state);
+        return `<a class="count-${name}" data-state="${name}" href="${esc(url.pathname + url.search)}" ` +
+          `title="${counts[name]} instance(s) ${what}">${counts[name]}</a>`;
+      });
+      if (!links.length) return;
+      // Above the element's top-left corner: the labels of events and gateways are below them.
+      overlays.add(id, 'baton-counts', { position: { top: -18, left: -4 },
+        html: `<div class="element-counts" data-element-id="${esc(id)}">${links.join('')}</div>` });
+    });
+    container.dataset.counted = String(data.instances);
   };
 
   // A refused upload: its refused elements outlined, each with the reason under it.
@@ -184,8 +215,8 @@
     problems.forEach((p) => {
       if (!p.element_id || !registry.get(p.element_id)) return;
       viewer.get('canvas').addMarker(p.element_id, 'baton-failed');
-      viewer.get('overlays').add(p.element_id, 'baton', { position: { bottom: -24, left: 0 },
-        html: `<div class="baton-refusal">${esc(p.reason)}</div>` });
+      viewer.get('overlays').add(p.element_id, 'baton', { position: { top: -6, left: 0 },
+        html: `<div class="baton-refusal above">${esc(p.reason)}</div>` });
     });
     container.dataset.ready = '1';
   };
