@@ -101,14 +101,19 @@ ELEMENTS: dict[str, Treatment] = {
     "zeebe:output": runs("a FEEL source over the task's variables, merged into the process; dotted targets"),
     "zeebe:taskHeaders": refused("zeebe:taskHeaders are not sent by Baton yet"),
     "zeebe:header": refused("zeebe:taskHeaders are not sent by Baton yet"),
-    "zeebe:calledElement": refused("zeebe:calledElement is not read by Baton yet"),
-    "zeebe:calledDecision": refused("zeebe:calledDecision is not read by Baton yet"),
-    "zeebe:loopCharacteristics": refused("zeebe:loopCharacteristics is not read by Baton yet"),
+    "zeebe:calledElement": runs("processId is the call activity's calledElement; propagateAllChildVariables=false "
+                                "brings back only the output mappings (_bpmn/dialect_translation.py)"),
+    "zeebe:calledDecision": runs("decisionId names the DMN decision deployed with the diagram; resultVariable "
+                                 "is refused (Baton sets each output column)"),
+    "zeebe:loopCharacteristics": runs("inputCollection (a variable) and inputElement, as Camunda 7's collection "
+                                      "and elementVariable; other FEEL and outputCollection are refused"),
     "zeebe:subscription": checked("correlationKey: one variable name runs (events.py); other FEEL is refused "
                                   "by checks.py"),
-    "zeebe:assignmentDefinition": refused("zeebe:assignmentDefinition is not read by Baton yet"),
-    "zeebe:formDefinition": refused("Camunda Forms are not rendered by Baton yet"),
-    "zeebe:userTaskForm": refused("Camunda Forms are not rendered by Baton yet"),
+    "zeebe:assignmentDefinition": runs("assignee, candidateUsers, candidateGroups as the task's people; a FEEL "
+                                       "value is refused"),
+    "zeebe:formDefinition": runs("the user task's Camunda form: formId names a .form file deployed with the "
+                                 "diagram, rendered on the task page and validated on submit (engine/forms)"),
+    "zeebe:userTaskForm": runs("a Camunda form embedded in the process (formKey camunda-forms:bpmn:ID)"),
     "zeebe:userTask": runs("marks a Camunda user task (not a job worker's): Baton's user tasks"),
     "zeebe:properties": refused("zeebe:properties configure Camunda connectors (inbound connectors, "
                                 "authentication); Baton runs no connector runtime"),
@@ -121,16 +126,19 @@ ELEMENTS: dict[str, Treatment] = {
                                     "(_bpmn/task_scope.py)"),
     "spiffworkflow:postScript": runs("Python, in the script sandbox, when the task completes (_bpmn/task_scope.py)"),
     "spiffworkflow:serviceTaskOperator": runs("its id names the endpoint (BATON_ENDPOINTS), like a topic"),
-    "spiffworkflow:parameters": refused("serviceTaskOperator parameters are not passed by Baton yet"),
-    "spiffworkflow:parameter": refused("serviceTaskOperator parameters are not passed by Baton yet"),
-    "spiffworkflow:instructionsForEndUser": refused("instructions for the end user are not shown by Baton yet"),
+    "spiffworkflow:parameters": runs("serviceTaskOperator parameters: Python expressions evaluated at ready and "
+                                     "passed to the call as variables of the task (_bpmn/task_scope.py)"),
+    "spiffworkflow:parameter": runs("one serviceTaskOperator parameter (id, value); one without a value is not sent"),
+    "spiffworkflow:instructionsForEndUser": runs("Markdown with {{ variables }} on the page of a user or manual "
+                                                 "task, sandboxed and escaped (engine/forms); refused elsewhere"),
     "spiffworkflow:properties": checked("each spiffworkflow:property is decided by its name"),
-    "spiffworkflow:property": checked("formJsonSchemaFilename / formUiSchemaFilename: the task's form"),
+    "spiffworkflow:property": checked("formJsonSchemaFilename / formUiSchemaFilename: the user task's JSON Schema "
+                                      "form, deployed with the diagram (engine/forms); any other name is refused"),
     "spiffworkflow:unitTests": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:unitTest": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:inputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:expectedOutputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
-    "spiffworkflow:calledDecisionId": refused("spiffworkflow:calledDecisionId is not read by Baton yet"),
+    "spiffworkflow:calledDecisionId": runs("the DMN decision a business rule task evaluates, deployed with it"),
     "spiffworkflow:messagePayload": refused("message payloads are not sent by Baton yet"),
     "spiffworkflow:messageVariable": refused("message variables are not set by Baton yet"),
     "spiffworkflow:payloadExpression": refused("signal/escalation payloads are not sent by Baton"),
@@ -258,8 +266,6 @@ def _check_element(el: etree._Element, name: str, refuse: Refuse) -> None:
         if prop not in _FORM_PROPERTIES:
             refuse(el, f"spiffworkflow:property {prop!r} is not read by Baton (it reads the form file names "
                        f"{', '.join(_FORM_PROPERTIES)})")
-        else:
-            refuse(el, f"spiffworkflow:property {prop!r}: JSON Schema forms are not rendered by Baton yet")
         return
     parent = el.getparent()
     if name in ("camunda:inputParameter", "camunda:outputParameter") and _in_connector(el):

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select
 
+from . import forms
 from ._bpmn import camunda_people
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow
@@ -130,8 +131,14 @@ def sync_user_tasks(session: Session, instance: ProcessInstance, workflow: Baton
             name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, business_key=instance.business_key,
             assignee=people.get("assignee"), candidate_users=_names(people.get("candidate_users")),
             candidate_groups=_names(people.get("candidate_groups")),
-            form=form_of(task.task_spec), created_at=utcnow(),
+            form=_form(task, bindings), created_at=utcnow(),
         ))
+
+
+def _form(task: Any, bindings: dict[str, Any]) -> list[dict[str, Any]]:
+    """A deployed Camunda/SpiffArena form and instructions (engine.forms), else Camunda 7's form fields."""
+    fields = forms.task_fields(bindings.get(task.task_spec.bpmn_id) or {}, task.data)
+    return fields if fields is not None else form_of(task.task_spec)
 
 
 def _names(names: list[str] | None) -> str | None:
@@ -194,7 +201,8 @@ def complete_user_task_by_id(engine: Engine, task_id: str, variables: dict[str, 
     task_row = get_user_task(engine, task_id)
     if user and task_row["claimed_by"] not in (None, user):
         raise InvalidVariables(f"task {task_id} is claimed by {task_row['claimed_by']}")
-    clean = validate(task_row["form"], check_variables(variables))
+    form = task_row["form"]
+    clean = (forms.validate if forms.is_schema_form(form) else validate)(form, check_variables(variables))
 
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
         _require_active(instance)

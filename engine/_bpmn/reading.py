@@ -37,9 +37,10 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionParser
 
+from .. import forms
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_io, camunda_loops, compensation, events, task_scope
+from . import calls, camunda_io, camunda_loops, compensation, dialect_translation, events, task_scope
 from .checks import (
     BPMN,
     DMN_NAMESPACES,
@@ -134,7 +135,15 @@ def read_deployment(
     ``deployed`` (key -> versions) lets a call activity call a process deployed earlier."""
     problems: list[Problem] = []
     documents: list[Document] = []
+    side_files: dict[str, Any] = {}  # forms and JSON Schemas deployed beside the diagrams (engine.forms)
     for file_name, data in files:
+        if forms.is_side_file(file_name):
+            parsed, reason = forms.side_file(file_name, data)
+            if reason:
+                problems.append(Problem(file_name, None, None, reason))
+            else:
+                side_files[file_name.replace("\\", "/").rsplit("/", 1)[-1]] = parsed
+            continue
         root, problem = parse_document(data, file_name, max_bytes)
         if problem:
             problems.append(problem)
@@ -160,7 +169,9 @@ def read_deployment(
     bpmn_docs = [d for d in documents if not d.is_dmn]
     dmn_docs = [d for d in documents if d.is_dmn]
     if not bpmn_docs:
-        return [], [_dmn_alone(doc) for doc in dmn_docs]
+        return [], [_dmn_alone(doc) for doc in dmn_docs] or [
+            Problem(name, None, None, "a form file alone deploys nothing: deploy it together with the diagram "
+                                      "whose task uses it") for name in side_files]
     if not any(doc.executable for doc in bpmn_docs):
         return [], [_not_executable(doc) for doc in bpmn_docs]
     deployment = Deployment(
@@ -173,9 +184,12 @@ def read_deployment(
     for doc in dmn_docs:
         problems.extend(check_dmn(doc, deployment))
     plans: dict[str, CompensationPlan] = {}
+    task_forms: dict[str, dict[str, Any]] = {}
     for doc in bpmn_docs:
+        dialect_translation.translate(doc.executable, refuser(doc, problems))  # Zeebe/Spiff as Camunda 7 reads
         problems.extend(check_document(doc, endpoints, deployment))
         plans[doc.file_name] = compensation.check(doc.root, refuser(doc, problems))
+        task_forms[doc.file_name] = forms.task_forms(doc.root, side_files, refuser(doc, problems))
     if problems:
         return [], problems
 
@@ -233,6 +247,8 @@ def read_deployment(
             units={unit: (parser.get_spec(process), parser.get_subprocess_specs(process))
                    for unit, process in plans[doc.file_name].units.items()},
         ))
+        for element_id, entry in task_forms.get(doc.file_name, {}).items():
+            sources[-1].bindings.setdefault(element_id, {}).update(entry)  # the task's form and instructions
     return ([] if problems else sources), problems
 
 
@@ -298,5 +314,3 @@ def _from_validation(exc: ValidationException, doc: Document) -> Problem:
     line = node.sourceline if node is not None else (getattr(exc, "line_number", None) or None)
     return Problem(getattr(exc, "file_name", None) or doc.file_name,
                    line if isinstance(line, int) else None, element_id, _clean_message(str(exc)))
-
-

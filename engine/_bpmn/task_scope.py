@@ -8,11 +8,15 @@
   reach the process (the job's own variables stay local); without them, the job's variables
   reach it but the input locals do not. A call activity propagates all the child's variables
   too, unless ``zeebe:calledElement propagateAllChildVariables="false"``.
-- ``spiffworkflow:preScript`` runs when the task becomes ready (after the inputs),
-  ``spiffworkflow:postScript`` when it completes (before the outputs), as SpiffArena runs them:
-  Python, in Baton's script sandbox, over the task's data.
+- ``spiffworkflow:preScript`` runs when the task becomes ready, ``spiffworkflow:postScript`` when
+  it completes (after the call's answer is in the data), as SpiffArena runs them: Python, in
+  Baton's script sandbox, over the task's data.
+- ``spiffworkflow:serviceTaskOperator``: its parameters (Python expressions) are evaluated when
+  the task becomes ready and passed to the call as variables of the task's own; the call's
+  answer goes into ``resultVariable`` as one value (SpiffArena's connector response), else into
+  the process; the parameters themselves stay local.
 
-Both ride on SpiffWorkflow's data associations of the task spec: the object below is one of
+All ride on SpiffWorkflow's data associations of the task spec: the object below is one of
 the spec's ``data_input_associations`` (``get`` runs at ready) and ``data_output_associations``
 (``set`` runs at completion, before the next tasks copy the data), so every task type has them
 without a spec class of its own, and the specs store them (:class:`TaskScopeConverter`).
@@ -44,47 +48,64 @@ class TaskScope:
 
     def __init__(self, inputs: list[tuple[str, str]] | None = None, outputs: list[tuple[str, str]] | None = None,
                  propagate_all: bool = False, pre_script: str | None = None, post_script: str | None = None,
-                 maps: bool = False) -> None:
+                 maps: bool = False, parameters: list[tuple[str, str]] | None = None,
+                 result_variable: str | None = None) -> None:
         self.inputs = list(inputs or [])
         self.outputs = list(outputs or [])
         self.propagate_all = propagate_all
         self.pre_script = pre_script
         self.post_script = post_script
-        self.maps = maps  # Zeebe scoping applies (the task has a zeebe:ioMapping)
+        self.maps = maps  # the task has a scope of its own (Zeebe mappings, Spiff operator parameters)
+        self.parameters = list(parameters or [])  # Spiff serviceTaskOperator: (id, Python expression)
+        self.result_variable = result_variable  # Spiff serviceTaskOperator: where the call's answer goes
 
     def get(self, my_task: Any) -> None:
-        """At ready: the inputs into the task's scope, then the pre-script."""
-        if self.maps:
-            my_task.internal_data[_SAVED] = json.loads(json.dumps(my_task.data, default=str))
-            for source, target in self.inputs:
-                _set_path(my_task.data, target, _value(my_task, source, f"input {target!r}"))
-            made = {target.split(".")[0] for _, target in self.inputs}
-            my_task.internal_data[_MADE] = {name: my_task.data.get(name) for name in made}
+        """At ready: the pre-script, then the inputs and parameters into the task's scope."""
         if self.pre_script:
             _run_script(my_task, self.pre_script, "spiffworkflow:preScript")
-
-    def set(self, my_task: Any) -> None:
-        """At completion: the post-script, then the outputs back to the process."""
-        if self.post_script:
-            _run_script(my_task, self.post_script, "spiffworkflow:postScript")
         if not self.maps:
             return
+        my_task.internal_data[_SAVED] = json.loads(json.dumps(my_task.data, default=str))
+        for source, target in self.inputs:
+            _set_path(my_task.data, target, _value(my_task, source, f"input {target!r}"))
+        for name, expression in self.parameters:
+            my_task.data[name] = _parameter(my_task, name, expression)
+        made = {target.split(".")[0] for _, target in self.inputs} | {name for name, _ in self.parameters}
+        my_task.internal_data[_MADE] = json.loads(json.dumps({n: my_task.data.get(n) for n in made}, default=str))
+
+    def set(self, my_task: Any) -> None:
+        """At completion: back to the process what the scope says, then the post-script."""
+        if self.maps:
+            self._close_scope(my_task)
+        if self.post_script:
+            _run_script(my_task, self.post_script, "spiffworkflow:postScript")
+
+    def _close_scope(self, my_task: Any) -> None:
         before = my_task.internal_data.pop(_SAVED, None)
+        made = my_task.internal_data.pop(_MADE, {})
         if before is None:  # restored from a state saved before the inputs ran: nothing to scope
             before = dict(my_task.data)
         local = my_task.data
         values = [(target, _value(my_task, source, f"output {target!r}")) for source, target in self.outputs]
+        # what the work set: an input local or parameter stays local unless the work changed it
+        worked = {name: value for name, value in local.items()
+                  if not (name in made and value == made[name]) and not (name in before and before[name] == value)}
         result = dict(before)
-        made = my_task.internal_data.pop(_MADE, {})
-        if not self.outputs or self.propagate_all:
-            for name, value in local.items():
-                # an input local stays local, unless the work changed it (a job's result of that name)
-                if name in made and value == made[name]:
-                    continue
-                result[name] = value
+        if self.result_variable:
+            result[self.result_variable] = worked
+        elif not self.outputs or self.propagate_all:
+            result.update(worked)
         for target, value in values:
             _set_path(result, target, value)
         my_task.data = result
+
+
+def _parameter(my_task: Any, name: str, expression: str) -> Any:
+    try:
+        return my_task.workflow.script_engine.evaluate(my_task, expression)
+    except WorkflowTaskException as exc:
+        exc.add_note(f"in serviceTaskOperator parameter {name!r}")
+        raise
 
 
 def _value(my_task: Any, source: str, what: str) -> Any:
@@ -122,12 +143,14 @@ def _run_script(my_task: Any, script: str, what: str) -> None:
 class TaskScopeConverter(BpmnConverter):
     def to_dict(self, spec: TaskScope) -> dict[str, Any]:
         return {"inputs": spec.inputs, "outputs": spec.outputs, "propagate_all": spec.propagate_all,
-                "pre_script": spec.pre_script, "post_script": spec.post_script, "maps": spec.maps}
+                "pre_script": spec.pre_script, "post_script": spec.post_script, "maps": spec.maps,
+                "parameters": spec.parameters, "result_variable": spec.result_variable}
 
     def from_dict(self, dct: dict[str, Any]) -> TaskScope:
         return TaskScope([tuple(i) for i in dct.get("inputs", [])], [tuple(o) for o in dct.get("outputs", [])],
                          dct.get("propagate_all", False), dct.get("pre_script"), dct.get("post_script"),
-                         dct.get("maps", False))
+                         dct.get("maps", False), [tuple(p) for p in dct.get("parameters", [])],
+                         dct.get("result_variable"))
 
 
 # -- deploy: read the XML, check it, attach to the parsed specs ---------------------------------------
@@ -141,18 +164,27 @@ def scope_of(el: etree._Element) -> TaskScope | None:
     mapping = extensions.find(f"{{{ZEEBE}}}ioMapping")
     pre = extensions.findtext(f"{{{SPIFF}}}preScript")
     post = extensions.findtext(f"{{{SPIFF}}}postScript")
-    if mapping is None and not (pre or "").strip() and not (post or "").strip():
+    operator = extensions.find(f"{{{SPIFF}}}serviceTaskOperator")
+    called = extensions.find(f"{{{ZEEBE}}}calledElement")
+    isolated = called is not None and called.get("propagateAllChildVariables") == "false"
+    if mapping is None and operator is None and not isolated and not (pre or "").strip() and not (post or "").strip():
         return None
     scope = TaskScope(pre_script=(pre or "").strip() or None, post_script=(post or "").strip() or None)
-    if mapping is not None:
+    if operator is not None:
         scope.maps = True
-        scope.inputs = [(i.get("source") or "", (i.get("target") or "").strip())
-                        for i in mapping.iterfind(f"{{{ZEEBE}}}input")]
-        scope.outputs = [(o.get("source") or "", (o.get("target") or "").strip())
-                         for o in mapping.iterfind(f"{{{ZEEBE}}}output")]
-        called = extensions.find(f"{{{ZEEBE}}}calledElement")
-        if etree.QName(el).localname == "callActivity":
-            scope.propagate_all = called is None or called.get("propagateAllChildVariables") != "false"
+        scope.parameters = [(p.get("id") or "", p.get("value") or "")
+                            for p in operator.iterfind(f"{{{SPIFF}}}parameters/{{{SPIFF}}}parameter")
+                            if p.get("value") is not None]  # a parameter without a value is not sent (Spiff)
+        scope.result_variable = (operator.get("resultVariable") or "").strip() or None
+    if mapping is not None or isolated:
+        scope.maps = True
+        if mapping is not None:
+            scope.inputs = [(i.get("source") or "", (i.get("target") or "").strip())
+                            for i in mapping.iterfind(f"{{{ZEEBE}}}input")]
+            scope.outputs = [(o.get("source") or "", (o.get("target") or "").strip())
+                             for o in mapping.iterfind(f"{{{ZEEBE}}}output")]
+        # a call brings back all the child's variables, unless propagateAllChildVariables="false"
+        scope.propagate_all = etree.QName(el).localname == "callActivity" and not isolated
     return scope
 
 
@@ -172,6 +204,15 @@ def check(el: etree._Element, refuse: Any) -> None:
                     feel.check(text)
                 except feel.FeelError as exc:
                     refuse(el, f"zeebe:{kind} {target!r}: FEEL expression {source[:80]!r} cannot run: {exc}")
+    for name, expression in scope.parameters:
+        if not name.isidentifier():
+            refuse(el, f"spiffworkflow:parameter id {name!r} is not a variable name")
+        try:
+            compile(expression, f"<parameter {name}>", "eval")
+        except SyntaxError as exc:
+            refuse(el, f"spiffworkflow:parameter {name!r}: {expression[:80]!r} is not a Python expression: {exc.msg}")
+    if scope.result_variable and not scope.result_variable.isidentifier():
+        refuse(el, f"serviceTaskOperator resultVariable {scope.result_variable!r} is not a variable name")
     for what, script in (("preScript", scope.pre_script), ("postScript", scope.post_script)):
         if script:
             try:
@@ -201,7 +242,8 @@ def attach(root: etree._Element, specs: list[Any]) -> None:
                 _add(task_spec, scope)
                 continue
             on_instances = looped.get(f"{{{SPIFF}}}scriptsOnInstances") == "true"
-            mappings = TaskScope(scope.inputs, scope.outputs, scope.propagate_all, maps=scope.maps)
+            mappings = TaskScope(scope.inputs, scope.outputs, scope.propagate_all, maps=scope.maps,
+                                 parameters=scope.parameters, result_variable=scope.result_variable)
             scripts = TaskScope(pre_script=scope.pre_script, post_script=scope.post_script)
             if isinstance(task_spec, LoopTask):  # the loop around the instances
                 if not on_instances:

@@ -1,0 +1,121 @@
+"""Zeebe and SpiffArena constructs that mean what a Camunda 7 attribute means, written as that
+attribute before Baton's parser (SpiffWorkflow's Camunda parser) and checks read the tree.
+
+- ``zeebe:calledElement processId="p"`` is ``calledElement="p"`` (a FEEL ``processIdExpression``
+  or ``processId="=..."`` is refused: Baton resolves what a call activity calls at deploy);
+  ``propagateAllChildVariables`` is read by ``task_scope.py``.
+- ``zeebe:calledDecision decisionId="d"`` and ``spiffworkflow:calledDecisionId`` are
+  ``camunda:decisionRef="d"``; Zeebe's ``resultVariable`` (the decision's whole result in one
+  variable) is refused, as Baton sets each output column as a variable.
+- ``zeebe:loopCharacteristics inputCollection="=items" inputElement="item"`` is
+  ``camunda:collection="items" camunda:elementVariable="item"`` (Camunda 7's loop, ``camunda_loops.py``:
+  the element is local to each instance, what an instance sets reaches the process, as in Zeebe);
+  a collection that is other FEEL than a variable name, and an ``outputCollection``, are refused.
+- ``zeebe:assignmentDefinition`` with plain ``assignee`` / ``candidateUsers`` /
+  ``candidateGroups`` is ``camunda:assignee`` / ``camunda:candidateUsers`` /
+  ``camunda:candidateGroups``; a FEEL value (``=...``) is refused.
+
+The diagram a user deployed is stored unchanged; only the parsed tree is translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lxml import etree
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+Refuse = Callable[[etree._Element, str], None]
+
+
+def translate(processes: list[etree._Element], refuse: Refuse) -> None:
+    """Rewrite the executable ``processes`` in place; refuse what has no Camunda 7 meaning Baton runs."""
+    for process in processes:
+        for called in process.iter(f"{{{ZEEBE}}}calledElement"):
+            _called_element(_owner(called), called, refuse)
+        for decision in process.iter(f"{{{ZEEBE}}}calledDecision"):
+            _called_decision(_owner(decision), decision, refuse)
+        for decision in process.iter(f"{{{SPIFF}}}calledDecisionId"):
+            owner = _owner(decision)
+            decision_id = (decision.text or "").strip()
+            if owner is not None and decision_id:
+                owner.set(f"{{{CAMUNDA}}}decisionRef", decision_id)
+        for assignment in process.iter(f"{{{ZEEBE}}}assignmentDefinition"):
+            _assignment(_owner(assignment), assignment, refuse)
+        for loop in process.iter(f"{{{ZEEBE}}}loopCharacteristics"):
+            _loop(_owner(loop), loop, refuse)
+
+
+def _owner(el: etree._Element) -> etree._Element | None:
+    """The BPMN element whose extensionElements hold ``el``."""
+    extensions = el.getparent()
+    return extensions.getparent() if extensions is not None else None
+
+
+def _called_element(owner: etree._Element | None, called: etree._Element, refuse: Refuse) -> None:
+    if owner is None:
+        return
+    process_id = (called.get("processId") or "").strip()
+    if called.get("processIdExpression") or process_id.startswith("="):
+        refuse(owner, f"zeebe:calledElement {process_id or called.get('processIdExpression')!r} is a FEEL "
+                      "expression: Baton resolves the called process at deploy; name its id")
+    elif not process_id:
+        refuse(owner, "zeebe:calledElement has no processId: name the id of the process to call")
+    elif called.get("propagateAllParentVariables") == "false":
+        refuse(owner, "zeebe:calledElement propagateAllParentVariables=\"false\" is not supported: the called "
+                      "process starts with all the caller's variables")
+    else:
+        owner.set("calledElement", process_id)
+
+
+def _called_decision(owner: etree._Element | None, decision: etree._Element, refuse: Refuse) -> None:
+    if owner is None:
+        return
+    decision_id = (decision.get("decisionId") or "").strip()
+    if not decision_id or decision_id.startswith("="):
+        refuse(owner, f"zeebe:calledDecision decisionId {decision_id!r}: name the id of a decision deployed "
+                      "with the diagram (a FEEL decision id is not resolved by Baton)")
+        return
+    if decision.get("resultVariable"):
+        refuse(owner, f"zeebe:calledDecision resultVariable {decision.get('resultVariable')!r} is not supported: "
+                      "Baton sets each output column of the decision as a variable of its own; remove it")
+    owner.set(f"{{{CAMUNDA}}}decisionRef", decision_id)
+
+
+def _assignment(owner: etree._Element | None, assignment: etree._Element, refuse: Refuse) -> None:
+    if owner is None:
+        return
+    for attr in ("assignee", "candidateUsers", "candidateGroups"):
+        value = (assignment.get(attr) or "").strip()
+        if not value:
+            continue
+        if value.startswith("="):
+            refuse(owner, f"zeebe:assignmentDefinition {attr} {value!r} is a FEEL expression, which Baton does not "
+                          "evaluate for assignments yet; name the user or groups")
+            continue
+        owner.set(f"{{{CAMUNDA}}}{attr}", value)
+
+
+def _loop(owner: etree._Element | None, loop: etree._Element, refuse: Refuse) -> None:
+    characteristics = loop.getparent().getparent() if loop.getparent() is not None else None
+    if owner is None or characteristics is None:
+        return
+    task = characteristics.getparent()
+    where = task if task is not None else owner
+    collection = (loop.get("inputCollection") or "").strip()
+    name = collection[1:].strip() if collection.startswith("=") else ""
+    if not name.isidentifier():
+        refuse(where, f"zeebe:loopCharacteristics inputCollection {collection!r}: Baton loops over a variable "
+                      "(=items), not other FEEL; set the list in a variable first (an output mapping)")
+        return
+    if loop.get("outputCollection") or loop.get("outputElement"):
+        refuse(where, "zeebe:loopCharacteristics outputCollection/outputElement are not collected by Baton yet: "
+                      "each instance's variables reach the process instead")
+        return
+    characteristics.set(f"{{{CAMUNDA}}}collection", name)
+    element = (loop.get("inputElement") or "").strip()
+    if element:
+        characteristics.set(f"{{{CAMUNDA}}}elementVariable", element)
