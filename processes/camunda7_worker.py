@@ -40,7 +40,9 @@ def pay_invoice(task: ExternalTask) -> TaskResult:
 
 
 def notify_requester(task: ExternalTask) -> TaskResult:
-    return task.complete({"notified": True})
+    # "notice" is the task's input parameter (camunda:inputOutput), a local variable of the task:
+    # set again under that name it would stay local and end with the task, as in Camunda 7
+    return task.complete({"notified": True, "sentNotice": task.get_variable("notice")})
 
 
 HANDLERS = {"invoice-check": check_invoice, "invoice-pay": pay_invoice, "invoice-notify": notify_requester}

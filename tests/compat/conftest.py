@@ -31,6 +31,7 @@ COMPAT = Path(__file__).resolve().parent
 PYTHON_CLIENT = COMPAT / ".python"
 JS_CLIENT = COMPAT / "node_modules" / "camunda-external-task-client-js"
 WORKERS = COMPAT / "workers"
+DIAGRAM = PROCESSES / "camunda7_invoice.bpmn"
 ADMIN, OPERATOR, PASSWORD = "modeler-admin", "invoice-worker", "correct horse battery staple"
 
 
@@ -171,6 +172,8 @@ def baton(tmp_path_factory: pytest.TempPathFactory, camunda_clients: None) -> It
         setup.create_user(ADMIN, "admin", PASSWORD)
         setup.create_user(OPERATOR, "operator", PASSWORD)
         _, token = setup.create_token("operator", "compat")
+        # deployed here too, so any test may start it alone (the Modeler's test deploys it again)
+        setup.deploy([(DIAGRAM.name, DIAGRAM.read_bytes())], name="camunda7_invoice")
     finally:
         setup.close()
     port = _free_port()

@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 
 from tests.auth_helpers import csrf_of
-from tests.compat.conftest import ADMIN, PASSWORD, PYTHON_CLIENT, Baton, read_log, wait_log
+from tests.compat.conftest import ADMIN, DIAGRAM, PASSWORD, PYTHON_CLIENT, Baton, read_log, wait_log
 from tests.conftest import PROCESSES
 
-DIAGRAM = PROCESSES / "camunda7_invoice.bpmn"
 ENDED = ("completed", "compensated", "cancelled")
 
 
@@ -41,7 +40,7 @@ def test_modeler_deploy_and_start_instance_as_camunda_modeler_5_sends_them(worke
     rest = workers.engine_rest
     with httpx.Client(timeout=30, trust_env=False) as http:
         check = http.get(f"{rest}/deployment?maxResults=0", auth=auth, headers=headers)
-        assert check.status_code == 200 and check.json() == []
+        assert check.status_code == 200 and check.json() == []  # maxResults=0: an empty page, the server answers
         version = http.get(f"{rest}/version", auth=auth, headers=headers)
         assert version.status_code == 200 and version.json()["version"].startswith("7.")
 
@@ -119,6 +118,9 @@ def test_python_client_worker_from_processes_runs_the_invoice_diagram(workers: B
     notified = workers.wait(declined, lambda d: d["status"] in ENDED, what="its end")
     assert ("Event_wait_before_notice", "completed") in path(notified)
     assert ("Event_invoice_declined", "completed") in path(notified) and notified["variables"]["notified"] is True
+    # the notify task's input parameter (JUEL in text) reached the worker, and stayed local to the task
+    assert notified["variables"]["sentNotice"] == "Invoice INV-2 over 5000 was declined"
+    assert "notice" not in notified["variables"]
 
     # the BPMN error INVOICE_INVALID is caught by the boundary event, with the worker's variables
     rejected = workers.wait(invalid, lambda d: d["status"] in ENDED, what="its end")
