@@ -34,6 +34,9 @@ BATON_IDLE_TRANSACTION_SECONDS  PostgreSQL ends a Baton transaction left   ``60`
                                 locks go (docs/SCALING.md)
 BATON_JOB_LEASE_SECONDS         lease on a claimed job beyond the endpoint ``15``
                                 timeout (then the relay takes it back)
+BATON_CONTINUE_STEPS            a worker runs up to this many of an        ``50``
+                                instance's next service jobs itself, with
+                                no broker round trip (``0``: never)
 BATON_RETRY_BASE_SECONDS        first retry delay (doubles per attempt)    ``1.0``
 BATON_RELAY_INTERVAL_SECONDS    how often the relay re-sends stale jobs    ``2.0``
 BATON_RELAY_STALE_SECONDS       age after which a job nobody took is sent  ``30.0``
@@ -92,6 +95,7 @@ class Settings:
     max_xml_bytes: int = 10 * 1024 * 1024
     idle_transaction_seconds: float = 60.0
     job_lease_seconds: float = 15.0
+    continue_steps: int = 50
     retry_base_seconds: float = 1.0
     relay_interval_seconds: float = 2.0
     relay_stale_seconds: float = 30.0

@@ -48,7 +48,7 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20,
                                         connect_args=postgres_connect_args(idle_transaction_seconds))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(

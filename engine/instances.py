@@ -34,7 +34,7 @@ from .errors import (
     TaskNotFound,
 )
 from .in_process import InProcessRun
-from .jobs import JobTicket
+from .jobs import JobCall, JobTicket, take_new_job
 from .models import ActivityEvent, Incident, Job, ProcessInstance, utcnow
 from .search import check_business_key
 from .variables import check_variables
@@ -68,6 +68,10 @@ class Step:
     events: list[Note] = field(default_factory=list)
     tickets: list[JobTicket] = field(default_factory=list)
     status: str | None = None
+    #: Same-worker continuation: the worker that asks claims one service job this advance makes
+    #: (``next_call``) instead of sending it through the broker (``adapters.runner``).
+    take_next_for: str | None = None
+    next_call: JobCall | None = None
 
 
 def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
@@ -267,7 +271,9 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     tickets += outbox.schedule_timers(session, instance, workflow)
     tickets += outbox.publish_jobs(session, instance, workflow, changes)
     tickets += outbox.call_jobs(session, instance, workflow, changes)
-    instance.status = step.status or _status(session, instance, workflow)
+    instance.status = step.status or _status(session, instance, workflow, tickets)
+    if step.take_next_for is not None and instance.status == "running":
+        tickets = _take_next(engine, session, instance, step, tickets)
     now = utcnow()
     notes = list(step.events)
     if instance.status in ENDED and instance.ended_at is None:
@@ -284,6 +290,23 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     instance.revision += 1
     instance.updated_at = now
     session.flush()
+    return tickets
+
+
+def _take_next(engine: Engine, session: Session, instance: ProcessInstance, step: Step,
+               tickets: list[JobTicket]) -> list[JobTicket]:
+    """Claim the first due service job of this advance for ``step.take_next_for``; it is not announced."""
+    for ticket in tickets:
+        if ticket.kind != "service" or ticket.eta_seconds or ticket.instance_id != instance.id:
+            continue
+        job = next((o for o in session.new if isinstance(o, Job) and o.id == ticket.id), None)
+        if job is None:
+            job = session.get(Job, ticket.id)  # flushed already (an earlier statement autoflushed)
+        if job is None or job.status != "pending":
+            continue
+        assert step.take_next_for is not None
+        step.next_call = take_new_job(engine, job, step.take_next_for, instance.trace_id)
+        return [t for t in tickets if t is not ticket]
     return tickets
 
 
@@ -334,14 +357,21 @@ def _record_in_order(session: Session, instance: ProcessInstance, notes: list[No
     for _, row in sorted(rows, key=lambda r: r[0]):
         instance.event_seq += 1
         ordered.append({**row, "instance_id": instance.id, "seq": instance.event_seq})
-    session.execute(insert(ActivityEvent), ordered)
+    with session.no_autoflush:  # the new event_seq goes out with the state, in the advance's one UPDATE
+        session.execute(insert(ActivityEvent), ordered)
 
 
-def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> str:
+def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, tickets: list[JobTicket]) -> str:
     if workflow.completed:
         return "compensated" if workflow.compensation is not None and workflow.compensation.ran else "completed"
     if instance.status == "suspended":  # only resume lifts it (a call in flight may still finish)
         return "suspended"
+    # The common step (a job done, the next one made) needs no query: incidents are opened and
+    # resolved only under this row lock, so a running or waiting instance had none before this
+    # advance, and an advance that touched none has none after it; a new job is an active one.
+    if (instance.status in ("running", "waiting") and any(t.kind != "timer" for t in tickets)
+            and not any(isinstance(o, Incident) for o in (*session.new, *session.identity_map.values()))):
+        return "running"
     open_incident = exists().where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
     active_job = exists().where(Job.instance_id == instance.id, Job.status.in_(("pending", "running", "waiting")),
                                 Job.kind.not_in(("timer", "external")))  # an external worker is outside

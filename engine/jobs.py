@@ -89,18 +89,11 @@ def _claim(engine: Engine, job_id: str, owner: str) -> JobCall | None:
         job = session.get(Job, job_id)
         if job is None or job.status not in ("pending", "running") or job.kind == "external":
             return None  # an external task is fetched by its worker (external_tasks.py), never run here
-        payload = job.payload or {}
-        endpoint = None
-        if payload.get("endpoint"):
-            endpoint = Endpoint.from_dict(payload["endpoint"])
-        elif job.topic:
-            endpoint = engine.endpoints.resolve(job.topic)
-        timeout = endpoint.timeout if endpoint else 30.0
-        lease = now + timedelta(seconds=timeout + engine.settings.job_lease_seconds)
+        endpoint = _endpoint(engine, job)
         suspended = exists().where(ProcessInstance.id == Job.instance_id, ProcessInstance.status == "suspended")
         claimed = session.execute(  # not for a suspended instance: resume sends it again
             update(Job).where(Job.id == job_id, _claimable(now), ~suspended, Job.attempts < Job.max_attempts)
-            .values(status="running", lock_owner=owner, locked_until=lease,
+            .values(status="running", lock_owner=owner, locked_until=lease_until(engine, endpoint, now),
                     attempts=Job.attempts + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -109,15 +102,49 @@ def _claim(engine: Engine, job_id: str, owner: str) -> JobCall | None:
                 return None
             due = session.scalar(select(Job.id).where(Job.id == job_id, _claimable(now), ~suspended))
             return _EXHAUSTED if due else None
-        attempt = job.attempts + 1  # what the UPDATE just wrote
-        engine._job_instances.put(job.id, job.instance_id)
-        metrics.job_claimed(job.kind, job.status, job.next_run_at, now, attempt)  # status: before the UPDATE
-        return JobCall(
-            job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, kind=job.kind, topic=job.topic,
-            endpoint=endpoint, variables=payload.get("variables", {}),
-            idempotency_key=job.idempotency_key, attempt=attempt,
-            traceparent=logs.job_traceparent(job), payload=payload,
-        )
+        previous_status = job.status
+        session.expunge(job)  # the UPDATE wrote the claim; the copy below is only read
+        job.attempts += 1
+        return _call(engine, job, endpoint, now, previous_status=previous_status)
+
+
+def take_new_job(engine: Engine, job: Job, owner: str, trace_id: str | None) -> JobCall:
+    """Claim for ``owner`` a job that the caller's advance has just made (same-worker continuation,
+    ``adapters.runner``): it is written ``running`` and leased like any claim, in that advance."""
+    now = utcnow()
+    endpoint = _endpoint(engine, job)
+    job.status, job.lock_owner, job.locked_until = "running", owner, lease_until(engine, endpoint, now)
+    job.attempts = (job.attempts or 0) + 1
+    job.updated_at = now
+    if job.next_run_at is None:
+        job.next_run_at = now
+    if job.trace_id is None and trace_id is not None:
+        job.trace_id = trace_id
+    return _call(engine, job, endpoint, now, previous_status="pending")
+
+
+def _endpoint(engine: Engine, job: Job) -> Endpoint | None:
+    payload = job.payload or {}
+    if payload.get("endpoint"):
+        return Endpoint.from_dict(payload["endpoint"])
+    return engine.endpoints.resolve(job.topic) if job.topic else None
+
+
+def lease_until(engine: Engine, endpoint: Endpoint | None, now: Any) -> Any:
+    """The lease of a claim: the endpoint's timeout plus ``BATON_JOB_LEASE_SECONDS``."""
+    return now + timedelta(seconds=(endpoint.timeout if endpoint else 30.0) + engine.settings.job_lease_seconds)
+
+
+def _call(engine: Engine, job: Job, endpoint: Endpoint | None, now: Any, *, previous_status: str) -> JobCall:
+    engine._job_instances.put(job.id, job.instance_id)
+    metrics.job_claimed(job.kind, previous_status, job.next_run_at, now, job.attempts)
+    payload = job.payload or {}
+    return JobCall(
+        job_id=job.id, instance_id=job.instance_id, element_id=job.element_id, kind=job.kind, topic=job.topic,
+        endpoint=endpoint, variables=payload.get("variables", {}),
+        idempotency_key=job.idempotency_key, attempt=job.attempts,
+        traceparent=logs.job_traceparent(job), payload=payload,
+    )
 
 
 def release_job(engine: Engine, job_id: str, owner: str) -> None:

@@ -21,7 +21,7 @@ from ._bpmn.workflow import BatonWorkflow
 from .db import database_unavailable
 from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, JobNotHeld, RetryableFailure
 from .instances import ENDED, Note, Step, _job_instance, _lock, _record, advance, check_variables, start
-from .jobs import JobTicket
+from .jobs import JobCall, JobTicket
 from .models import Incident, Job, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
@@ -67,9 +67,28 @@ def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None, *,
 
     With ``owner`` (and ``attempt``), the result is taken only from the worker that holds the job
     for that attempt: a late worker whose lease ran out gets :class:`JobNotHeld` and changes nothing."""
+    return _complete(engine, job_id, result, owner, attempt, take_next=False)[0]
+
+
+def complete_job_and_take_next(engine: Engine, job_id: str, result: dict[str, Any] | None, *,
+                               owner: str, attempt: int | None = None) -> JobCall | None:
+    """:func:`complete_job`, and claim for ``owner`` the service job the instance makes next, if
+    it makes one due now: the worker runs it right after this commit, with no broker round trip
+    (it is ``running`` and leased in the job table like any claim, so a worker that dies with it
+    loses it to the relay). None when there is no such job; the others go to the broker as usual."""
+    return _complete(engine, job_id, result, owner, attempt, take_next=True)[1]
+
+
+def _complete(engine: Engine, job_id: str, result: dict[str, Any] | None, owner: str | None,
+              attempt: int | None, *, take_next: bool) -> tuple[str | None, JobCall | None]:
     result = check_variables(result or {})
+    steps: list[Step] = []
+
     def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
         require_holder(job, owner, attempt)
+        if take_next:
+            step.take_next_for = owner
+            steps.append(step)
         task = workflow.find_task(job.task_id)
         job.settle("done", result)
         if task is None or task.state != TaskState.STARTED:
@@ -77,7 +96,8 @@ def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None, *,
         task.data.update(result)
         task.complete()
 
-    return _advance_job(engine, job_id, act)
+    status = _advance_job(engine, job_id, act)
+    return status, (steps[-1].next_call if steps else None)
 
 
 def fail_job(engine: Engine, job_id: str, failure: EndpointFailure, *,

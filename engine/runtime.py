@@ -150,6 +150,7 @@ class Engine:
     )
     from .outcomes import (  # noqa: E402
         complete_job,
+        complete_job_and_take_next,
         fail_job,
         finish_publish,
         fire_timer,

@@ -164,7 +164,9 @@ def test_the_stored_state_of_a_long_loop_stays_the_same_size(settings_factory, i
     from adapters.runner import run_job
     from engine.models import ProcessInstance
 
-    engine = inline_engine_factory(settings_factory(endpoints=BENCH_ENDPOINTS, commit_every_step=True))
+    # every turn its own job and run_job (no same-worker continuation), so each can be measured
+    engine = inline_engine_factory(settings_factory(endpoints=BENCH_ENDPOINTS, commit_every_step=True,
+                                                    continue_steps=0))
     loop = ROOT / "bench" / "long_loop.bpmn"
     engine.deploy([(loop.name, loop.read_bytes())])
     instance_id = engine.start("long_loop", {"i": 0, "n": 240})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import PROCESSES, baton_cli
 
@@ -17,6 +18,12 @@ def effects(services: str, path: str) -> list[dict]:
 
 def calls(services: str) -> list[dict]:
     return httpx.get(f"{services}/_control/calls").json()["calls"]
+
+
+@pytest.fixture
+def stepwise_engine(settings_factory, services, inline_engine_factory):  # type: ignore[no-untyped-def]
+    """Each ``run_job`` runs one job (no same-worker continuation): the test stops between steps."""
+    return inline_engine_factory(settings_factory(continue_steps=0))
 
 
 def test_a_failed_shipment_refunds_and_releases_once_newest_first(inline_engine, services):
@@ -59,15 +66,15 @@ def test_a_successful_saga_compensates_nothing(inline_engine, services):
     assert [c["path"] for c in calls(services)] == ["/payment/charge", "/inventory/reserve", "/shipping/create"]
 
 
-def test_pending_path_of_a_running_saga(inline_engine, services):
-    deploy(inline_engine, "order_saga.bpmn")
-    instance_id = inline_engine.start("order_saga", {"amount": 5})
-    driver = inline_engine.driver
+def test_pending_path_of_a_running_saga(stepwise_engine, services):
+    deploy(stepwise_engine, "order_saga.bpmn")
+    instance_id = stepwise_engine.start("order_saga", {"amount": 5})
+    driver = stepwise_engine.driver
     from adapters.runner import run_job
 
     for _ in range(2):  # charge, then reserve; the shipment job stays queued
-        run_job(inline_engine, driver.queue.popleft().id, "test")
-    path = inline_engine.get_compensation(instance_id)
+        run_job(stepwise_engine, driver.queue.popleft().id, "test")
+    path = stepwise_engine.get_compensation(instance_id)
     assert path["status"] == "running" and path["executed"] == []
     assert path["pending"] == [{"scope": "order_saga", "steps": [
         {"activity": "reserve_inventory", "handler": "release_inventory", "iteration": 1},
@@ -107,23 +114,23 @@ def test_show_json_carries_the_compensation_path(inline_engine, services, settin
     assert [s["handler"] for s in doc["compensation"]["executed"]] == ["release_inventory", "refund_payment"]
 
 
-def test_a_saga_mid_compensation_survives_a_restart_of_the_engine(inline_engine, services, settings_factory):
+def test_a_saga_mid_compensation_survives_a_restart_of_the_engine(stepwise_engine, services, settings_factory):
     """The compensation frames are part of the stored state: a fresh engine (another process, a
     restarted worker) restores them without the in-process cache."""
     from adapters.runner import InlineDriver, run_job
     from engine import Engine
 
-    deploy(inline_engine, "order_saga.bpmn")
+    deploy(stepwise_engine, "order_saga.bpmn")
     httpx.post(f"{services}/_control/fail", json={"path": "/shipping/create", "mode": "bpmn_error",
                                                    "code": "SHIPPING_UNAVAILABLE", "count": -1})
-    instance_id = inline_engine.start("order_saga", {"amount": 9})
-    queue = inline_engine.driver.queue
+    instance_id = stepwise_engine.start("order_saga", {"amount": 9})
+    queue = stepwise_engine.driver.queue
     for _ in range(3):  # charge, reserve, the failing shipment: compensation starts, release is queued
-        run_job(inline_engine, queue.popleft().id, "first")
-    assert inline_engine.get_compensation(instance_id)["executed"][0]["status"] == "compensating"
+        run_job(stepwise_engine, queue.popleft().id, "first")
+    assert stepwise_engine.get_compensation(instance_id)["executed"][0]["status"] == "compensating"
 
     driver = InlineDriver()
-    fresh = Engine(inline_engine.settings, notifier=driver.notify)
+    fresh = Engine(stepwise_engine.settings, notifier=driver.notify)
     driver.engine = fresh
     assert fresh.get_compensation(instance_id)["executed"][0]["handler"] == "release_inventory"
     for ticket in list(queue):
