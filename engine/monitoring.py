@@ -296,6 +296,7 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
             .where(ActivityEvent.instance_id == instance_id).order_by(ActivityEvent.seq)).all()
         open_incidents = set(session.scalars(select(Incident.element_id).where(
             Incident.instance_id == instance_id, Incident.resolved_at.is_(None))))
+        ever_incident = set(session.scalars(select(Incident.element_id).where(Incident.instance_id == instance_id)))
         status, revision = instance.status, instance.revision
     elements: dict[str, dict[str, Any]] = {}
     task_last: dict[str, str] = {}
@@ -328,6 +329,10 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
     for element_id, info in elements.items():
         tasks = [t for t, e in task_element.items() if e == element_id]
         last = task_last.get(latest_task.get(element_id, ""), "")
+        if latest_task.get(element_id) in errored and element_id not in ever_incident and last != "failed":
+            # a BPMN error the diagram caught (boundary event, event sub-process): a handled path, not a failure
+            info["state"] = "caught"
+            continue
         if element_id in open_incidents or last == "failed" or latest_task.get(element_id) in errored:
             info["state"] = "failed"
         elif any(task_last.get(t) in _ACTIVE_EVENTS for t in tasks):

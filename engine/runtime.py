@@ -190,4 +190,4 @@ class Engine:
         list_user_tasks,
     )
     from .variable_edits import edit_variables  # noqa: E402
-    from .version_migration import element_kinds, migrate_instances, migration_plan  # noqa: E402
+    from .version_migration import element_kinds, latest_version, migrate_instances, migration_plan  # noqa: E402

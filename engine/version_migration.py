@@ -235,3 +235,9 @@ def element_kinds(engine: Engine, key: str, version: int) -> dict[str, str]:
     with engine.db.reading() as session:
         definition_id = get_definition(session, key, version).id
     return _elements(engine._spec(definition_id))
+
+
+def latest_version(engine: Engine, key: str) -> int:
+    """The newest version of ``key`` (what a "migrate to the latest" offer names)."""
+    with engine.db.reading() as session:
+        return get_definition(session, key).version

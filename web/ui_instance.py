@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -31,8 +32,9 @@ from .ui import engine, int_arg, ui
 from .ui_tasks import acting_user
 
 log = logging.getLogger("baton.ui")
-PANELS = ("summary", "actions", "children", "variables", "incidents", "jobs")
-DRAFT_KEY = "baton_instance_draft"  # a refused form's input ("message" or "complete"), shown again once
+PANELS = ("summary", "actions", "changes", "children", "variables", "incidents", "jobs", "timeline")
+DRAFT_KEY = "baton_instance_draft"  # a refused form's input ("message", "complete", "variables"...), shown once
+TIMELINE_BARS = 200  # the newest runs drawn; the durations API has them all
 HISTORY_PAGE = 100
 
 
@@ -69,7 +71,55 @@ def load(instance_id: str) -> dict[str, Any]:
     except InstanceNotFound:
         abort(404, description=f"There is no instance with the id '{instance_id}'.")
     view["user_tasks"] = eng.list_user_tasks(instance_id=instance_id)
+    view["timeline"] = timeline(eng.instance_durations(instance_id))
+    view["changes"] = change_options(eng, doc, view)
     return {"doc": doc, "view": view, "token": token, "compensation": compensation(eng, instance_id)}
+
+
+def change_options(eng: Engine, doc: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """What the change forms offer: the tokens to cancel, the elements to start at, a newer version."""
+    key, version = doc["definition"]["key"], doc["definition"]["version"]
+    kinds = eng.element_kinds(key, version)
+    tokens = sorted(e for e, info in view["elements"].items()
+                    if info["state"] in ("active", "failed") and kinds.get(e) not in (None, "BoundaryEvent"))
+    startable = sorted(e for e, kind in kinds.items() if kind not in ("StartEvent", "BoundaryEvent"))
+    return {"tokens": tokens, "startable": startable, "latest_version": eng.latest_version(key)}
+
+
+def timeline(durations: dict[str, Any]) -> dict[str, Any]:
+    """The Gantt bars: each run's offset and width in percent of the instance's time so far."""
+    instance = durations["instance"]
+    total = max(instance["duration_ms"] or 0, 1)
+    start = _ms(instance["started_at"])
+    bars = []
+    for run in durations["runs"][-TIMELINE_BARS:]:
+        left = max(0.0, min(100.0, (_ms(run["started_at"]) - start) / total * 100))
+        width = max(0.4, min(100.0 - left, (run["duration_ms"] or 0) / total * 100))
+        bars.append({**run, "left": round(left, 3), "width": round(width, 3), "took": took(run["duration_ms"])})
+    return {"bars": bars, "total": took(instance["duration_ms"]), "running": instance["running"],
+            "started_at": instance["started_at"], "ended_at": instance["ended_at"],
+            "elements": durations["elements"][:10], "hidden": max(0, len(durations["runs"]) - TIMELINE_BARS),
+            "truncated": durations["truncated"]}
+
+
+def _ms(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp() * 1000
+
+
+def took(ms: int | None) -> str:
+    """A duration as people read it: 850 ms, 3.2 s, 4 min 05 s, 2 h 03 min."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def diagram_state(data: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +206,7 @@ def complete_task(instance_id: str) -> Response:
     element_id = request.form.get("element", "")
     raw = request.form.get("variables", "")
     try:
-        variables = _json_object(raw, "variables")
+        variables = json_object(raw, "variables")
         found = [t for t in engine().list_user_tasks(instance_id=instance_id) if t["element_id"] == element_id]
         if found:
             engine().complete_user_task_by_id(found[0]["id"], variables, acting_user())
@@ -194,7 +244,7 @@ def resume_instance(instance_id: str) -> Response:
     return _back(instance_id)
 
 
-def _json_object(raw: str, what: str) -> dict[str, Any]:
+def json_object(raw: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw.strip() or "{}")
     except ValueError as exc:
@@ -221,8 +271,8 @@ def send_message(instance_id: str) -> Response:
     try:
         if not name:
             raise ValueError("Give the message's name.")
-        correlation = _json_object(draft["correlation"], "correlation keys")
-        variables = _json_object(draft["variables"], "variables")
+        correlation = json_object(draft["correlation"], "correlation keys")
+        variables = json_object(draft["variables"], "variables")
         ttl = _seconds(draft["ttl"])
         result = engine().correlate(name, correlation=correlation, variables=variables,
                                     business_key=draft["business_key"].strip() or None, ttl_seconds=ttl)
@@ -240,3 +290,6 @@ def send_message(instance_id: str) -> Response:
         flash(f"Message {name}: {result.get('result')}"
               f"{' until ' + result['expires_at'][:19] if result.get('expires_at') else ''}.", "ok")
     return _back(instance_id)
+
+
+from . import ui_changes, ui_incident  # noqa: E402,F401  (their routes join ``ui``)

@@ -31,9 +31,22 @@
       '</ol>';
   }
 
+  // Cancelled elements and caught BPMN errors say so in words too: a colour alone is easy to misread.
+  function badges() {
+    const registry = viewer.get('elementRegistry');
+    const overlays = viewer.get('overlays');
+    const words = { cancelled: 'cancelled', caught: 'error caught' };
+    Object.entries(state.elements || {}).forEach(([id, info]) => {
+      if (!words[info.state] || !registry.get(id)) return;
+      overlays.add(id, 'baton', { position: { top: -12, right: 8 },
+        html: `<span class="baton-state-badge ${info.state}" data-state="${info.state}">${words[info.state]}</span>` });
+    });
+  }
+
   function paint() {
     if (!ready) return;
     Baton.paint(viewer, state);
+    badges();
     const comp = state.compensation;
     const canPend = !!(comp && comp.pending && comp.pending.length && !ENDED.includes(state.status));
     pendingToggle.hidden = !canPend;
@@ -61,7 +74,9 @@
       if (!el) return;
       // Never wipe what the operator is typing; take the update on a later tick instead.
       const typing = el.contains(document.activeElement) && document.activeElement !== document.body;
-      const filled = [...el.querySelectorAll('textarea, input:not([type=hidden])')].some((f) => f.value);
+      // a box with a value that is only its option (a checkbox's) counts once it is ticked
+      const filled = [...el.querySelectorAll('textarea, input:not([type=hidden]), select')].some((f) =>
+        (f.type === 'checkbox' || f.type === 'radio') ? f.checked : f.value);
       if (typing || filled) { skipped = true; return; }
       el.innerHTML = data.panels[name];
     });
