@@ -144,27 +144,42 @@ def fetch_and_lock(engine: Engine, worker_id: str, topics: list[TopicRequest], m
         pause = min(pause * 2, POLL_MAX)
 
 
+def _wanted(topic: TopicRequest) -> Any:
+    """The SQL side of one topic's filters (the process-variable filter is checked on the rows)."""
+    found = [Job.topic == topic.name]
+    if topic.business_key is not None:
+        found.append(ProcessInstance.business_key == topic.business_key)
+    if topic.definition_key is not None:
+        found.append(ProcessDefinition.key == topic.definition_key)
+    return and_(*found)
+
+
 def _fetch_once(engine: Engine, worker_id: str, topics: list[TopicRequest], max_tasks: int,
                 use_priority: bool) -> list[ExternalTask]:
-    by_name: dict[str, list[TopicRequest]] = {}
-    for topic in topics:
-        by_name.setdefault(topic.name, []).append(topic)
     now = utcnow()
     query = (select(*_columns()).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
              .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-             .where(Job.kind == "external", Job.topic.in_(list(by_name)), _claimable(now),
+             .where(Job.kind == "external", or_(*(_wanted(t) for t in topics)), _claimable(now),
                     ProcessInstance.status != "suspended")
-             .order_by(Job.created_at))
+             .order_by(Job.created_at)
+             .limit(500 if use_priority else max_tasks + CANDIDATE_SLACK))
+    # An empty poll reads only: no write transaction (SQLite's is the whole database) until
+    # there is something to lock.
+    with engine.db.reading() as session:
+        candidates = [(row[0].id, row[0].topic) for row in session.execute(query).all()
+                      if any(_matches(row, t) for t in topics if t.name == row[0].topic)]
+    if not candidates:
+        return []
     locked: list[ExternalTask] = []
     with engine.db.transaction() as session:
-        rows = session.execute(query.limit(500 if use_priority else max_tasks + CANDIDATE_SLACK)).all()
+        rows = session.execute(query.where(Job.id.in_([c[0] for c in candidates]))).all()
         if use_priority:  # highest priority first; equal ones oldest first (the sort is stable)
             rows.sort(key=lambda r: -int((r[0].payload or {}).get("priority") or 0))
         for row in rows:
             if len(locked) >= max_tasks:
                 break
             job = row[0]
-            topic = next((t for t in by_name[job.topic] if _matches(row, t)), None)
+            topic = next((t for t in topics if t.name == job.topic and _matches(row, t)), None)
             if topic is None:
                 continue
             until = now + timedelta(seconds=topic.lock_seconds)
