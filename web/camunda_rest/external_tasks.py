@@ -87,7 +87,7 @@ def locked_task(task: ExternalTask) -> dict[str, Any]:
 def fetch_and_lock() -> Response:
     data = body()
     worker = _worker(data)
-    max_tasks = _int(data, "maxTasks", required=True) or 0
+    max_tasks = _int(data, "maxTasks", 0) or 0  # Camunda: an int that defaults to 0 (nothing fetched)
     wait_ms = _int(data, "asyncResponseTimeout", 0) or 0
     if wait_ms < 0 or wait_ms > 1_800_000:
         raise _invalid("asyncResponseTimeout must be between 0 and 1800000 milliseconds")
