@@ -20,17 +20,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-$(VENDOR_STAMP): package.json package-lock.json web/bundles/modeler.js
+$(VENDOR_STAMP): package.json package-lock.json web/bundles/modeler.js web/bundles/decision.js
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	cp $(BPMN_DIST)/bpmn-navigated-viewer.production.min.js $(BPMN_DIST)/bpmn-modeler.production.min.js $(VENDOR)/
 	cp -R $(BPMN_DIST)/assets $(VENDOR)/assets
 	cp node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/assets/
-	cp node_modules/dmn-js/dist/dmn-viewer.production.min.js $(VENDOR)/
 	mkdir -p $(VENDOR)/dmn && cp -R node_modules/dmn-js/dist/assets/. $(VENDOR)/dmn/
-	# the properties panel ships no browser bundle: esbuild makes one with bpmn-js's Modeler
-	node_modules/.bin/esbuild web/bundles/modeler.js --bundle --minify --format=iife --target=es2020 \
-		--log-level=warning --outfile=$(VENDOR)/baton-modeler.js
+	# the properties panel ships no browser bundle, and dmn-js's carries Inferno's development
+	# build: esbuild makes both (web/bundles/)
+	for entry in modeler decision; do \
+		node_modules/.bin/esbuild web/bundles/$$entry.js --bundle --minify --format=iife --target=es2020 \
+			--define:process.env.NODE_ENV='"production"' --log-level=warning \
+			--outfile=$(VENDOR)/baton-$$entry.js || exit 1; \
+	done
 	touch $@
 
 vendor: $(VENDOR_STAMP)

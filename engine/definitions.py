@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ._bpmn import events
 from ._bpmn.reading import read_deployment
+from .decisions import store_decision_sources
 from .errors import DefinitionNotFound, DeploymentError
 from .models import Deployment, ProcessDefinition
 
@@ -72,6 +73,8 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
             session.add(definition)
             session.flush()
             results.append(DeployedDefinition(definition.key, definition.version, definition.id, True))
+        if deployment is not None:
+            store_decision_sources(session, deployment.id, files)
     return results
 
 

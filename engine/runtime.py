@@ -169,6 +169,7 @@ class Engine:
         open_tasks,
     )
     from .retention import prune_history  # noqa: E402
+    from .decisions import get_decision, list_decisions  # noqa: E402
     from .trace import record_bus_event, trace  # noqa: E402
     from .users import (  # noqa: E402
         authenticate,

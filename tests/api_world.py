@@ -34,6 +34,7 @@ class World:
         return {"key": "order_fulfillment", "version": 1, "instance_id": self.waiting, "element_id":
                 "review_application", "task_id": self.task, "incident_id": self.incident, "token_id": self.token_id,
                 "name": self.user, "deployment_id": self.deployment, "file_name": "order_fulfillment.bpmn",
+                "decision_id": "shipping_costs",  # none deployed: a reader gets a 404, a refused caller less
                 "definition_id": self.engine.list_definitions()[0]["versions"][0]["id"]}  # /engine-rest
 
 

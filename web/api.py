@@ -95,4 +95,4 @@ def overview() -> Response:
     return jsonify({**eng.monitor_overview(), "workers": eng.worker_health()})
 
 
-from . import api_admin, api_bulk, api_definitions, api_instances, api_trace  # noqa: E402,F401  (their routes join ``api``)
+from . import api_admin, api_bulk, api_decisions, api_definitions, api_instances, api_trace  # noqa: E402,F401  (their routes join ``api``)

@@ -109,6 +109,16 @@ SCHEMAS: dict[str, Schema] = {
                      "outcome": {"type": ["string", "null"], "description":
                                  "consumed: delivered, started, buffered or dead_lettered"},
                      "correlation": OBJ, "business_key": NSTR, "at": TIME}),
+    "DecisionRow": obj({"decision_id": STR, "name": NSTR, "file_name": STR, "versions": INT, "deployed_at": TIME}),
+    "Decision": obj({
+        "decision_id": STR, "name": NSTR, "table_id": NSTR, "file_name": STR, "deployment_id": STR,
+        "deployed_at": TIME, "xml": {"type": "string", "description": "the DMN file as deployed (newest)"},
+        "evaluations": {"type": "array", "items": obj({
+            "instance_id": STR, "seq": INT, "element_id": STR, "definition": ref("DefinitionRef"), "at": TIME,
+            "rules": {"type": "array", "items": STR, "description": "ids of the rules that matched"},
+            "rows": {"type": "array", "items": INT, "description": "their 1-based row numbers"},
+            "inputs": {"type": "object", "description": "each input's label and the value it had"},
+            "hit_policy": NSTR})}}),
     "Trace": obj({
         "key": STR, "truncated": BOOL,
         "instances": {"type": "array", "items": obj({
@@ -447,6 +457,11 @@ _OPS = [
                           "watches (`[watch.*]`), found by the values of their correlation keys and business "
                           "key; instances are those the events came from or resumed, and those with that "
                           "business key."),
+    Operation("api.list_decisions", "definitions", "Decisions deployed (DMN files deployed with their diagrams)",
+              {200: ("Every decision id, newest file.", items_of(ref("DecisionRow")), "application/json")}),
+    Operation("api.get_decision", "definitions", "A decision table as deployed, and what its evaluations matched",
+              {200: ok("The newest DMN XML and the latest evaluations, newest first.", "Decision"), 404: PROBLEMS},
+              [path("decision_id", "the DMN decision's id", "shipping_costs")]),
     # users and tokens
     Operation("api.list_users", "admin", "Users", {200: ("Users.", items_of(ref("User")), "application/json")}),
     Operation("api.create_user", "admin", "Create a user (who logs in to the UI)", {201: ok("Created.", "User")},

@@ -299,4 +299,4 @@ def changes() -> Response:
 
 
 # The other pages register their routes on ``ui`` when imported.
-from . import ui_admin, ui_definitions, ui_instance, ui_tasks, ui_trace  # noqa: E402,F401
+from . import ui_admin, ui_decisions, ui_definitions, ui_instance, ui_tasks, ui_trace  # noqa: E402,F401

@@ -25,6 +25,8 @@ from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser as Cam
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask as CamundaBusinessRuleTask
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageDefinition
 
+from . import decision_record
+
 
 class StartEventParser(CamundaStartEventParser):
     def create_task(self) -> Any:
@@ -84,10 +86,13 @@ class BusinessRuleTask(CamundaBusinessRuleTask):
 
     def _run_hook(self, my_task: Any) -> Any:
         table = self.dmnEngine.decision_table
-        if table.hit_policy != "COLLECT" and not self.dmnEngine.decide(my_task):
-            inputs = ", ".join(f"{i.label or i.expression}={_peek(my_task, i.expression)!r}" for i in table.inputs)
+        matched = self.dmnEngine.decide(my_task)
+        inputs = {i.label or i.expression: _peek(my_task, i.expression) for i in table.inputs}
+        if table.hit_policy != "COLLECT" and not matched:
+            shown = ", ".join(f"{name}={value!r}" for name, value in inputs.items())
             raise WorkflowTaskException(f"decision {table.name or table.id!r} matched no rule "
-                                        f"(hit policy {table.hit_policy}) for {inputs}", task=my_task)
+                                        f"(hit policy {table.hit_policy}) for {shown}", task=my_task)
+        decision_record.remember(my_task, table, matched, inputs)  # the history row shows what matched
         return super()._run_hook(my_task)
 
 

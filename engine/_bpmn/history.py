@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from . import decision_record
 from .compensation import CANCELLED_TRANSACTION, SYNTHETIC_PREFIX
 from .workflow import BatonWorkflow
 
@@ -101,9 +102,11 @@ class Tracker:
         spec = task.task_spec
 
         def add(event: str, order_bias: float = 0.0) -> None:
+            decided = decision_record.evaluation(task) if event == "completed" else None
             self.pending.append(Change(
                 at=at, element_id=spec.bpmn_id, element_type=element_type(task), name=spec.bpmn_name,
                 event=event, task_id=str(task.id), order=task.last_state_change + order_bias,
+                details={"decision": decided} if decided else None,
             ))
 
         if new & _ACTIVE and not was_active:

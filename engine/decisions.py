@@ -1,0 +1,103 @@
+"""Decision tables as deployed, and what each evaluation of them decided.
+
+A deployment keeps each DMN file's XML (:func:`store_decision_sources`, called by ``deploy``) so
+the UI can draw the table with dmn-js. Every evaluation is the ``completed`` history row of its
+business rule task, whose details carry ``{"decision": {"table_id", "hit_policy", "rules",
+"rows", "inputs"}}`` (``engine/_bpmn/decision_record.py``): the rules that matched, by id, which
+the decision page highlights.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ._bpmn.checks import DMN_NAMESPACES
+from .errors import NotFound
+from .models import ActivityEvent, DecisionSource, ProcessDefinition, ProcessInstance
+
+if TYPE_CHECKING:
+    from .runtime import Engine
+
+#: Evaluations a decision page lists, newest first.
+EVALUATIONS_MAX = 50
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="milliseconds") if value else None
+
+
+def store_decision_sources(session: Session, deployment_id: str, files: list[tuple[str, bytes]]) -> int:
+    """Keep the DMN files of a deployment (already checked by the deploy); return how many."""
+    stored = 0
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    for file_name, data in files:
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            continue
+        if not etree.QName(root).namespace or not etree.QName(root).namespace.startswith(DMN_NAMESPACES):
+            continue
+        decision = root.find("{*}decision")
+        if decision is None or not decision.get("id"):
+            continue
+        table = decision.find("{*}decisionTable")
+        session.add(DecisionSource(
+            deployment_id=deployment_id, decision_id=decision.get("id"),
+            table_id=table.get("id") if table is not None else None, name=decision.get("name"),
+            file_name=file_name[:300], source_xml=data.decode("utf-8", errors="replace")))
+        stored += 1
+    return stored
+
+
+def list_decisions(engine: Engine) -> list[dict[str, Any]]:
+    """Every decision id with its newest deployed file and how many deployments carried it."""
+    with engine.db.reading() as session:
+        rows = session.execute(select(DecisionSource.decision_id, func.count(), func.max(DecisionSource.created_at))
+                               .group_by(DecisionSource.decision_id).order_by(DecisionSource.decision_id)).all()
+        found = []
+        for decision_id, versions, _newest in rows:
+            latest = _latest(session, decision_id)
+            found.append({"decision_id": decision_id, "name": latest.name, "file_name": latest.file_name,
+                          "versions": versions, "deployed_at": _iso(latest.created_at)})
+        return found
+
+
+def _latest(session: Session, decision_id: str) -> DecisionSource:
+    row = session.scalars(select(DecisionSource).where(DecisionSource.decision_id == decision_id)
+                          .order_by(DecisionSource.created_at.desc(), DecisionSource.id).limit(1)).first()
+    if row is None:
+        raise NotFound(f"no decision {decision_id!r} was deployed (a DMN file deployed with its diagram)")
+    return row
+
+
+def get_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
+    """The decision's newest DMN XML and its latest evaluations, each with the rules that matched."""
+    with engine.db.reading() as session:
+        source = _latest(session, decision_id)
+        deployments = select(DecisionSource.deployment_id).where(DecisionSource.decision_id == decision_id)
+        rows = session.execute(
+            select(ActivityEvent, ProcessDefinition.key, ProcessDefinition.version)
+            .join(ProcessInstance, ProcessInstance.id == ActivityEvent.instance_id)
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            .where(ProcessDefinition.deployment_id.in_(deployments),
+                   ActivityEvent.element_type == "BusinessRuleTask", ActivityEvent.event == "completed")
+            .order_by(ActivityEvent.at.desc()).limit(EVALUATIONS_MAX * 4)).all()
+        evaluations = []
+        for event, key, version in rows:
+            decided = (event.details or {}).get("decision")
+            if not decided or (source.table_id and decided.get("table_id") != source.table_id):
+                continue  # another decision's task, in the same deployment
+            evaluations.append({"instance_id": event.instance_id, "seq": event.seq, "element_id": event.element_id,
+                                "definition": {"key": key, "version": version}, "at": _iso(event.at),
+                                "rules": decided.get("rules") or [], "rows": decided.get("rows") or [],
+                                "inputs": decided.get("inputs") or {}, "hit_policy": decided.get("hit_policy")})
+            if len(evaluations) >= EVALUATIONS_MAX:
+                break
+        return {"decision_id": source.decision_id, "name": source.name, "table_id": source.table_id,
+                "file_name": source.file_name, "deployment_id": source.deployment_id,
+                "deployed_at": _iso(source.created_at), "xml": source.source_xml, "evaluations": evaluations}
