@@ -110,6 +110,7 @@ class Engine:
     # -- the public operations are bound below, from their modules ------------------------
     from .attempts import record_attempt  # noqa: E402
     from .bulk import act_on_instances  # noqa: E402
+    from .decisions import get_decision, list_decisions  # noqa: E402
     from .definitions import deploy  # noqa: E402
     from .deployments import delete_deployment, deployment_file  # noqa: E402
     from .element_counts import element_counts  # noqa: E402
@@ -169,7 +170,6 @@ class Engine:
         open_tasks,
     )
     from .retention import prune_history  # noqa: E402
-    from .decisions import get_decision, list_decisions  # noqa: E402
     from .trace import record_bus_event, trace  # noqa: E402
     from .users import (  # noqa: E402
         authenticate,
