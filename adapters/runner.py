@@ -178,11 +178,11 @@ def _run_claimed(engine: Engine, call: JobCall, owner: str, may_continue: bool) 
         engine.fail_job(job_id, FatalFailure(f"adapter error {type(exc).__name__}: {exc}"), owner=owner,
                         attempt=call.attempt)
         return "failed", None
-    engine.record_attempt(call, started)
     if not may_continue:
-        engine.complete_job(job_id, result, owner=owner, attempt=call.attempt)
+        engine.complete_job(job_id, result, owner=owner, attempt=call.attempt, call=call, started=started)
         return "done", None
-    return "done", engine.complete_job_and_take_next(job_id, result, owner=owner, attempt=call.attempt)
+    return "done", engine.complete_job_and_take_next(job_id, result, owner=owner, attempt=call.attempt,
+                                                     call=call, started=started)
 
 
 class InlineDriver:

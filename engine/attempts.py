@@ -11,9 +11,11 @@ it here with the outcome. Stored bounded and without secrets:
 - bodies are cut at :data:`BODY_CHARS`, error texts at :data:`ERROR_CHARS`, headers at
   :data:`MAX_HEADERS`; a job keeps its newest :data:`KEEP_PER_JOB` attempts.
 
-The row is written in its own short transaction just before the outcome's advance, so the
-incident that advance may open already has it (an attempt whose outcome is then lost with a
-worker is still worth seeing).
+A failed attempt's row is written in its own short transaction just before the outcome's
+advance, so the incident that advance may open already has it (an attempt whose outcome is then
+lost with a worker is still worth seeing). A successful one rides in the completing advance's
+transaction (``outcomes.complete_job(..., call=, started=)``): a second commit per step would
+double the cost of the hot path for a row nobody needs before the step is done.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from .errors import BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFai
 from .models import JobAttempt
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from .jobs import JobCall
     from .runtime import Engine
 
@@ -100,28 +104,43 @@ def outcome_of(failure: BaseException | None) -> str:
     return "crashed"
 
 
-def record_attempt(engine: Engine, call: JobCall, started: float, failure: BaseException | None = None) -> None:
-    """Keep one attempt of ``call``: its time, its exchange (if the adapter wrote one), how it
-    ended. Never raises for a bad exchange: a record that cannot be kept must not fail the job."""
+def attempt_row(call: JobCall, started: float, failure: BaseException | None = None) -> JobAttempt:
+    """One attempt of ``call`` as a row: its time, its exchange (if the adapter wrote one), how it ended."""
     exchange = call.exchange or {}
     request = exchange.get("request")
     response = exchange.get("response")
     error = None
     if failure is not None:
         error = cut(f"{type(failure).__name__}: {failure}", ERROR_CHARS)
-    row = JobAttempt(job_id=call.job_id, instance_id=call.instance_id, element_id=call.element_id,
-                     attempt=call.attempt, started_at=datetime.fromtimestamp(started, UTC),
-                     ended_at=datetime.fromtimestamp(time.time(), UTC), outcome=outcome_of(failure),
-                     request=request if isinstance(request, dict) else None,
-                     response=response if isinstance(response, dict) else None, error=error)
+    return JobAttempt(job_id=call.job_id, instance_id=call.instance_id, element_id=call.element_id,
+                      attempt=call.attempt, started_at=datetime.fromtimestamp(started, UTC),
+                      ended_at=datetime.fromtimestamp(time.time(), UTC), outcome=outcome_of(failure),
+                      request=request if isinstance(request, dict) else None,
+                      response=response if isinstance(response, dict) else None, error=error)
+
+
+def keep_attempt(session: Session, row: JobAttempt) -> None:
+    """Add ``row`` in the caller's transaction; past :data:`KEEP_PER_JOB` attempts, drop the oldest.
+
+    Attempt numbers restart when an operator sets retries, so the count is checked on failures
+    and from the :data:`KEEP_PER_JOB`-th attempt on, not on a first success (the hot path)."""
+    session.add(row)
+    if row.outcome == "ok" and row.attempt < KEEP_PER_JOB:
+        return
+    session.flush()
+    old = list(session.scalars(select(JobAttempt.id).where(JobAttempt.job_id == row.job_id)
+                               .order_by(JobAttempt.id.desc()).offset(KEEP_PER_JOB)))
+    if old:
+        session.execute(delete(JobAttempt).where(JobAttempt.id.in_(old)))
+
+
+def record_attempt(engine: Engine, call: JobCall, started: float, failure: BaseException | None = None) -> None:
+    """Keep one attempt of ``call`` in its own transaction. Never raises for a bad exchange: a
+    record that cannot be kept must not fail the job."""
+    row = attempt_row(call, started, failure)
     try:
         with engine.db.transaction() as session:
-            session.add(row)
-            session.flush()
-            old = list(session.scalars(select(JobAttempt.id).where(JobAttempt.job_id == call.job_id)
-                                       .order_by(JobAttempt.id.desc()).offset(KEEP_PER_JOB)))
-            if old:
-                session.execute(delete(JobAttempt).where(JobAttempt.id.in_(old)))
+            keep_attempt(session, row)
     except Exception:  # the outcome matters more than its record: the job goes on without it
         log.warning("job %s attempt %s: its record was not kept", call.job_id, call.attempt, exc_info=True)
 

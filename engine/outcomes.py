@@ -18,11 +18,12 @@ from sqlalchemy import select
 from . import outbox
 from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
+from .attempts import attempt_row, keep_attempt
 from .db import database_unavailable
 from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, JobNotHeld, RetryableFailure
 from .instances import ENDED, Note, Step, _job_instance, _lock, _record, advance, check_variables, start
 from .jobs import JobCall, JobTicket
-from .models import Incident, Job, ProcessInstance, utcnow
+from .models import Incident, Job, JobAttempt, ProcessInstance, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -62,30 +63,40 @@ def require_holder(job: Job, owner: str | None, attempt: int | None = None) -> N
 
 
 def complete_job(engine: Engine, job_id: str, result: dict[str, Any] | None, *,
-                 owner: str | None = None, attempt: int | None = None) -> str | None:
+                 owner: str | None = None, attempt: int | None = None,
+                 call: JobCall | None = None, started: float | None = None) -> str | None:
     """Store a service call's result and move the instance on. Idempotent per job.
 
     With ``owner`` (and ``attempt``), the result is taken only from the worker that holds the job
-    for that attempt: a late worker whose lease ran out gets :class:`JobNotHeld` and changes nothing."""
-    return _complete(engine, job_id, result, owner, attempt, take_next=False)[0]
+    for that attempt: a late worker whose lease ran out gets :class:`JobNotHeld` and changes nothing.
+    With ``call`` and ``started`` (when the call began), the attempt is kept (``attempts.py``)
+    in the same transaction."""
+    return _complete(engine, job_id, result, owner, attempt, _kept(call, started), take_next=False)[0]
 
 
 def complete_job_and_take_next(engine: Engine, job_id: str, result: dict[str, Any] | None, *,
-                               owner: str, attempt: int | None = None) -> JobCall | None:
+                               owner: str, attempt: int | None = None,
+                               call: JobCall | None = None, started: float | None = None) -> JobCall | None:
     """:func:`complete_job`, and claim for ``owner`` the service job the instance makes next, if
     it makes one due now: the worker runs it right after this commit, with no broker round trip
     (it is ``running`` and leased in the job table like any claim, so a worker that dies with it
     loses it to the relay). None when there is no such job; the others go to the broker as usual."""
-    return _complete(engine, job_id, result, owner, attempt, take_next=True)[1]
+    return _complete(engine, job_id, result, owner, attempt, _kept(call, started), take_next=True)[1]
+
+
+def _kept(call: JobCall | None, started: float | None) -> JobAttempt | None:
+    return attempt_row(call, started) if call is not None and started is not None else None
 
 
 def _complete(engine: Engine, job_id: str, result: dict[str, Any] | None, owner: str | None,
-              attempt: int | None, *, take_next: bool) -> tuple[str | None, JobCall | None]:
+              attempt: int | None, kept: JobAttempt | None, *, take_next: bool) -> tuple[str | None, JobCall | None]:
     result = check_variables(result or {})
     steps: list[Step] = []
 
     def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
         require_holder(job, owner, attempt)
+        if kept is not None:
+            keep_attempt(session, kept)
         if take_next:
             step.take_next_for = owner
             steps.append(step)
