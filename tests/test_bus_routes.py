@@ -89,6 +89,11 @@ def test_outbound_variables_are_chosen() -> None:
     ({"bus": {"prefetch": 0}}, "[bus] prefetch"),
     ({"publish": {"M": {"routing_key": "a.*"}}}, "[publish.M] routing_key"),
     ({"publish": {"M": {"variables": "order_id"}}}, "[publish.M] variables"),
+    ({"watch": {"W": {}}}, "[watch.W] correlate: must name at least one correlation key"),
+    ({"watch": {"W": {"correlate": {"id": "$.id"}, "ttl": 3}}}, "[watch.W]: unknown key(s) ['ttl']"),
+    ({"watch": {"W": {"correlate": {"id": "id"}}}}, "[watch.W] correlate.id: 'id' is not a JSON path"),
+    ({"bus": {"watch_queue": "baton.bus"}}, "[bus] watch_queue: must differ from queue 'baton.bus'"),
+    ({"bus": {"source_path": "source"}}, "[bus] source_path"),
 ])
 def test_mistakes_are_refused_with_their_place(data: dict, needle: str) -> None:
     with pytest.raises(ConfigurationError) as refused:
@@ -101,6 +106,12 @@ def test_the_bundled_routes_file_loads(tmp_path) -> None:  # type: ignore[no-unt
     assert routes.queue == "baton.bus" and routes.dead_letter == "baton.bus.dead"
     assert routes.binding_keys == ["OrderShipped"]
     assert "order_id" in (routes.outbound_for("OrderCreated").variables or ())
+    assert routes.watch_keys == ["CustomerNotified"] and routes.watch_queue == "baton.bus.watch"
+    watch = routes.watch_match("CustomerNotified", {"event": "CustomerNotified"})
+    assert watch is not None and routes.watch_match("OrderShipped", {}) is None
+    assert watch.keys({"correlation": {"order_id": "o-7"}, "business_key": "bk"}) == ({"order_id": "o-7"}, "bk")
+    assert watch.keys({"correlation": {}}) == ({}, None)  # what an event lacks is left out, not refused
+    assert routes.source_path.get({"source": "shipping"}) == "shipping"
     with pytest.raises(ConfigurationError, match="does not exist"):
         BusRoutes.load(tmp_path / "missing.toml")
     broken = tmp_path / "broken.toml"
@@ -116,6 +127,7 @@ def test_baton_bus_checks_its_routes_and_refuses_without_them(tmp_path) -> None:
     checked = baton_cli("bus", "--check", env=env)
     assert checked.returncode == 0, checked.stderr
     assert "OrderShipped -> message OrderShipped [order_id=$.correlation.order_id]" in checked.stdout
+    assert "CustomerNotified -> watched on baton.bus.watch" in checked.stdout
     assert "message OrderCreated -> publishes with routing key OrderCreated" in checked.stdout
     assert "queue baton.bus on exchange baton.events; dead letters: baton.bus.dead" in checked.stdout
     refused = baton_cli("bus", env=env)
