@@ -330,6 +330,9 @@ def bus(check: bool, loglevel: str) -> None:
             click.echo(f"{route.routing_key}{kind} -> message {route.message} [{keys}]")
         for out in routes.outbound.values():
             click.echo(f"message {out.message} -> publishes with routing key {out.routing_key}")
+        for watch in routes.watches:
+            keys = ", ".join(f"{k}={p}" for k, p in watch.correlate.items())
+            click.echo(f"{watch.routing_key} -> watched on {routes.watch_queue}, recorded for traces [{keys}]")
         click.echo(f"queue {routes.queue} on exchange {settings.bus_exchange}; "
                    f"dead letters: {routes.dead_letter or 'logged and dropped'}")
         return
