@@ -65,7 +65,9 @@ def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     migrations.upgrade(settings.database_url)
     engine = Engine(settings, endpoints=EndpointMap())
     engine.deploy([("camunda7_invoice.bpmn", (PROCESSES / "camunda7_invoice.bpmn").read_bytes()),
-                   ("await_shipment.bpmn", (DIAGRAMS / "await_shipment.bpmn").read_bytes())])
+                   ("await_shipment.bpmn", (DIAGRAMS / "await_shipment.bpmn").read_bytes()),
+                   # with no endpoint map its steps and compensation handlers are all external tasks
+                   ("order_saga.bpmn", (PROCESSES / "order_saga.bpmn").read_bytes())])
     engine.create_user("dana", "viewer", PASSWORD)
     _, token = engine.create_token("operator", "rest")
     client = create_app(settings, engine=engine).test_client()
@@ -149,3 +151,39 @@ def test_basic_and_bearer_with_baton_roles(rest) -> None:  # type: ignore[no-unt
     assert "needs the operator role" in viewer.json["message"]
     operator_deploys = rest.post("/engine-rest/deployment/create", data={}, content_type="multipart/form-data")
     assert operator_deploys.status_code == 403
+
+
+def test_a_saga_whose_steps_and_compensation_handlers_are_external_tasks(rest) -> None:  # type: ignore[no-untyped-def]
+    """Compensation holds for external tasks: the BPMN error a worker throws at create_shipment
+    runs the handlers of the completed steps, newest first, each fetched by a worker."""
+    instance = rest.post("/engine-rest/process-definition/key/order_saga/start",
+                         json={"businessKey": "saga-1", "variables": {"amount": {"value": 30, "type": "Integer"}}}
+                         ).json["id"]
+    order = []
+
+    def take(topic: str) -> str:
+        [task] = rest.post("/engine-rest/external-task/fetchAndLock", json={
+            "workerId": "saga-worker", "maxTasks": 1,
+            "topics": [{"topicName": topic, "lockDuration": 30000, "businessKey": "saga-1"}]}).json
+        order.append(task["activityId"])
+        return str(task["id"])
+
+    for topic in ("payment-charge", "inventory-reserve"):
+        assert rest.post(f"/engine-rest/external-task/{take(topic)}/complete",
+                         json={"workerId": "saga-worker", "variables": {topic.replace("-", "_"): {"value": "ok"}}}
+                         ).status_code == 204
+    thrown = rest.post(f"/engine-rest/external-task/{take('shipping-create')}/bpmnError",
+                       json={"workerId": "saga-worker", "errorCode": "SHIPPING_UNAVAILABLE",
+                             "errorMessage": "no trucks"})
+    assert thrown.status_code == 204
+    for topic in ("inventory-release", "payment-refund"):  # newest first
+        assert rest.post(f"/engine-rest/external-task/{take(topic)}/complete",
+                         json={"workerId": "saga-worker"}).status_code == 204
+    assert order == ["charge_payment", "reserve_inventory", "create_shipment", "release_inventory", "refund_payment"]
+    doc = rest.engine.get_instance(instance)
+    assert doc["status"] == "compensated"
+    assert [h["element_id"] for h in doc["history"] if h["event"] == "compensated"][:2] == [
+        "reserve_inventory", "charge_payment"]
+    assert rest.post("/engine-rest/external-task/fetchAndLock", json={
+        "workerId": "saga-worker", "maxTasks": 5,
+        "topics": [{"topicName": "shipping-cancel", "lockDuration": 1000}]}).json == []  # never shipped
