@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, or_, select, update
 
+from . import metrics
 from ._bpmn.errorflow import throw_error
 from .errors import ExternalTaskNotFound, InvalidRequest, JobNotHeld
 from .instances import Note, Step, advance, check_variables
@@ -188,7 +189,10 @@ def _fetch_once(engine: Engine, worker_id: str, topics: list[TopicRequest], max_
                 .values(status="running", lock_owner=worker_id, locked_until=until, updated_at=now)
                 .execution_options(synchronize_session=False)).rowcount
             if taken:
+                previous, due = job.status, job.next_run_at
                 session.refresh(job)
+                # a fetch is a claim: latency since due, and a takeover when the lock had run out
+                metrics.job_claimed("external", previous, due, now, job.attempts + 1)
                 locked.append(_task(row, topic.variables))
     return locked
 

@@ -187,3 +187,6 @@ def test_a_saga_whose_steps_and_compensation_handlers_are_external_tasks(rest) -
     assert rest.post("/engine-rest/external-task/fetchAndLock", json={
         "workerId": "saga-worker", "maxTasks": 5,
         "topics": [{"topicName": "shipping-cancel", "lockDuration": 1000}]}).json == []  # never shipped
+    # they are Baton's jobs in the metrics too: each fetch counted as a claim of kind "external"
+    scraped = rest.get("/metrics", headers={"Authorization": ""}).get_data(as_text=True)
+    assert 'baton_job_latency_seconds_count{kind="external"}' in scraped
