@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from engine import DefinitionNotFound, DeploymentError, InstanceNotFound
+from engine import DefinitionNotFound, DeploymentError, InstanceNotFound, MessageNotCorrelated
 
 from ..auth import current_identity, requires
 from . import CAMUNDA_VERSION, body, camunda, camunda_time, engine, no_content
@@ -92,14 +92,11 @@ def create_deployment() -> Response:
         raise _refusal(exc) from exc
     known = _definitions_by_id()
     made = {r.id: known[r.id] for r in results if r.id in known}
-    deployment_id = None
-    if made:  # the deployment that holds them: the new one, or (all unchanged) the one that made them
-        wanted = set(made)
-        for d in engine().list_deployments(limit=200)["items"]:
-            if wanted & {x["id"] for x in d["definitions"]}:
-                deployment_id, found = d["id"], d
-                break
-    answer: dict[str, Any] = _deployment(found, source) if deployment_id else {
+    # the deployment that holds them: the new one, or (all unchanged) the one that made them
+    holder = next((d for d in engine().list_deployments(limit=200)["items"]
+                   if set(made) & {x["id"] for x in d["definitions"]}), None)
+    deployment_id = holder["id"] if holder else None
+    answer: dict[str, Any] = _deployment(holder, source) if holder else {
         "links": [], "id": None, "name": name, "source": source, "deploymentTime": None, "tenantId": None}
     # Camunda lists only new definitions; Baton lists the unchanged ones too, so "Start instance"
     # after a deploy without changes still knows what to start (docs/camunda7.md).
@@ -123,9 +120,7 @@ def _start(key: str, version: int | None, definition_id: str | None) -> Response
     business_key = data.get("businessKey")
     if business_key is not None and not isinstance(business_key, str):
         raise CamundaError(400, "InvalidRequestException", "businessKey must be a string")
-    identity = current_identity()
-    instance_id = engine().start(key, variables, business_key=business_key, version=version,
-                                 caller=identity.label if identity else "")
+    instance_id = engine().start(key, variables, business_key=business_key, version=version)
     doc = engine().get_instance(instance_id, history=False)
     if definition_id is None:
         definition_id = next((i for i, v in _definitions_by_id().items()
@@ -170,13 +165,9 @@ def correlate() -> Response:
     try:
         result = engine().correlate(name, correlation=keys, variables=variables,
                                     business_key=business_key if isinstance(business_key, str) else None)
-    except Exception as exc:
-        from engine import MessageNotCorrelated
-
-        if isinstance(exc, MessageNotCorrelated):
-            raise CamundaError(400, "RestException", f"Cannot correlate message '{name}': No process definition or "
-                                                     f"execution matches the parameters ({exc})") from exc
-        raise
+    except MessageNotCorrelated as exc:
+        raise CamundaError(400, "RestException", f"Cannot correlate message '{name}': No process definition or "
+                                                 f"execution matches the parameters ({exc})") from exc
     if not data.get("resultEnabled"):
         return no_content()
     instance_id = result.get("instance_id")
