@@ -360,12 +360,14 @@ def run_all(services: bool) -> None:
 
 
 from .cli_changes import change  # noqa: E402  (baton change ...)
+from .cli_trace import trace  # noqa: E402  (baton trace KEY)
 from .cli_users import token, user  # noqa: E402  (baton user ..., baton token ...)
 
 main.add_command(db)  # baton db upgrade
 main.add_command(history)  # baton history prune
 main.add_command(user)
 main.add_command(token)
+main.add_command(trace)
 main.add_command(change)  # baton change variables|modify|restart|migrate (web/cli_changes.py)
 
 if __name__ == "__main__":

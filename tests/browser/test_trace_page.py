@@ -118,3 +118,13 @@ def test_the_trace_of_an_order_shows_its_instance_and_the_bus_events(page: Any, 
     assert kinds["published"]["correlation"] == {"order_id": order_id}
     refused = httpx.get(f"{live.url}/api/v1/trace", params={"key": "x" * 256}, headers=headers)
     assert refused.status_code == 400
+
+    # and from the machine: baton trace
+    from tests.conftest import baton_cli
+
+    done = baton_cli("trace", order_id, env={"BATON_HOME": str(engine.settings.home),
+                                             "BATON_DATABASE_URL": engine.settings.database_url})
+    assert done.returncode == 0, done.stderr
+    assert f"instance {instance_id} order_hybrid v1 completed" in done.stdout
+    assert "bus consumed OrderShipped from shipping -> delivered " + instance_id in done.stdout
+    assert "bus watched CustomerNotified from notification" in done.stdout
