@@ -268,3 +268,52 @@ def test_a_mapping_script_that_is_not_python_is_refused(engine):  # type: ignore
     [problem] = caught.value.problems
     assert problem.element_id == "e1"
     assert "camunda:script (scriptFormat 'groovy') in camunda:inputParameter 'meta' cannot run" in problem.reason
+
+
+def cron_timeout(key: str, cycle: str) -> bytes:
+    """A user task with an interrupting boundary timer whose cycle is a Quartz cron expression."""
+    return (HEAD.replace("{key}", key) + f"""
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="work"/>
+    <bpmn:boundaryEvent id="late" attachedToRef="work">
+      <bpmn:timerEventDefinition><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="done"/><bpmn:endEvent id="timedOut"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="done"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="timedOut"/>
+""" + TAIL).encode()
+
+
+def test_a_quartz_cron_cycle_is_due_at_its_next_match(engine):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    engine.deploy([("weekday.bpmn", cron_timeout("weekday", "0 30 12 ? * MON-FRI"))])
+    before = datetime.now(UTC)
+    doc = engine.get_instance(engine.start("weekday", {}))
+    [job] = [j for j in doc["jobs"] if j["kind"] == "timer"]
+    due = datetime.fromisoformat(job["next_run_at"]).replace(tzinfo=UTC)
+    expected = before.replace(hour=12, minute=30, second=0, microsecond=0)
+    while expected <= before or expected.weekday() >= 5:  # the next weekday at 12:30:00 UTC
+        expected += timedelta(days=1)
+    assert due == expected
+
+
+def test_a_quartz_cron_cycle_fires(engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "everysecond", cron_timeout("everysecond", "* * * * * ?"))  # drain waits for the timer
+    assert doc["status"] == "completed", doc
+    assert "timedOut" in visited(doc) and "done" not in visited(doc)
+
+
+@pytest.mark.parametrize(("cycle", "reason"), [
+    ("0 0 12 L * ?", "day of month field 'L': Quartz's L, W and # are not supported by Baton"),
+    ("0 0 12 1 * MON", "one of day-of-month and day-of-week must be '?'"),
+    ("0 61 * * * ?", "minute field: 61 is outside 0-59"),
+    ("0 0 0 30 FEB ?", "it matches no time in the next 8 years"),
+])
+def test_a_cron_cycle_baton_cannot_run_is_refused(engine, cycle, reason):  # type: ignore[no-untyped-def]
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("badcron.bpmn", cron_timeout("badcron", cycle))])
+    [problem] = caught.value.problems
+    assert problem.element_id == "late"
+    assert f"timer {cycle!r} is a cron expression Baton cannot run: {reason}" in problem.reason

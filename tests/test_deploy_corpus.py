@@ -44,6 +44,7 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 RUNNABLE = {
     "miwg/bpmn.io_Camunda_Modeler_18.6.1/A.4.0-export.bpmn",
     "miwg/bpmn.io_Camunda_Modeler_18.6.1/A.4.1-export.bpmn",
+    "camunda/clients__java__order-handling__order-handling.bpmn",  # Quartz cron cycle, JUEL conditional event
     "camunda/multi-tenancy__schema-isolationprocesses__tenant1__tenant1_process.bpmn",
     "camunda/multi-tenancy__tenant-identifier-shared-definitionsprocesses__tenant2__subProcess.bpmn",
     "camunda/process-engine-plugin__bpmn-parse-listenerbpmnParseListenerOnUserTask.bpmn",

@@ -22,7 +22,7 @@ from lxml import etree
 from .. import dialects
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_io, delegates, feel_expressions, juel_sites, task_scope
+from . import calls, camunda_io, delegates, feel_expressions, juel_sites, quartz, task_scope
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -414,7 +414,10 @@ def _check_timer(el: etree._Element, refuse: Refuse, document_language: str = ""
         el.text = repr(text)
         return
     if _CRON.match(text):
-        refuse(el, f"timer {text!r} is a cron expression: write an ISO 8601 duration, date or cycle "
-                   "(PT5M, 2026-01-01T10:00:00Z, R/PT1H) or a Python expression")
+        reason = quartz.refusal(text, _local(el))  # Camunda 7's Quartz cron cycles run (quartz.py)
+        if reason is not None:
+            refuse(el, f"timer {text!r} is a cron expression Baton cannot run: {reason}")
+        else:
+            el.text = repr(text)
         return
     _check_expression(el, "timer", refuse, document_language)

@@ -40,7 +40,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 from .. import forms
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_io, camunda_loops, compensation, dialect_translation, events, task_scope
+from . import calls, camunda_io, camunda_loops, compensation, dialect_translation, events, quartz, task_scope
 from .checks import (
     BPMN,
     DMN_NAMESPACES,
@@ -224,6 +224,7 @@ def read_deployment(
             subprocess_specs = parser.get_subprocess_specs(key)
             task_scope.attach(doc.root, [spec, *subprocess_specs.values()])
             camunda_io.attach(doc.root, [spec, *subprocess_specs.values()])
+            quartz.attach([spec, *subprocess_specs.values()])
             _storable(spec, subprocess_specs)
         except ValidationException as exc:
             problems.append(_from_validation(exc, doc))

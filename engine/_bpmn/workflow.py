@@ -21,7 +21,10 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.bpmn.serializer.default.event_definition import (
+    MessageEventDefinitionConverter,
+    TimerConditionalEventDefinitionConverter,
+)
 from SpiffWorkflow.bpmn.serializer.default.task_spec import (
     BpmnTaskSpecConverter,
     EventConverter,
@@ -55,6 +58,7 @@ from .compensation import (
 )
 from .events import BusinessRuleTask
 from .plain_task import PlainTask
+from .quartz import QuartzCycleTimer
 from .saga import CompensationState
 from .sandbox import SandboxScriptEngine
 from .task_scope import TaskScope, TaskScopeConverter
@@ -271,6 +275,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[TaskScope] = TaskScopeConverter  # Zeebe mappings, Spiff pre/post scripts
     config[PlainTask] = BpmnTaskSpecConverter
     config[CamundaMappings] = CamundaMappingsConverter  # camunda:inputOutput
+    config[QuartzCycleTimer] = TimerConditionalEventDefinitionConverter  # cron cycles
     return config
 
 
