@@ -35,7 +35,8 @@ class World:
                 "review_application", "task_id": self.task, "incident_id": self.incident, "token_id": self.token_id,
                 "name": self.user, "deployment_id": self.deployment, "file_name": "order_fulfillment.bpmn",
                 "decision_id": "shipping_costs",  # none deployed: a reader gets a 404, a refused caller less
-                "definition_id": self.engine.list_definitions()[0]["versions"][0]["id"]}  # /engine-rest
+                "definition_id": self.engine.list_definitions()[0]["versions"][0]["id"],  # /engine-rest
+                "unknown": "no/such/resource"}
 
 
 def drain_until(engine: Any, done: Any, timeout: float = 20.0) -> None:

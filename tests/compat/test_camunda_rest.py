@@ -135,6 +135,8 @@ def test_status_codes_and_error_bodies(rest) -> None:  # type: ignore[no-untyped
     not_json = rest.post("/engine-rest/external-task/fetchAndLock", data="{", content_type="application/json")
     assert not_json.status_code == 400 and not_json.json["message"] == "the request body is not JSON"
     assert rest.get("/engine-rest/external-task/nope").status_code == 404
+    unknown = rest.get("/engine-rest/task?assignee=demo")  # Camunda's task API is not served
+    assert unknown.status_code == 404 and unknown.json["type"] == "NotFoundException"
 
 
 def test_basic_and_bearer_with_baton_roles(rest) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from engine import (
     database_errors,
 )
 
+from ..auth import requires
 from .errors import CamundaError
 
 camunda = Blueprint("camunda", __name__, url_prefix="/engine-rest")
@@ -108,6 +109,14 @@ def http_error(exc: Any) -> Response:
 
 
 from . import deployments, external_tasks  # noqa: E402,F401  (their routes)
+
+
+@camunda.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE"])
+@requires("viewer")
+def unknown_resource(unknown: str) -> Response:
+    """Any other path under /engine-rest: Camunda's 404 shape (the UI's handler would send a page)."""
+    raise CamundaError(404, "NotFoundException", f"no Camunda 7 REST resource at /engine-rest/{unknown} in Baton "
+                                                 "(docs/camunda7.md lists what is served)")
 
 
 @camunda_well_known.get("/.well-known/camunda-automation-platform/webapps")
