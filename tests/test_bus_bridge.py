@@ -209,6 +209,10 @@ def test_events_baton_cannot_use_are_dead_lettered(bus_engine: Engine, consumers
     assert "{not json" in bodies
     assert consumer.stats == {"dead_lettered": 4}
     assert bus_engine.get_instance(waiting)["status"] == "waiting"
+    # the one whose order is known is on that order's trace, refused, resuming no instance
+    [refused] = bus_engine.trace("nobody")["events"]
+    assert (refused["kind"], refused["event_id"], refused["outcome"], refused["instance_id"]) == \
+        ("consumed", "evt-1", "dead_lettered", None)
 
 
 def test_a_failed_publish_keeps_its_message_until_the_bus_is_back(bus_engine: Engine, consumers,  # type: ignore[no-untyped-def]
