@@ -172,6 +172,9 @@ def cancel_tokens(workflow: BatonWorkflow, element_id: str) -> list[Task]:
         for t in (anchor.children if anchor is not task else [task]):
             t.cancel()
             workflow.event_manager.remove_task(t)
+            if t.id in workflow.subprocesses:  # a sub-process's own tokens end with it
+                for inner in workflow.cancel(workflow.subprocesses[t.id]):
+                    workflow.event_manager.remove_task(inner)
         cancelled.append(task)
     return cancelled
 

@@ -124,3 +124,26 @@ def test_a_note_and_set_retries_resolve_the_incident_and_the_job_runs_again(clie
     assert client.get(f"/api/v1/incidents/{incident_id}").status_code == 200
     assert client.post(f"/api/v1/incidents/{incident_id}/note", json={"note": "x"}).status_code == 403
     assert client.post(f"/api/v1/incidents/{incident_id}/retries", json={"retries": 1}).status_code == 403
+
+
+def test_the_cli_shows_notes_and_sets_retries_on_an_incident(client, services, inline_engine):
+    from tests.conftest import baton_cli
+
+    _, incident_id = _failing_instance(client, services)
+    env = {"BATON_HOME": str(inline_engine.settings.home), "BATON_DATABASE_URL": inline_engine.settings.database_url,
+           "BATON_ENDPOINTS": str(PROCESSES / "endpoints.toml")}
+    shown = baton_cli("incident", "show", incident_id, env=env)
+    assert shown.returncode == 0, shown.stderr
+    import json
+
+    detail = json.loads(shown.stdout)
+    assert detail["attempts"][-1]["response"]["status"] == 500
+    noted = baton_cli("incident", "note", incident_id, "paged the inventory team", env=env)
+    assert noted.returncode == 0, noted.stderr
+    refused = baton_cli("incident", "retries", incident_id, "0", env=env)
+    assert refused.returncode == 1 and "retries must be a whole number from 1" in refused.stderr
+    retried = baton_cli("incident", "retries", incident_id, "5", env=env)
+    assert retried.returncode == 0, retried.stderr
+    after = client.get(f"/api/v1/incidents/{incident_id}").json
+    assert after["note"] == "paged the inventory team" and after["note_by"].startswith("cli:")
+    assert after["resolved_at"] is not None and after["job"]["max_attempts"] == 5

@@ -210,8 +210,6 @@ def test_the_cli_changes_variables_moves_a_token_and_migrates(settings_factory, 
     edited = baton_cli("change", "variables", instance_id, "--set", '{"approved": false}', "--reason", "cli", env=env)
     assert edited.returncode == 0, edited.stderr
     assert engine.get_instance(instance_id, history=False)["variables"] == {"approved": False}
-    refused = baton_cli("change", "modify", instance_id, "--cancel", "send_welcome", env=env)
-    assert refused.returncode == 1 and "no token is at send_welcome" in refused.stderr
     engine.deploy([("user_registration.bpmn", V2.encode())])
     migrated = baton_cli("change", "migrate", "user_registration", "--from", "1", "--instance", instance_id, env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -223,3 +221,19 @@ def test_the_cli_changes_variables_moves_a_token_and_migrates(settings_factory, 
     authors = {h["details"]["by"] for h in engine.get_instance(instance_id)["history"]
                if h["event"] in ("variables", "migrated", "modified")}
     assert len(authors) == 1 and authors.pop().startswith("cli:")
+
+
+def test_cancelling_a_sub_process_ends_its_inner_tokens_and_inner_elements_are_refused(client, inline_engine):
+    from tests.conftest import ROOT
+
+    inline_engine.deploy([("nested_review.bpmn", (ROOT / "tests" / "diagrams" / "nested_review.bpmn").read_bytes())])
+    instance_id = client.post("/api/v1/process-definitions/nested_review/start", json={}).json["id"]
+    inside = client.post(f"/api/v1/process-instances/{instance_id}/modification",
+                         json={"instructions": [{"type": "cancel", "element": "inner"}]})
+    assert inside.status_code == 400 and "inner is inside the sub-process sub" in inside.json["detail"]
+    moved = client.post(f"/api/v1/process-instances/{instance_id}/modification", json={
+        "instructions": [{"type": "cancel", "element": "sub"}, {"type": "start_before", "element": "after"}]})
+    assert moved.status_code == 200, moved.json
+    events = [(h["element_id"], h["event"]) for h in _history(client, instance_id)]
+    assert ("sub", "cancelled") in events and ("inner", "cancelled") in events
+    assert [t["element_id"] for t in client.get(f"/api/v1/tasks?instance_id={instance_id}").json["items"]] == ["after"]

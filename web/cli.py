@@ -359,7 +359,7 @@ def run_all(services: bool) -> None:
     run_everything(_settings(), with_services=services)
 
 
-from .cli_changes import change  # noqa: E402  (baton change ...)
+from .cli_changes import add_incident_commands, change  # noqa: E402  (baton change ..., baton incident show|note|retries)
 from .cli_trace import trace  # noqa: E402  (baton trace KEY)
 from .cli_users import token, user  # noqa: E402  (baton user ..., baton token ...)
 
@@ -369,6 +369,7 @@ main.add_command(user)
 main.add_command(token)
 main.add_command(trace)
 main.add_command(change)  # baton change variables|modify|restart|migrate (web/cli_changes.py)
+add_incident_commands(incident)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,9 @@ Like ``baton cancel``, these use the database directly (whoever runs them holds
     baton change modify ID --cancel review_application --start-before record_rejection
     baton change restart ID --at review_application
     baton change migrate user_registration --from 1 --to 2 --map review=review_v2 [--instance ID ...] [--plan-only]
+    baton incident show ID          # every attempt's request and answer, as JSON
+    baton incident note ID "inventory was down, OPS-7"
+    baton incident retries ID 3     # resolve it, run the call again with 3 attempts
 
 Each prints the instance's status (``migrate``: the plan and a result per instance, as JSON) and
 exits 1 with the reason when the engine refuses.
@@ -118,3 +121,28 @@ def change_migrate(key: str, source: int, target: int | None, pairs: tuple[str, 
     click.echo(json.dumps(result, indent=2))
     if result["refused"]:
         raise SystemExit(1)
+
+
+def add_incident_commands(incident: click.Group) -> None:
+    """``baton incident show|note|retries``, on the CLI's existing ``incident`` group."""
+
+    @incident.command("show")
+    @click.argument("incident_id")
+    def incident_show(incident_id: str) -> None:
+        """The incident with its job and every attempt (request, answer or exception), as JSON."""
+        click.echo(json.dumps(_engine().incident_detail(incident_id), indent=2))
+
+    @incident.command("note")
+    @click.argument("incident_id")
+    @click.argument("text")
+    def incident_note(incident_id: str, text: str) -> None:
+        """Keep a note on the incident for the next person (an empty text clears it)."""
+        _engine().note_incident(incident_id, text, by=_who())
+        click.echo("noted")
+
+    @incident.command("retries")
+    @click.argument("incident_id")
+    @click.argument("retries", type=int)
+    def incident_retries(incident_id: str, retries: int) -> None:
+        """Resolve the incident and run its call again with RETRIES attempts."""
+        click.echo(_engine().set_incident_retries(incident_id, retries, by=_who()))

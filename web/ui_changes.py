@@ -138,8 +138,10 @@ def migrate(key: str) -> str:
     versions = _versions(key)
     source, target = form.get("from", type=int) or 0, form.get("to", type=int) or 0
     mapping: dict[str, str | None] = {}
+    # a plan edited for other versions than the ones now chosen does not apply to them
+    same = (form.get("planned_from", type=int), form.get("planned_to", type=int)) == (source, target)
     for name, value in form.items():
-        if name.startswith("map:"):
+        if same and name.startswith("map:"):
             mapping[name[4:]] = value or None
     results = None
     chosen = form.getlist("instance")

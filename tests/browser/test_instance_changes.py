@@ -67,6 +67,12 @@ def test_a_moved_token_runs_from_its_new_place(page, live):
     assert "baton-completed" in markers(page, "application_rejected")
     assert "rejected on the phone" in page.inner_text("#panel-history tr.event-modified")
     screenshot(page, "instance-moved-token.png")
+    # Ended, it offers a restart with its last variables instead.
+    page.select_option("#restart-form select[name=element]", "review_application")
+    page.click("#restart-form button[type=submit]")
+    assert "Instance restarted before review_application" in page.inner_text(".flash-ok")
+    _status(page, "waiting")
+    assert "m@example.org" in page.inner_text("#panel-variables")
     # A refusal names what was wrong and changes nothing.
     other = live.engine.start("user_registration", {})
     _open(page, other)
