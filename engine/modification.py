@@ -187,9 +187,7 @@ def modify_instance(engine: Engine, instance_id: str, instructions: list[Instruc
 
     History gets a ``modified`` row on the process (who, why, the instructions) and the task
     changes (``cancelled``, ``entered``) the instructions caused."""
-    steps = [i if isinstance(i, Instruction) else None for i in instructions]
-    parsed = parse_instructions([i.to_dict() for i in instructions]) if all(steps) else \
-        parse_instructions(instructions)
+    parsed = parse_instructions([i.to_dict() if isinstance(i, Instruction) else i for i in instructions])
 
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
         if instance.status in ENDED:

@@ -55,7 +55,7 @@ def edit_variables(engine: Engine, instance_id: str, values: dict[str, Any] | No
         missing = [n for n in remove if n not in before]
         if missing:
             raise InvalidVariables(f"instance {instance.id} has no variable {', '.join(missing)} to remove")
-        targets = [t for t in _all_live(workflow)]
+        targets = _all_live(workflow)
         if workflow.last_task is not None:
             targets.append(workflow.last_task)
         for task in targets:
