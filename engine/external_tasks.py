@@ -238,7 +238,10 @@ def _advance_external(engine: Engine, job_id: str, act: Any) -> str:
     instance_id = _instance_of(engine, job_id)
 
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        act(session, instance, workflow, step, _open_job(session, job_id))
+        job = _open_job(session, job_id)
+        if instance.status == "suspended":  # nothing reaches a suspended instance until it is resumed
+            raise InvalidRequest(f"External task {job_id} is suspended: its instance {instance.id} is suspended")
+        act(session, instance, workflow, step, job)
 
     return advance(engine, instance_id, apply)
 

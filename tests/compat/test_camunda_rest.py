@@ -192,3 +192,24 @@ def test_a_saga_whose_steps_and_compensation_handlers_are_external_tasks(rest) -
     # they are Baton's jobs in the metrics too: each fetch counted as a claim of kind "external"
     scraped = rest.get("/metrics", headers={"Authorization": ""}).get_data(as_text=True)
     assert 'baton_job_latency_seconds_count{kind="external"}' in scraped
+
+
+def test_a_suspended_instance_hands_out_no_task_and_takes_no_result_until_resumed(rest) -> None:  # type: ignore[no-untyped-def]
+    instance = rest.post("/engine-rest/process-definition/key/camunda7_invoice/start",
+                         json={"businessKey": "held", "variables": {"amount": {"value": 1}}}).json["id"]
+    topics = [{"topicName": "invoice-check", "lockDuration": 30000, "businessKey": "held"}]
+    [task] = rest.post("/engine-rest/external-task/fetchAndLock",
+                       json={"workerId": "w", "maxTasks": 1, "topics": topics}).json
+    rest.engine.suspend(instance)
+    refused = rest.post(f"/engine-rest/external-task/{task['id']}/complete", json={"workerId": "w"})
+    assert refused.status_code == 400 and "is suspended" in refused.json["message"]
+    assert rest.post(f"/engine-rest/external-task/{task['id']}/unlock").status_code == 204
+    assert rest.post("/engine-rest/external-task/fetchAndLock",
+                     json={"workerId": "w", "maxTasks": 1, "topics": topics}).json == []
+    rest.engine.resume(instance)
+    [again] = rest.post("/engine-rest/external-task/fetchAndLock",
+                        json={"workerId": "w", "maxTasks": 1, "topics": topics}).json
+    assert again["id"] == task["id"]
+    assert rest.post(f"/engine-rest/external-task/{task['id']}/complete", json={
+        "workerId": "w", "variables": {"approved": {"value": False, "type": "Boolean"}}}).status_code == 204
+    assert rest.engine.get_instance(instance, history=False)["status"] == "waiting"  # the PT1S timer now
