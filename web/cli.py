@@ -360,6 +360,7 @@ def run_all(services: bool) -> None:
 
 
 from .cli_changes import add_incident_commands, change  # noqa: E402  (baton change ..., baton incident show|note|retries)
+from .cli_instances import bulk, search  # noqa: E402  (baton search ..., baton bulk ACTION IDS)
 from .cli_trace import trace  # noqa: E402  (baton trace KEY)
 from .cli_users import token, user  # noqa: E402  (baton user ..., baton token ...)
 
@@ -368,6 +369,8 @@ main.add_command(history)  # baton history prune
 main.add_command(user)
 main.add_command(token)
 main.add_command(trace)
+main.add_command(search)
+main.add_command(bulk)
 main.add_command(change)  # baton change variables|modify|restart|migrate (web/cli_changes.py)
 add_incident_commands(incident)
 
