@@ -171,11 +171,11 @@
     return viewer;
   };
 
-  // The definition page: per element, how many of this version's instances are active there,
-  // failed there (open incidents), completed it, were cancelled there; each number opens the
-  // instance list filtered to exactly those instances (data-list is that list's URL).
-  const COUNTS = [['active', 'active', 'waiting here'], ['incidents', 'incident', 'with an open incident here'],
-    ['completed', 'completed', 'completed this'], ['cancelled', 'cancelled', 'cancelled here']];
+  // The definition page: per element, how many of this version's instances wait there, its open
+  // incidents, how many times it completed / was cancelled; each number opens the instance list
+  // filtered to those instances (data-list is that list's URL).
+  const COUNTS = [['active', 'active', 'instance(s) waiting here'], ['incidents', 'incident', 'open incident(s) here'],
+    ['completed', 'completed', 'time(s) completed'], ['cancelled', 'cancelled', 'time(s) cancelled here']];
   Baton.paintCounts = async function (viewer, container) {
     const response = await fetch(container.dataset.counts, { cache: 'no-store' });
     if (!response.ok) throw new Error(`the counts answered ${response.status}`);
@@ -191,7 +191,7 @@
         url.searchParams.set('element', id);
         url.searchParams.set('element_state', state);
         return `<a class="count-${name}" data-state="${name}" href="${esc(url.pathname + url.search)}" ` +
-          `title="${counts[name]} instance(s) ${what}">${counts[name]}</a>`;
+          `title="${counts[name]} ${what}">${counts[name]}</a>`;
       });
       if (!links.length) return;
       // Above the element's top-left corner: the labels of events and gateways are below them.
