@@ -64,8 +64,9 @@ def ignored(note: str) -> Treatment:
 
 _JAVA = checked("a Java delegate: runs when BATON_ENDPOINTS binds it (delegates.py), else refused")
 _LISTENER = checked("a Java/JUEL hook: refused by checks.py; model the step as a task")
-_C7_MAPPING = checked("Camunda 7 variable mappings: decided by checks.py (a connector's url/method run; "
-                      "mappings elsewhere are refused there)")
+_C7_MAPPING = checked("Camunda 7 variable mappings: inputOutput runs (_bpmn/camunda_io.py), camunda:in/out on call "
+                      "activities run (_bpmn/camunda_calls.py), a connector's url/method run; checks.py refuses "
+                      "what they cannot")
 _FORM_FIELDS = checked("Camunda 7 generated form fields: decided by checks.py and engine/usertasks.py")
 _DRAWING = ignored("drawing only: colours of shapes in the modeller")
 

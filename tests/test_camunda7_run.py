@@ -317,3 +317,57 @@ def test_a_cron_cycle_baton_cannot_run_is_refused(engine, cycle, reason):  # typ
     [problem] = caught.value.problems
     assert problem.element_id == "late"
     assert f"timer {cycle!r} is a cron expression Baton cannot run: {reason}" in problem.reason
+
+
+CHILD = (HEAD.replace("{key}", "child") + """
+    <bpmn:startEvent id="cs"/>
+    <bpmn:serviceTask id="work" camunda:expression="${execution.setVariable('result', given * 10)}"/>
+    <bpmn:serviceTask id="note" camunda:expression="${execution.setVariable('seenKeys', execution.hasVariable('secret'))}"/>
+    <bpmn:endEvent id="ce"/>
+    <bpmn:sequenceFlow id="c1" sourceRef="cs" targetRef="work"/>
+    <bpmn:sequenceFlow id="c2" sourceRef="work" targetRef="note"/>
+    <bpmn:sequenceFlow id="c3" sourceRef="note" targetRef="ce"/>
+""" + TAIL).encode()
+
+
+def caller(mappings: str) -> bytes:
+    return chain("caller", f"""<bpmn:callActivity id="e1" calledElement="child">
+      <bpmn:extensionElements>{mappings}</bpmn:extensionElements>
+    </bpmn:callActivity>""")
+
+
+def test_camunda_in_and_out_map_the_variables_across_a_call(engine):  # type: ignore[no-untyped-def]
+    engine.deploy([("child.bpmn", CHILD)])
+    doc = run(engine, "caller", caller(
+        '<camunda:in source="amount" target="given"/>'
+        '<camunda:in businessKey="#{execution.processBusinessKey}"/>'
+        '<camunda:out source="result" target="total"/>'
+        '<camunda:out sourceExpression="${seenKeys ? \'leaked\' : \'private\'}" target="secrecy"/>'),
+        {"amount": 4, "secret": "s3"}, business_key="order-5")
+    assert doc["status"] == "completed", doc
+    variables = doc["variables"]
+    assert variables["total"] == 40 and variables["secrecy"] == "private"  # the child never saw 'secret'
+    assert variables["amount"] == 4 and variables["secret"] == "s3"  # the caller's own are as they were
+    assert "result" not in variables and "given" not in variables  # only what camunda:out maps comes back
+    [child] = engine.list_instances(definition="child")["items"]
+    assert child["business_key"] == "order-5"
+
+
+def test_variables_all_passes_and_returns_everything(engine):  # type: ignore[no-untyped-def]
+    engine.deploy([("child.bpmn", CHILD)])
+    doc = run(engine, "caller", caller('<camunda:in variables="all"/><camunda:out variables="all"/>'),
+              {"given": 2, "secret": "s"})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["result"] == 20 and doc["variables"]["seenKeys"] is True
+
+
+@pytest.mark.parametrize(("mapping", "reason"), [
+    ('<camunda:in businessKey="${orderId}"/>', "Baton gives a called instance its caller's business key"),
+    ('<camunda:in source="a"/>', "camunda:in needs a target and a source or sourceExpression"),
+    ('<camunda:out sourceExpression="${svc.total()}" target="t"/>', "method call 'svc.total()' is not supported"),
+])
+def test_a_call_mapping_baton_cannot_run_is_refused(engine, mapping, reason):  # type: ignore[no-untyped-def]
+    engine.deploy([("child.bpmn", CHILD)])
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("caller.bpmn", caller(mapping))])
+    assert any(p.element_id == "e1" and reason in p.reason for p in caught.value.problems), caught.value.problems

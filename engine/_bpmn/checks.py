@@ -22,7 +22,7 @@ from lxml import etree
 from .. import dialects
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_io, delegates, feel_expressions, juel_sites, quartz, task_scope
+from . import calls, camunda_calls, camunda_io, delegates, feel_expressions, juel_sites, quartz, task_scope
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -175,9 +175,8 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
                 continue  # the http-connector's url/method parameters are read by Baton
             if etree.QName(mapping).localname == "inputOutput":
                 camunda_io.check(mapping, refuse)  # run by camunda_io.py
-                continue
-            refuse(mapping, f"camunda:{etree.QName(mapping).localname} variable mappings are not supported: "
-                            "a task sees all the variables of its token; remove the mapping")
+            else:
+                camunda_calls.check(mapping, refuse)  # run by camunda_calls.py
         for el in process.iter():
             if not isinstance(el.tag, str):
                 continue

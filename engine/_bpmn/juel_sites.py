@@ -14,7 +14,7 @@ element and the expression. The places JUEL runs, and who evaluates it:
 - ``camunda:assignee``, ``camunda:candidateUsers``, ``camunda:candidateGroups`` on user tasks
   (``${initiator}``): evaluated when the task becomes ready (``usertasks.py``);
 - ``camunda:inputParameter`` / ``camunda:outputParameter`` values (``camunda_io.py``), and
-  ``camunda:in`` ``sourceExpression`` / ``businessKey`` on call activities;
+  ``camunda:in`` / ``camunda:out`` ``sourceExpression`` on call activities (``camunda_calls.py``);
 - ``camunda:expression`` on a service task, when it is in the subset
   (``${execution.setVariable('done', true)}``; ``camunda:resultVariable`` takes its value), run
   inside the advance (``in_process.py``).
@@ -40,7 +40,7 @@ _EVALUATED_TEXTS = {"conditionExpression", "condition", "loopCardinality", "comp
 # camunda: attributes whose value is evaluated by Baton, per element local name (None: any)
 _EVALUATED_ATTRS = {
     "assignee": {"userTask"}, "candidateUsers": {"userTask"}, "candidateGroups": {"userTask"},
-    "sourceExpression": {"in"}, "businessKey": {"in"},
+    "sourceExpression": {"in", "out"}, "businessKey": {"in"},
 }
 # camunda: elements whose text is a value Baton evaluates (I/O mappings)
 _EVALUATED_ELEMENTS = {"inputParameter", "outputParameter", "value", "entry"}
@@ -48,7 +48,7 @@ _IDENTIFIER = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
 
 Refuse = Callable[[etree._Element, str], None]
 PLACES = ("it does in conditions, loop cardinalities and completion conditions, timers, I/O mappings, "
-          "camunda:in, assignees and candidates, multi-instance collections and camunda:expression tasks")
+          "camunda:in/out, assignees and candidates, multi-instance collections and camunda:expression tasks")
 
 
 def _shown(text: str) -> str:
@@ -90,10 +90,13 @@ def runs_text(el: etree._Element) -> bool:
 
 def runs_attribute(el: etree._Element, attr: str) -> bool:
     """Whether the attribute ``attr`` (``{ns}name``) of ``el`` is a place Baton evaluates JUEL."""
+    qname = etree.QName(el)
+    if qname.namespace == CAMUNDA and not attr.startswith("{"):  # camunda:in sourceExpression="..."
+        return qname.localname in _EVALUATED_ATTRS.get(attr, ())
     if not attr.startswith(f"{{{CAMUNDA}}}"):
         return False
     local = attr.split("}", 1)[1]
-    return etree.QName(el).localname in _EVALUATED_ATTRS.get(local, ())
+    return qname.localname in _EVALUATED_ATTRS.get(local, ())
 
 
 def _inside_mapping(el: etree._Element) -> bool:

@@ -40,7 +40,17 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 from .. import forms
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_io, camunda_loops, compensation, dialect_translation, events, quartz, task_scope
+from . import (
+    calls,
+    camunda_calls,
+    camunda_io,
+    camunda_loops,
+    compensation,
+    dialect_translation,
+    events,
+    quartz,
+    task_scope,
+)
 from .checks import (
     BPMN,
     DMN_NAMESPACES,
@@ -225,6 +235,7 @@ def read_deployment(
             task_scope.attach(doc.root, [spec, *subprocess_specs.values()])
             camunda_io.attach(doc.root, [spec, *subprocess_specs.values()])
             quartz.attach([spec, *subprocess_specs.values()])
+            camunda_calls.attach(doc.root, [spec, *subprocess_specs.values()])
             _storable(spec, subprocess_specs)
         except ValidationException as exc:
             problems.append(_from_validation(exc, doc))
@@ -315,3 +326,5 @@ def _from_validation(exc: ValidationException, doc: Document) -> Problem:
     line = node.sourceline if node is not None else (getattr(exc, "line_number", None) or None)
     return Problem(getattr(exc, "file_name", None) or doc.file_name,
                    line if isinstance(line, int) else None, element_id, _clean_message(str(exc)))
+
+

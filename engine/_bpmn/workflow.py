@@ -49,6 +49,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .calls import CallActivityTask
+from .camunda_calls import CallMappings, CallMappingsConverter
 from .camunda_io import CamundaMappings, CamundaMappingsConverter
 from .camunda_loops import CamundaParallelLoop, CamundaSequentialLoop
 from .compensation import (
@@ -276,6 +277,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[PlainTask] = BpmnTaskSpecConverter
     config[CamundaMappings] = CamundaMappingsConverter  # camunda:inputOutput
     config[QuartzCycleTimer] = TimerConditionalEventDefinitionConverter  # cron cycles
+    config[CallMappings] = CallMappingsConverter  # camunda:in / camunda:out
     return config
 
 
