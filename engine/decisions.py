@@ -9,6 +9,7 @@ the decision page highlights.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,17 +32,34 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") if value else None
 
 
-def store_decision_sources(session: Session, deployment_id: str, files: list[tuple[str, bytes]]) -> int:
-    """Keep the DMN files of a deployment (already checked by the deploy); return how many."""
-    stored = 0
+def _decision_files(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes, etree._Element]]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    found = []
     for file_name, data in files:
         try:
             root = etree.fromstring(data, parser)
         except etree.XMLSyntaxError:
             continue
-        if not etree.QName(root).namespace or not etree.QName(root).namespace.startswith(DMN_NAMESPACES):
-            continue
+        namespace = etree.QName(root).namespace
+        if namespace and namespace.startswith(DMN_NAMESPACES):
+            found.append((file_name, data, root))
+    return found
+
+
+def decision_files_digest(files: list[tuple[str, bytes]]) -> str:
+    """A digest of the DMN files deployed together ("" without any): part of each definition's
+    checksum, so a changed decision table with the same diagram is a new version, not "unchanged"."""
+    decisions = sorted((name, data) for name, data, _ in _decision_files(files))
+    if not decisions:
+        return ""
+    return hashlib.sha256(b"".join(hashlib.sha256(name.encode() + b"\0" + data).digest()
+                                   for name, data in decisions)).hexdigest()
+
+
+def store_decision_sources(session: Session, deployment_id: str, files: list[tuple[str, bytes]]) -> int:
+    """Keep the DMN files of a deployment (already checked by the deploy); return how many."""
+    stored = 0
+    for file_name, data, root in _decision_files(files):
         decision = root.find("{*}decision")
         if decision is None or not decision.get("id"):
             continue

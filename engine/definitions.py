@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ._bpmn import events
 from ._bpmn.reading import read_deployment
-from .decisions import store_decision_sources
+from .decisions import decision_files_digest, store_decision_sources
 from .errors import DefinitionNotFound, DeploymentError
 from .models import Deployment, ProcessDefinition
 
@@ -47,6 +47,7 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
         raise DeploymentError(problems)
     results: list[DeployedDefinition] = []
     digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in sorted(files))).hexdigest()
+    decisions = decision_files_digest(files)
     with engine.db.transaction() as session:
         deployment: Deployment | None = None
         for source in sources:
@@ -54,7 +55,8 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
                                    *(s for unit in source.units.values() for s in (unit[0], *unit[1].values()))])
             spec_json = engine.codec.spec_to_json(source.spec, source.subprocess_specs, source.plan, source.units)
             checksum = hashlib.sha256(
-                (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))).encode()
+                (source.key + "\0" + source.source_xml + "\0" + repr(sorted(source.bindings.items()))
+                 + ("\0" + decisions if decisions else "")).encode()
             ).hexdigest()
             latest = _latest(session, source.key)
             if latest is not None and latest.checksum == checksum:
