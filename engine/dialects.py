@@ -185,7 +185,8 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:diagramRelationId": ignored("editing only: links a diagram to its Cawemo/Web Modeler copy"),
     "camunda:candidateStarterGroups": refused("start authorization per process is not supported"),
     "camunda:candidateStarterUsers": refused("start authorization per process is not supported"),
-    "camunda:initiator": refused("camunda:initiator is not set by Baton"),
+    "camunda:initiator": runs("the variable that holds the user who started the instance "
+                              "(_bpmn/camunda_people.py)"),
     # Camunda 8
     "zeebe:modelerTemplate": ignored("editing only: the element template the modeller applied"),
     "zeebe:modelerTemplateVersion": ignored("editing only: the element template's version"),

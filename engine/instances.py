@@ -24,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, insert, select, update
 
 from . import idempotency, messages, outbox, usertasks
+from ._bpmn import camunda_people
 from ._bpmn.history import Change, Tracker, all_tasks, element_type
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .definitions import get_definition
@@ -76,11 +77,13 @@ class Step:
 
 def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
           business_key: str | None = None, version: int | None = None,
-          parent: tuple[str, str] | None = None, idempotency_key: str | None = None, caller: str = "") -> str:
+          parent: tuple[str, str] | None = None, idempotency_key: str | None = None, caller: str = "",
+          started_by: str | None = None) -> str:
     """Create an instance of the latest (or given) version and run it to its first wait.
 
     With ``idempotency_key``, a start that ``caller`` made with that key before returns its
-    instance instead of making another (``engine.idempotency``)."""
+    instance instead of making another (``engine.idempotency``). ``started_by`` is the user
+    who starts it, for a start event's ``camunda:initiator``."""
     variables = check_variables(variables)
     check_business_key(business_key)
     with engine.db.reading() as session:
@@ -88,6 +91,7 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
         definition_id = definition.id
     workflow = engine.codec.new_workflow(engine._spec(definition_id))
     workflow.task_tree.data.update(variables)
+    camunda_people.set_initiator(workflow, started_by)
     asked = idempotency.fingerprint(key, variables, business_key, version) if idempotency_key else ""
     with engine.db.transaction() as session:
         if idempotency_key and (earlier := idempotency.claim(session, caller, idempotency_key, asked)):

@@ -371,3 +371,32 @@ def test_a_call_mapping_baton_cannot_run_is_refused(engine, mapping, reason):  #
     with pytest.raises(DeploymentError) as caught:
         engine.deploy([("caller.bpmn", caller(mapping))])
     assert any(p.element_id == "e1" and reason in p.reason for p in caught.value.problems), caught.value.problems
+
+
+INITIATED = chain("initiated", '<bpmn:userTask id="e1" camunda:assignee="${starter}"/>',
+                  start='<bpmn:startEvent id="start" camunda:initiator="starter"/>')
+
+
+def test_camunda_initiator_holds_the_starting_user(engine):  # type: ignore[no-untyped-def]
+    engine.deploy([("initiated.bpmn", INITIATED)])
+    doc = engine.get_instance(engine.start("initiated", {}, started_by="ada"))
+    assert doc["variables"]["starter"] == "ada"
+    assert [t["assignee"] for t in engine.list_user_tasks(instance_id=doc["id"])] == ["ada"]
+    # started by no user (the CLI, a machine token): the variable is null, and ${starter} assigns no one
+    doc = engine.get_instance(engine.start("initiated", {}))
+    assert doc["variables"]["starter"] is None
+    assert [t["assignee"] for t in engine.list_user_tasks(instance_id=doc["id"])] == [None]
+
+
+def test_the_user_who_starts_from_the_ui_is_the_initiator(engine):  # type: ignore[no-untyped-def]
+    from tests.auth_helpers import csrf, login
+    from web import create_app
+
+    engine.deploy([("initiated.bpmn", INITIATED)])
+    client = create_app(engine.settings, engine=engine).test_client()
+    name = login(client, "operator")
+    response = client.post("/definitions/initiated/start", data={
+        "variables": "{}", "business_key": "", "version": "", "csrf_token": csrf(client)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    [task] = engine.list_user_tasks(user=name)
+    assert task["assignee"] == name

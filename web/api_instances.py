@@ -32,7 +32,8 @@ def start(key: str) -> Any:
     caller = identity()
     instance_id = engine().start(key, data.get("variables") or {}, business_key=data.get("business_key"),
                                  version=data.get("version"), idempotency_key=request.headers.get("Idempotency-Key"),
-                                 caller=f"{caller.kind}:{caller.id}")
+                                 caller=f"{caller.kind}:{caller.id}",
+                                 started_by=caller.name if caller.kind == "user" else None)
     doc = engine().get_instance(instance_id, history=False)
     if wait is None:
         return jsonify(doc), 201

@@ -13,7 +13,7 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 
 from engine import BatonError, DefinitionNotFound, DeploymentError, InvalidRequest
 
-from .auth import requires
+from .auth import current_identity, requires
 from .ui import NOT_JSON, engine, int_arg, ui
 
 PREVIEW_LIMIT = 2 * 1024 * 1024  # a refused upload larger than this is listed, not drawn
@@ -107,8 +107,10 @@ def start(key: str) -> Any:
     version = int(form["version"]) if form["version"].isdigit() else None
     try:
         variables = json.loads(form["variables"].strip() or "{}")
+        starter = current_identity()  # a user who starts it is the diagram's camunda:initiator
+        user = starter.name if starter is not None and starter.kind == "user" else None
         instance_id = engine().start(key, variables, business_key=form["business_key"].strip() or None,
-                                     version=version)
+                                     version=version, started_by=user)
     except ValueError as exc:  # json.JSONDecodeError
         flash(NOT_JSON.format(exc), "error")
         return definition(key, form=form, status=400)

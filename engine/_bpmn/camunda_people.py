@@ -1,4 +1,10 @@
-"""Who may do a user task, when the diagram says it with JUEL (``camunda:assignee="${initiator}"``).
+"""Who may do a user task, when the diagram says it with JUEL (``camunda:assignee="${initiator}"``),
+and who started the instance (``camunda:initiator`` on the start event).
+
+``camunda:initiator="starter"`` makes Camunda 7 set the variable ``starter`` to the id of the
+authenticated user who started the instance (null when no user did: a machine token, the CLI).
+Baton's start takes that user (``Engine.start(..., started_by=)``), and :func:`set_initiator`
+writes the variable before the first step, so ``${starter}`` is there for the first assignee.
 
 Camunda 7 evaluates ``camunda:assignee``, ``camunda:candidateUsers`` and
 ``camunda:candidateGroups`` when the task is created, over the variables it sees: a String is
@@ -20,6 +26,28 @@ from .. import juel
 from . import juel_expressions
 
 RESOLVED = "baton:people"
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def initiators(root: Any) -> dict[str, dict[str, Any]]:
+    """start event id -> {"initiator": variable name}, for the process-level start events that say one."""
+    found: dict[str, dict[str, Any]] = {}
+    for process in root.iterfind(f"{{{BPMN}}}process"):
+        for start in process.iterfind(f"{{{BPMN}}}startEvent"):
+            name = (start.get(f"{{{CAMUNDA}}}initiator") or "").strip()
+            if name:
+                found[start.get("id", "")] = {"initiator": name}
+    return found
+
+
+def set_initiator(workflow: Any, started_by: str | None) -> None:
+    """Write the starting user into the variable the start event's ``camunda:initiator`` names."""
+    bindings = workflow.specs.bindings if workflow.specs is not None else {}
+    start_ids = {getattr(t, "bpmn_id", None) for t in workflow.spec.task_specs.values()}
+    for element_id, binding in bindings.items():
+        if "initiator" in binding and element_id in start_ids:
+            workflow.task_tree.data[binding["initiator"]] = started_by
 
 
 def resolve(tasks: list[Any], bindings: dict[str, Any]) -> None:

@@ -45,6 +45,7 @@ from . import (
     camunda_calls,
     camunda_io,
     camunda_loops,
+    camunda_people,
     compensation,
     dialect_translation,
     events,
@@ -254,6 +255,7 @@ def read_deployment(
             # what runs each service task, who does each user task, what each call activity
             # calls, how Camunda 8 messages correlate: all read from this file's tree
             bindings={**events.user_task_people(doc.root), **calls.call_targets(doc.root),
+                      **camunda_people.initiators(doc.root),
                       **events.zeebe_subscriptions(doc.root), **deployment.bindings.get(doc.file_name, {})},
             plan=plans[doc.file_name],
             units={unit: (parser.get_spec(process), parser.get_subprocess_specs(process))
