@@ -93,10 +93,18 @@ def test_a_selection_migrated_from_v1_to_v2_goes_on_in_v2(page, live):
     page.click("#migrate-link")
     page.wait_for_selector("#plan")
     assert page.input_value('select[name="map:review_application"]') == "review_application"
+    page.on("dialog", lambda dialog: dialog.accept())
+    # The plan is editable: with the review unmapped, an instance waiting there cannot be migrated.
+    page.select_option('select[name="map:review_application"]', "")
+    page.check(f'#migrate-instances input[value="{left}"]')
+    page.click("#migrate-selected")
+    page.wait_for_selector("#migration-results")
+    assert "which the plan maps to nothing" in page.inner_text(f'#migration-results li[data-instance-id="{left}"]')
+    assert page.input_value('select[name="map:review_application"]') == ""  # the edited plan is kept
+    page.select_option('select[name="map:review_application"]', "review_application")
     for instance_id in chosen:
         page.check(f'#migrate-instances input[value="{instance_id}"]')
     page.fill("#migration-form input[name=reason]", "the v2 wording")
-    page.on("dialog", lambda dialog: dialog.accept())
     page.click("#migrate-selected")
     page.wait_for_selector("#migration-results")
     assert "Migrated 2 instance(s) to v2; 0 refused." in page.inner_text(".flash-ok")
