@@ -322,7 +322,8 @@ def test_a_cron_cycle_baton_cannot_run_is_refused(engine, cycle, reason):  # typ
 CHILD = (HEAD.replace("{key}", "child") + """
     <bpmn:startEvent id="cs"/>
     <bpmn:serviceTask id="work" camunda:expression="${execution.setVariable('result', given * 10)}"/>
-    <bpmn:serviceTask id="note" camunda:expression="${execution.setVariable('seenKeys', execution.hasVariable('secret'))}"/>
+    <bpmn:serviceTask id="note"
+        camunda:expression="${execution.setVariable('seenKeys', execution.hasVariable('secret'))}"/>
     <bpmn:endEvent id="ce"/>
     <bpmn:sequenceFlow id="c1" sourceRef="cs" targetRef="work"/>
     <bpmn:sequenceFlow id="c2" sourceRef="work" targetRef="note"/>
@@ -400,3 +401,56 @@ def test_the_user_who_starts_from_the_ui_is_the_initiator(engine):  # type: igno
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     [task] = engine.list_user_tasks(user=name)
     assert task["assignee"] == name
+
+
+DRG = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="drg" name="Dinner"
+    namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="beverages" name="Beverages">
+    <informationRequirement id="req1"><requiredDecision href="#dish"/></informationRequirement>
+    <decisionTable hitPolicy="UNIQUE">
+      <input label="Dish"><inputExpression typeRef="string"><text>desiredDish</text></inputExpression></input>
+      <output label="Beverage" name="beverage" typeRef="string"/>
+      <rule><inputEntry><text>"Roastbeef"</text></inputEntry><outputEntry><text>"Bordeaux"</text></outputEntry></rule>
+      <rule><inputEntry><text>"Salad"</text></inputEntry><outputEntry><text>"Water"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+  <decision id="dish" name="Dish">
+    <decisionTable id="dishTable" hitPolicy="UNIQUE">
+      <input id="in1" label="Season">
+        <inputExpression id="ie1" typeRef="string"><text>season</text></inputExpression></input>
+      <output id="out1" label="Dish" name="desiredDish" typeRef="string"/>
+      <rule id="r1"><inputEntry id="e1"><text>"Winter"</text></inputEntry>
+        <outputEntry id="o1"><text>"Roastbeef"</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="e2"><text>"Summer"</text></inputEntry>
+        <outputEntry id="o2"><text>"Salad"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+DECIDE = chain("decide", '<bpmn:businessRuleTask id="e1" camunda:decisionRef="beverages"/>')
+
+
+def test_a_decision_graph_evaluates_the_required_decisions_first(engine):  # type: ignore[no-untyped-def]
+    engine.deploy([("decide.bpmn", DECIDE), ("dinner.dmn", DRG)])
+    winter = engine.get_instance(engine.start("decide", {"season": "Winter"}))
+    assert winter["status"] == "completed", winter
+    assert winter["variables"]["beverage"] == "Bordeaux"
+    assert "desiredDish" not in winter["variables"]  # a required decision's output is not a result
+    summer = engine.get_instance(engine.start("decide", {"season": "Summer"}))
+    assert summer["variables"]["beverage"] == "Water"
+    # the required decision is one of its own too: a task may name it directly
+    engine.deploy([("dish.bpmn", chain("dish", '<bpmn:businessRuleTask id="e1" camunda:decisionRef="dish"/>')),
+                   ("dinner.dmn", DRG)])
+    assert engine.get_instance(engine.start("dish", {"season": "Winter"}))["variables"]["desiredDish"] == "Roastbeef"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (('href="#dish"', 'href="#starter"'), "beverages: requires decision 'starter', which is not in this DMN file"),
+    (('<decision id="dish" name="Dish">', '<decision id="dish" name="Dish"><informationRequirement>'
+      '<requiredDecision href="#beverages"/></informationRequirement>'), "the decisions require each other in a cycle"),
+])
+def test_a_decision_graph_baton_cannot_evaluate_is_refused(engine, change, reason):  # type: ignore[no-untyped-def]
+    dmn = DRG.replace(change[0].encode(), change[1].encode())
+    with pytest.raises(DeploymentError) as caught:
+        engine.deploy([("decide.bpmn", DECIDE), ("dinner.dmn", dmn)])
+    assert any(reason in str(p) for p in caught.value.problems), caught.value.problems

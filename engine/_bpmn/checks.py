@@ -22,7 +22,17 @@ from lxml import etree
 from .. import dialects
 from ..endpoints import EndpointMap
 from ..errors import Problem
-from . import calls, camunda_calls, camunda_io, delegates, feel_expressions, juel_sites, quartz, task_scope
+from . import (
+    calls,
+    camunda_calls,
+    camunda_io,
+    decision_graph,
+    delegates,
+    feel_expressions,
+    juel_sites,
+    quartz,
+    task_scope,
+)
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -132,16 +142,11 @@ def check_dmn(doc: Document, deployment: Deployment) -> list[Problem]:
     deployment.decisions.update((d.get("id"), d) for d in decisions if d.get("id"))
     if not decisions:
         return [Problem(doc.file_name, doc.root.sourceline, doc.root.get("id"), "the DMN file defines no decision")]
-    if len(decisions) > 1:
-        names = ", ".join(repr(d.get("id")) for d in decisions)
-        return [Problem(doc.file_name, decisions[1].sourceline, decisions[1].get("id"),
-                        f"the DMN file defines {len(decisions)} decisions ({names}); Baton reads one decision, "
-                        "a decision table, per DMN file: put each decision in a file of its own")]
-    decision = decisions[0]
-    if decision.find("{*}decisionTable") is None:
-        return [Problem(doc.file_name, decision.sourceline, decision.get("id"),
-                        "the decision has no decision table; Baton evaluates decision tables only")]
-    return []
+    problems: list[Problem] = []
+    # several decisions are a decision graph (decision_graph.py)
+    decision_graph.check(doc.root, lambda el, reason: problems.append(
+        Problem(doc.file_name, el.sourceline, el.get("id"), reason)))
+    return problems
 
 
 def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment) -> list[Problem]:

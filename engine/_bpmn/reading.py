@@ -47,6 +47,7 @@ from . import (
     camunda_loops,
     camunda_people,
     compensation,
+    decision_graph,
     dialect_translation,
     events,
     quartz,
@@ -105,7 +106,7 @@ class BatonParser(CamundaParser):
         full_tag("endEvent"): (compensation.EndEventParser, EndEvent),
         full_tag("startEvent"): (events.StartEventParser, StartEvent),
         full_tag("callActivity"): (calls.CallActivityParser, calls.CallActivityTask),
-        full_tag("businessRuleTask"): (events.BusinessRuleTaskParser, events.BusinessRuleTask),
+        full_tag("businessRuleTask"): (decision_graph.DecisionGraphTaskParser, decision_graph.DecisionGraphTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
         **camunda_loops.PARSERS,  # Camunda 7's multi-instance attributes, as Camunda reads them
@@ -209,7 +210,8 @@ def read_deployment(
     for doc in dmn_docs + bpmn_docs:
         try:
             if doc.is_dmn:
-                parser.add_dmn_xml(doc.root, filename=doc.file_name)
+                for decision in decision_graph.split(doc.root):  # SpiffWorkflow reads one per document
+                    parser.add_dmn_xml(decision, filename=doc.file_name)
             else:
                 parser.add_bpmn_xml(compensation.strip(doc.root), filename=doc.file_name)
                 units = compensation.unit_document(doc.root, plans[doc.file_name])

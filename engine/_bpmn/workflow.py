@@ -57,6 +57,7 @@ from .compensation import (
     CompensationIntermediateThrowEvent,
     CompensationPlan,
 )
+from .decision_graph import DecisionGraphTask, DecisionGraphTaskConverter
 from .events import BusinessRuleTask
 from .plain_task import PlainTask
 from .quartz import QuartzCycleTimer
@@ -273,6 +274,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[CompensationEndEvent] = EventConverter
     config[CallActivityTask] = BpmnTaskSpecConverter
     config[BusinessRuleTask] = BaseBusinessRuleTaskConverter
+    config[DecisionGraphTask] = DecisionGraphTaskConverter
     config[TaskScope] = TaskScopeConverter  # Zeebe mappings, Spiff pre/post scripts
     config[PlainTask] = BpmnTaskSpecConverter
     config[CamundaMappings] = CamundaMappingsConverter  # camunda:inputOutput
