@@ -80,7 +80,8 @@ def hybrid(tmp_path: Path, services: str, postgres_url: str, bus_url: str  # noq
     tag = uuid.uuid4().hex[:8]
     routes = tmp_path / "bus_routes.toml"  # the bundled routes, on queues of this test's own
     routes.write_text((PROCESSES / "bus_routes.toml").read_text()
-                      .replace('queue = "baton.bus"', f'queue = "baton.bus.{tag}"')
+                      .replace('queue = "baton.bus"',
+                               f'queue = "baton.bus.{tag}"\nwatch_queue = "baton.bus.watch.{tag}"')
                       .replace('dead_letter = "baton.bus.dead"', f'dead_letter = "baton.bus.dead.{tag}"'))
     exchange = f"baton.events.{tag}"
     env = baton_env(tmp_path / "home", services, database_url=postgres_url, broker_url=bus_url)
@@ -105,7 +106,8 @@ def hybrid(tmp_path: Path, services: str, postgres_url: str, bus_url: str  # noq
 
         with suppress(Exception), Connection(bus_url) as conn:  # the vhost / database goes anyway
             channel = conn.channel()
-            for queue in (f"baton.bus.{tag}", f"baton.bus.dead.{tag}", f"{tag}.shipping.order-created",
+            for queue in (f"baton.bus.{tag}", f"baton.bus.dead.{tag}", f"baton.bus.watch.{tag}",
+                          f"{tag}.shipping.order-created",
                           f"{tag}.notification.order-created"):
                 channel.queue_delete(queue)
             channel.exchange_delete(exchange)
@@ -136,6 +138,15 @@ def test_hybrid_orders_complete_through_the_bus(hybrid: dict[str, Any]) -> None:
                          what="the first order to be shipped", describe=summary)
         demo.delay = 0.0
         assert first["variables"]["shipped_order_id"] == variables["order_id"]
+
+        # its trace: recorded by the worker (published), baton bus (consumed, watched) on PostgreSQL
+        trace = wait_for(lambda: engine.trace(variables["order_id"]), lambda t: len(t["events"]) == 3, timeout=15,
+                         what="the order's three bus events on its trace", describe=str)
+        assert [i["id"] for i in trace["instances"]] == [answer["id"]]
+        assert {(e["kind"], e["event"], e["source"], e["instance_id"]) for e in trace["events"]} == {
+            ("published", "OrderCreated", "baton", answer["id"]),
+            ("consumed", "OrderShipped", "shipping", answer["id"]),
+            ("watched", "CustomerNotified", "notification", None)}
 
         # fifty orders at once: each shipping reply must resume its own instance
         from adapters.broker import CeleryNotifier
