@@ -16,9 +16,11 @@ embedded sub-process, or has a token at an element the plan leaves unmapped.
 How a token moves, in SpiffWorkflow's terms: the workflow keeps its object and its live tasks
 (same task ids, so jobs, user tasks and subscriptions keep pointing at them) and gets M's specs;
 each live task is re-parented under the root with its mapped spec, and its predicted children are
-made again from M (``_predict``). A token at an activity with boundary events (in N or in M) is
-entered again at its mapped activity instead, so its boundary events are M's: its user task is
-offered again, its call made again with the same variables.
+made again from M (``_predict``). A join a token waits at keeps the branches that came in already
+(each arrival with the completed task it came from), since that is how SpiffWorkflow counts them.
+A token at an activity with boundary events (in N or in M) is entered again at its mapped
+activity instead, so its boundary events are M's: its user task is offered again, its call made
+again with the same variables.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
@@ -35,7 +38,7 @@ from .definitions import get_definition
 from .errors import BatonError, InstanceNotActive, InvalidRequest
 from .instances import ENDED, Note, Step, advance
 from .models import Job, MessageSubscription, ProcessInstance, UserTaskRow, utcnow
-from .modification import live_tokens, start_token, sub_process_tokens
+from .modification import LIVE, live_tokens, start_token, sub_process_tokens
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -179,7 +182,8 @@ def _move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWor
         (again if has_split else keep).append((task, spec))
     root = workflow.task_tree
     data = dict(instance.variables or {})
-    kept = {t.id for t, _ in keep}
+    arrivals = _join_arrivals(workflow, keep, mapping, by_id)
+    kept = {t.id for t, _ in keep} | {t.id for pair in arrivals for t, _ in pair}
     dropped = [t for t in workflow.tasks.values() if t is not root and t.id not in kept]
     for task, _ in again:
         # history says the old token ended here: the diagram must not keep it active
@@ -193,12 +197,25 @@ def _move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWor
     workflow.last_task = root
     workflow.completed = False
     moved: dict[str, str] = {}
+    parent_of: dict[Any, Any] = {}
+    for (arrival, arrival_spec), (source, source_spec) in arrivals:
+        if source.id not in workflow.tasks:
+            source.task_spec, source._parent, source._children = source_spec, root.id, []
+            workflow.tasks[source.id] = source
+            root._children.append(source.id)
+        source._children.append(arrival.id)
+        parent_of[arrival.id] = source
+        if not arrival.has_state(LIVE):  # an earlier arrival: it only says its branch came in
+            arrival.task_spec, arrival._parent, arrival._children = arrival_spec, source.id, []
+            workflow.tasks[arrival.id] = arrival
     for task, spec in keep:
         moved[task.task_spec.bpmn_id] = spec.bpmn_id
+        parent = parent_of.get(task.id, root)
         task.task_spec = spec
-        task._parent, task._children = root.id, []
+        task._parent, task._children = parent.id, []
         workflow.tasks[task.id] = task
-        root._children.append(task.id)
+        if parent is root:
+            root._children.append(task.id)
         spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
         if task.id in waiting_events:
             workflow.event_manager.add_task(task)
@@ -216,6 +233,37 @@ def _move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWor
             session.execute(update(model).where(model.instance_id == instance.id, column == str(task.id))
                             .values(element_id=spec.bpmn_id))
     return moved
+
+
+def _join_arrivals(workflow: BatonWorkflow, keep: list[tuple[Any, Any]], mapping: dict[str, str],
+                   by_id: dict[str, Any]) -> list[tuple[tuple[Any, Any], tuple[Any, Any]]]:
+    """For each join a token waits at (a parallel or inclusive gateway), the branches that already
+    came in: SpiffWorkflow counts an arrival as a task of the join's spec whose parent completed,
+    so each such task and its parent go over too, mapped like the tokens. Pairs of
+    ((arrival, its spec in M), (the completed task it came from, that task's spec in M))."""
+    joins = {t.task_spec for t, _ in keep if isinstance(t.task_spec, UnstructuredJoin)}
+    found = []
+    for task in list(workflow.tasks.values()):
+        parent = task.parent
+        if task.task_spec not in joins or parent is None or parent.state != TaskState.COMPLETED:
+            continue
+        source_spec = _mapped_spec(parent.task_spec, mapping, by_id)
+        if source_spec is None:
+            raise InvalidRequest(f"the join {task.task_spec.bpmn_id} has a branch in from "
+                                 f"{parent.task_spec.bpmn_id or parent.task_spec.name}, which the plan maps to nothing")
+        found.append(((task, by_id[mapping[task.task_spec.bpmn_id]]), (parent, source_spec)))
+    return found
+
+
+def _mapped_spec(spec: Any, mapping: dict[str, str], by_id: dict[str, Any]) -> Any:
+    """``spec``'s counterpart in M: by the plan for an element, by its element's name for one of
+    SpiffWorkflow's helpers (``review.BoundaryEventJoin``)."""
+    if spec.bpmn_id:
+        return by_id.get(mapping.get(spec.bpmn_id, ""))
+    element, dot, suffix = spec.name.rpartition(".")
+    if not dot or element not in mapping:
+        return None
+    return by_id[mapping[element]]._wf_spec.task_specs.get(f"{mapping[element]}.{suffix}")
 
 
 def _carry_ledger(engine: Engine, workflow: BatonWorkflow, target: DefinitionSpecs) -> None:

@@ -237,3 +237,27 @@ def test_cancelling_a_sub_process_ends_its_inner_tokens_and_inner_elements_are_r
     events = [(h["element_id"], h["event"]) for h in _history(client, instance_id)]
     assert ("sub", "cancelled") in events and ("inner", "cancelled") in events
     assert [t["element_id"] for t in client.get(f"/api/v1/tasks?instance_id={instance_id}").json["items"]] == ["after"]
+
+
+def test_a_parallel_instance_migrated_midway_joins_on_v2(settings_factory, inline_engine_factory, services):
+    """Three of ten branches done, the join waiting: the branches that came in still count on v2."""
+    from adapters.runner import run_job
+    from engine import JobTicket
+    from tests.conftest import ROOT
+
+    engine = inline_engine_factory(settings_factory(endpoints=ROOT / "tests" / "endpoints_e2e.toml"))
+    diagram = (ROOT / "tests" / "diagrams" / "parallel_ten.bpmn").read_bytes()
+    engine.deploy([("parallel_ten.bpmn", diagram)])
+    instance_id = engine.start("parallel_ten", {})
+    for _ in range(3):
+        run_job(engine, engine.driver.queue.popleft().id, "test-worker")
+    engine.driver.queue.clear()  # the other seven calls are "in flight" across the migration
+    engine.deploy([("parallel_ten.bpmn", diagram.replace(b'name="Branch 1"', b'name="Branch one"'))])
+    result = engine.migrate_instances(engine.migration_plan("parallel_ten", 1, 2), [instance_id], by="test")
+    assert result["migrated"] == 1, result
+    pending = [j for j in engine.get_instance(instance_id, history=False)["jobs"] if j["status"] == "pending"]
+    assert len(pending) == 7
+    engine.driver.notify([JobTicket(j["id"], instance_id, j["kind"]) for j in pending])
+    engine.driver.drain()
+    doc = engine.get_instance(instance_id, history=False)
+    assert (doc["status"], doc["definition"]["version"]) == ("completed", 2)
