@@ -17,3 +17,20 @@ def looping_job(variables: dict[str, Any]) -> dict[str, Any]:
 def echo_job(variables: dict[str, Any]) -> dict[str, Any]:
     """Answers the variables it was called with under ``seen`` and one result of its own."""
     return {"seen": dict(variables), "approved": True}
+
+
+# What the corpus's service tasks answer in tests/test_dialect_corpus.py, by topic: the data the
+# diagrams' later steps read (a payment id the next message correlates on, an AWS-like listing...).
+CORPUS_ANSWERS: dict[str, dict[str, Any]] = {
+    "retrieve-payment": {"paymentRequestId": "pay-1"},
+    "generate-ticket": {"ticketId": "t-1"},
+    "ed/GetFiles": {"do_not_fail": True},
+    "aws/ScanDynamoTable": {"Count": 2, "Items": [{"Subject": "color", "Label": "Red", "Value": "red"},
+                                                  {"Subject": "size", "Label": "Large", "Value": "L"}]},
+}
+
+
+def corpus_job(variables: dict[str, Any], call: Any) -> dict[str, Any]:
+    """A corpus diagram's job: the canned answer of its topic, and which topic ran."""
+    ran = "ran_" + (call.topic or "none").replace("/", "_").replace("-", "_")
+    return {**CORPUS_ANSWERS.get(call.topic or "", {}), ran: True}

@@ -394,13 +394,14 @@ def _check_expression(el: etree._Element, what: str, refuse: Refuse, document_la
     hint = _EXPRESSION_HINT if what == "condition" else ""
     if text.startswith("="):
         parent = el.getparent()
-        if what == "condition" and parent is not None and etree.QName(parent).localname == "sequenceFlow":
-            reason = feel_expressions.refusal(text)  # Baton's FEEL subset runs flow conditions
+        flow = what == "condition" and parent is not None and etree.QName(parent).localname == "sequenceFlow"
+        if flow or what == "timer":  # a timer's FEEL answers an ISO 8601 date, duration or cycle, as Zeebe
+            reason = feel_expressions.refusal(text)  # Baton's FEEL subset runs flow conditions and timers
             if reason is not None:
                 refuse(el, f"FEEL expression {text[:80]!r} cannot run: {reason}")
             return
-        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates FEEL in sequence-flow conditions "
-                   f"only; write a Python expression over the process variables{hint}")
+        refuse(el, f"FEEL expression {text[:80]!r} cannot run: Baton evaluates FEEL in sequence-flow conditions, "
+                   f"timers and zeebe:ioMapping only; write a Python expression over the process variables{hint}")
         return
     try:
         compile(text, f"<{what}>", "eval")

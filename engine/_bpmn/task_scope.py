@@ -24,15 +24,25 @@ without a spec class of its own, and the specs store them (:class:`TaskScopeConv
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any
 
 from lxml import etree
+from RestrictedPython import safe_builtins
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.helpers.bpmn_converter import BpmnConverter
+from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
 from .. import feel
+from ..errors import InvalidVariables
+
+# what the sandbox's scripts may call (sandbox_child.py: RestrictedPython's safe builtins and these)
+_SANDBOX_NAMES = frozenset(safe_builtins) | {
+    "list", "dict", "set", "tuple", "sorted", "min", "max", "sum", "any", "all", "enumerate", "zip", "map",
+    "filter", "reversed", "frozenset", "datetime", "date", "timedelta", "getattr"}
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
@@ -136,6 +146,10 @@ def _run_script(my_task: Any, script: str, what: str) -> None:
     try:
         my_task.workflow.script_engine.execute(my_task, script)
     except WorkflowTaskException as exc:
+        if what.endswith("postScript") and isinstance(my_task.task_spec, UserTask | ManualTask):
+            # a person's submission ran it: refuse the submission (nothing changes) and say why
+            raise InvalidVariables(f"the {what} of {my_task.task_spec.bpmn_id} failed on these values: "
+                                   f"{exc}") from exc
         exc.add_note(f"in the {what} of {my_task.task_spec.bpmn_id}")
         raise
 
@@ -216,9 +230,33 @@ def check(el: etree._Element, refuse: Any) -> None:
     for what, script in (("preScript", scope.pre_script), ("postScript", scope.post_script)):
         if script:
             try:
-                compile(script, f"<{what} {el.get('id')}>", "exec")
+                tree = ast.parse(script, f"<{what} {el.get('id')}>")
             except SyntaxError as exc:
                 refuse(el, f"spiffworkflow:{what} does not compile: {exc.msg} (script line {exc.lineno})")
+                continue
+            unknown = _unknown_calls(tree)
+            if unknown:
+                refuse(el, f"spiffworkflow:{what} calls {', '.join(n + '()' for n in unknown)}, which is neither a "
+                           "Python built-in Baton's script sandbox offers nor defined in the script (SpiffArena's "
+                           "own script functions do not exist in Baton)")
+
+
+def _unknown_calls(tree: ast.AST) -> list[str]:
+    """Names a script calls that nothing can provide: variables hold data (JSON), never functions."""
+    defined = set(_SANDBOX_NAMES)
+    called: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            defined.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.alias):
+            defined.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called.add(node.func.id)
+    return sorted(called - defined)
 
 
 def attach(root: etree._Element, specs: list[Any]) -> None:

@@ -1,0 +1,234 @@
+"""Camunda 8 and SpiffArena diagrams from public repositories deploy and run, or are refused cleanly.
+
+Every ``.bpmn`` under ``../shared/bpmn/camunda8`` and ``../shared/bpmn/spiffarena`` is deployed
+through ``engine.deploy`` together with the forms, JSON Schemas and decisions in its folder, every
+job topic bound to ``tests/dialect_handlers.py:corpus_job`` (a canned answer per topic). A
+diagram that deploys must have a happy path below and run it to the end: open user tasks are
+completed with values their own form accepts, the messages and signals the happy path waits for
+are published. A diagram that is refused must be refused with reasons that name an element and
+the construct, never a library message. The counts and every reason are written to
+``artifacts/dialect-corpus.txt``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import DeploymentError, Endpoint, EndpointMap
+from tests.conftest import IN_CI, ROOT, SHARED
+
+CORPUS = SHARED / "bpmn"
+FOLDERS = ("camunda8", "spiffarena")
+FILES = sorted(p for folder in FOLDERS for p in (CORPUS / folder).rglob("*.bpmn")) if CORPUS.is_dir() else []
+SIDE = (".dmn", ".form", ".json")
+ARTIFACT = ROOT / "artifacts" / "dialect-corpus.txt"
+LIBRARY_LEAKS = ("Traceback", "cannot be read", "<Element", " object at 0x", "KeyError", "NoneType")
+
+if not FILES:
+    if IN_CI:
+        pytest.fail(f"the reference corpus {CORPUS} is missing; CI needs it", pytrace=False)
+    pytest.skip(f"the reference corpus {CORPUS} is missing", allow_module_level=True)
+
+
+@dataclass
+class HappyPath:
+    start: dict[str, Any] = field(default_factory=dict)
+    start_message: tuple[str, dict[str, Any], dict[str, Any]] | None = None  # name, correlation, variables
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # name, correlation
+    signals: list[str] = field(default_factory=list)
+    expect: dict[str, Any] = field(default_factory=dict)  # variables the end must hold
+
+
+C8 = "camunda8/"
+SPIFF = "spiffarena/"
+HAPPY: dict[str, HappyPath] = {
+    C8 + "berndruecker__ticket-booking-camunda-8/booking-service-java/src/main/resources/ticket-booking.bpmn":
+        HappyPath(messages=[("msg-payment-received", {"paymentRequestId": "pay-1"})], expect={"ticketId": "t-1"}),
+    C8 + "camunda-community-hub__bpmn-driven-testing/impl-8/src/main/resources/simulate-sub-process.bpmn":
+        HappyPath(),
+    C8 + "camunda-community-hub__camunda-8-benchmark/src/main/resources/bpmn/msg_process.bpmn":
+        HappyPath(start_message=("ORDER", {"orderId": "o-1"}, {"orderId": "o-1", "items": ["parcel-1"]}),
+                  messages=[("INTRANSIT", {"item": "parcel-1"}), ("DELIVERED", {"item": "parcel-1"})]),
+    C8 + "camunda__camunda-8-js-sdk/src/__tests__/testdata/Client-DeployWorkflow.bpmn":
+        HappyPath(start={"uniqueId": "u-1"}, messages=[("Message_In", {"uniqueId": "u-1"})],
+                  expect={"ran_process_message": True}),
+    C8 + "camunda__camunda-8-js-sdk/src/__tests__/testdata/Signal.bpmn":
+        HappyPath(signals=["test-signal"], expect={"ran_signal_service_task": True}),
+    C8 + "camunda__zeebe-process-test/qa/abstracts/src/main/resources/looping-servicetask.bpmn":
+        HappyPath(start={"totalLoops": 2}, expect={"loopAmount": 2}),
+    C8 + "camunda__zeebe-process-test/qa/abstracts/src/main/resources/test_timer_events.bpmn": HappyPath(),
+    C8 + "quarkiverse__quarkus-zeebe/integration-tests/bpmn/src/main/resources/bpmn/gateway.bpmn":
+        HappyPath(start={"name": "test"}),
+    C8 + "camunda-community-hub__zeebe-cherry-runtime/src/test/resources/loadtest/LoadTest.bpmn": HappyPath(),
+    SPIFF + "sartography__example-process-models/examples/1-basic-concepts/understanding-data-part-1/python.bpmn":
+        HappyPath(),
+    SPIFF + "sartography__sample-process-models/misc/shared/build-enum-list-from-aws/"
+            "shared-build-enum-list-from-aws.bpmn":
+        HappyPath(start={"addNew": True, "whichSubject": "color"},
+                  expect={"enumerations_list": [{"label": "Add New", "value": "add"},
+                                                {"label": "Red", "value": "red"}]}),
+    SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/sample/sample.bpmn": HappyPath(),
+    SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/service_task/service_task.bpmn":
+        HappyPath(expect={"response": {"do_not_fail": True, "ran_ed_GetFiles": True}}),
+    SPIFF + "sartography__spiff-example-cli/bpmn/tutorial/call_activity_multi.bpmn":
+        HappyPath(start={"products": []}),
+}
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(CORPUS).as_posix()
+
+
+def side_files(path: Path) -> list[tuple[str, bytes]]:
+    return [(p.name, p.read_bytes()) for p in sorted(path.parent.rglob("*")) if p.suffix in SIDE and p.is_file()]
+
+
+def topics() -> dict[str, Endpoint]:
+    found: set[str] = set()
+    for path in FILES:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found |= set(re.findall(r'taskDefinition type="([^"=][^"]*)"', text))
+        found |= set(re.findall(r'serviceTaskOperator id="([^"]+)"', text))
+    return {t: Endpoint(topic=t, url=None, method="POST", timeout=5.0, retries=1,
+                        python="tests.dialect_handlers:corpus_job") for t in found}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    import migrations
+    from adapters.endpoints import call_in_process
+    from adapters.runner import InlineDriver
+    from engine import Engine, Settings
+
+    settings = Settings(home=tmp_path_factory.mktemp("dialect-corpus"), endpoints=None)
+    migrations.upgrade(settings.database_url)
+    driver = InlineDriver()
+    engine = Engine(settings, endpoints=EndpointMap(topics(), "tests/dialect_handlers.py"), notifier=driver.notify,
+                    in_process=call_in_process)
+    driver.engine = engine
+    engine.driver = driver  # type: ignore[attr-defined]
+    yield engine
+    engine.close()
+
+
+OUTCOMES: dict[str, tuple[str, list[str]]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report():  # type: ignore[no-untyped-def]
+    yield
+    if not OUTCOMES:
+        return
+    lines = ["Deploying and running every diagram of ../shared/bpmn/camunda8 and ../shared/bpmn/spiffarena", ""]
+    for folder in FOLDERS:
+        mine = {k: v for k, v in OUTCOMES.items() if k.startswith(folder + "/")}
+        ran = sum(1 for verdict, _ in mine.values() if verdict == "ran")
+        lines.append(f"  {folder}: {ran} deployed and ran their happy path, {len(mine) - ran} refused")
+    reasons = Counter(re.sub(r"'[^']*'", "'…'", r.split(": ", 2)[-1])[:140]
+                      for verdict, rs in OUTCOMES.values() if verdict == "refused" for r in rs)
+    lines += ["", "Refusal reasons (how often):"] + [f"  {n:3d}  {r}" for r, n in reasons.most_common()]
+    lines += ["", "Per file:"]
+    for name in sorted(OUTCOMES):
+        verdict, details = OUTCOMES[name]
+        lines.append(f"{name}: {verdict}")
+        lines += [f"    {d}" for d in details]
+    ARTIFACT.parent.mkdir(exist_ok=True)
+    ARTIFACT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def drain_due(engine: Any) -> None:
+    """Run the jobs that are due now; a timer's job waits only when nothing else can move."""
+    from adapters.runner import run_job
+
+    driver = engine.driver
+    later = []
+    for _ in range(200):
+        if not driver.queue:
+            break
+        ticket = driver.queue.popleft()
+        if ticket.eta_seconds > 0:
+            later.append(ticket)
+            continue
+        run_job(engine, ticket.id, "inline")
+    driver.queue.extend(later)
+
+
+def wait_for_first_timer(engine: Any) -> None:
+    """Only timers are left: wait for the one due first (a boundary timer the happy path beats
+    stays queued), then run it."""
+    from adapters.runner import run_job
+
+    driver = engine.driver
+    if not driver.queue:
+        return
+    first = min(driver.queue, key=lambda t: t.eta_seconds)
+    driver.queue.remove(first)
+    time.sleep(min(first.eta_seconds, 5.0))
+    run_job(engine, first.id, "inline")
+
+
+def sample(field: dict[str, Any]) -> Any:
+    """A value the field's own form accepts: its default, else the first choice, else a plain one."""
+    if field.get("default") is not None:
+        return field["default"]
+    kind = field.get("type")
+    if kind == "enum":
+        return field["options"][0]["id"]
+    return {"boolean": True, "long": 1, "number": 1, "date": "2026-01-01", "json": []}.get(kind, "text")
+
+
+def run_happy_path(engine: Any, key: str, happy: HappyPath) -> dict[str, Any]:
+    if happy.start_message:
+        name, correlation, variables = happy.start_message
+        instance_id = engine.correlate(name, correlation=correlation, variables=variables)["instance_id"]
+    else:
+        instance_id = engine.start(key, dict(happy.start))
+    messages, signals = list(happy.messages), list(happy.signals)
+    for _ in range(30):
+        drain_due(engine)
+        doc = engine.get_instance(instance_id, history=False)
+        if doc["status"] in ("completed", "cancelled", "terminated", "incident"):
+            return doc
+        tasks = engine.list_user_tasks(instance_id=instance_id)
+        if tasks:
+            for task in tasks:
+                values = {f["id"]: sample(f) for f in task["form"] if f.get("type") != "text"}
+                engine.complete_user_task_by_id(task["id"], values)
+        elif messages:
+            name, correlation = messages.pop(0)
+            engine.correlate(name, correlation=correlation)
+        elif signals:
+            engine.broadcast_signal(signals.pop(0))
+        else:
+            wait_for_first_timer(engine)
+    return engine.get_instance(instance_id, history=False)
+
+
+@pytest.mark.parametrize("path", FILES, ids=rel)
+def test_each_diagram_runs_its_happy_path_or_is_refused_naming_element_and_construct(engine, path):  # type: ignore[no-untyped-def]
+    name = rel(path)
+    try:
+        deployed = engine.deploy([(path.name, path.read_bytes()), *side_files(path)])
+    except DeploymentError as exc:
+        reasons = [str(p) for p in exc.problems]
+        OUTCOMES[name] = ("refused", reasons)
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.reason.strip() and not any(leak in problem.reason for leak in LIBRARY_LEAKS), problem
+            assert problem.element_id or problem.file.endswith(SIDE), f"a refusal names no element: {problem}"
+        return
+    assert name in HAPPY, f"{name} deploys ({[d.key for d in deployed]}) but has no happy path in this test"
+    happy = HAPPY[name]
+    doc = run_happy_path(engine, deployed[0].key, happy)
+    OUTCOMES[name] = ("ran", [f"{doc['status']}: {sorted(doc['variables'])}"])
+    open_incidents = [i for i in doc.get("incidents") or [] if i.get("status", "open") == "open"]
+    assert doc["status"] == "completed", (doc["status"], open_incidents)
+    for variable, value in happy.expect.items():
+        assert doc["variables"].get(variable) == value, (variable, doc["variables"].get(variable))
