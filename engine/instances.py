@@ -1,6 +1,7 @@
-"""Moving instances: start, advance, user tasks, suspend/resume, cancel, incidents.
+"""Moving instances: start and advance, the one place a workflow changes.
 
-(What comes back from jobs is in ``outcomes.py``; what an advance leaves behind, in ``outbox.py``.)
+(What comes back from jobs is in ``outcomes.py``; what an advance leaves behind, in ``outbox.py``;
+what operators do to an instance, in ``instance_actions.py``.)
 
 ``advance`` is the only place a workflow changes. In one transaction it locks the instance
 row, restores the workflow, applies what arrived, runs the engine, records history, creates
@@ -16,23 +17,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, insert, select
 
 from . import idempotency, messages, outbox, usertasks
 from ._bpmn import camunda_people
-from ._bpmn.history import Change, Tracker, all_tasks, element_type
+from ._bpmn.history import Change, Tracker, element_type
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .definitions import get_definition
 from .errors import (
-    IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
-    TaskNotFound,
 )
 from .in_process import InProcessRun
 from .jobs import JobCall, JobTicket, take_new_job
@@ -105,7 +102,7 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
         instance_id = instance.id
         if idempotency_key:
             idempotency.bind(session, caller, idempotency_key, instance_id)
-        _record(session, instance, [Note("process", "started", {"business_key": business_key})])
+        record_notes(session, instance, [Note("process", "started", {"business_key": business_key})])
         tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
         revision = instance.revision
     engine._remember_workflow(instance_id, revision, workflow)
@@ -120,7 +117,7 @@ def advance(engine: Engine, instance_id: str,
     # threads restore their own copy) and is cached again only once its state has committed.
     try:
         with engine.db.transaction() as session:
-            instance = _lock(session, instance_id)
+            instance = lock_instance(session, instance_id)
             workflow = restore_workflow(engine, session, instance, take=True)
             tracker = Tracker.watch(workflow)
             step = Step()
@@ -136,94 +133,9 @@ def advance(engine: Engine, instance_id: str,
     return status
 
 
-def complete_user_task(engine: Engine, instance_id: str, element_id: str,
-                       variables: dict[str, Any] | None = None) -> str:
-    """Complete the waiting user or manual task ``element_id`` with ``variables``."""
-    variables = check_variables(variables)
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        _require_active(instance)
-        for task in all_tasks(workflow):
-            if (task.state == TaskState.READY and task.task_spec.bpmn_id == element_id
-                    and isinstance(task.task_spec, UserTask | ManualTask)):
-                task.data.update(variables)
-                task.run()
-                return
-        raise TaskNotFound(f"instance {instance.id} has no waiting user task {element_id!r}")
-
-    return advance(engine, instance_id, apply)
-
-
-def suspend(engine: Engine, instance_id: str) -> str:
-    """Hold the instance: no job of it runs, no message or user task reaches it, until resume."""
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        _require_active(instance)
-        instance.status = "suspended"
-        step.events.append(Note("process", "suspended"))
-
-    return advance(engine, instance_id, apply)
-
-
-def resume(engine: Engine, instance_id: str) -> str:
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        if instance.status != "suspended":
-            raise InstanceNotActive(f"instance {instance.id} is {instance.status}, not suspended")
-        instance.status = "running"
-        step.events.append(Note("process", "resumed"))
-        for job in session.scalars(select(Job).where(Job.instance_id == instance.id, Job.status == "pending")):
-            job.sent_at = utcnow()
-            step.tickets.append(JobTicket(job.id, instance.id, job.kind))
-
-    return advance(engine, instance_id, apply)
-
-
-def cancel(engine: Engine, instance_id: str, reason: str | None = None) -> str:
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        _require_active(instance, suspended_ok=True)
-        workflow.cancel()
-        session.execute(update(Job).where(Job.instance_id == instance.id,
-                                          Job.status.in_(("pending", "running")))
-                        .values(status="cancelled", updated_at=utcnow()))
-        for incident in session.scalars(select(Incident).where(Incident.instance_id == instance.id,
-                                                               Incident.resolved_at.is_(None))):
-            incident.resolved_at = utcnow()
-        step.events.append(Note("process", "cancelled", {"reason": reason} if reason else None))
-        step.status = "cancelled"
-
-    return advance(engine, instance_id, apply)
-
-
-def retry_incident(engine: Engine, incident_id: str) -> str:
-    """Resolve an incident and run its job again from attempt one."""
-    with engine.db.reading() as session:
-        incident = session.get(Incident, incident_id)
-        if incident is None:
-            raise IncidentNotFound(f"no incident {incident_id}")
-        instance_id = incident.instance_id
-
-    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        found = session.get(Incident, incident_id)
-        if found is None or found.resolved_at is not None:
-            return
-        found.resolved_at = utcnow()
-        step.events.append(Note(found.element_id, "retried", {"incident": found.id}))
-        if found.job_id:
-            job = session.get(Job, found.job_id)
-            if job is not None and job.status == "failed":
-                job.status, job.attempts, job.next_run_at, job.sent_at = "pending", 0, utcnow(), utcnow()
-                step.tickets.append(JobTicket(job.id, instance.id, job.kind))
-        elif found.task_id:
-            task = workflow.find_task(found.task_id)
-            if task is not None and task.state == TaskState.ERROR:
-                task._set_state(TaskState.READY)  # the engine runs it again on this advance
-
-    return advance(engine, instance_id, apply)
-
-
 # -- the moving parts ----------------------------------------------------------------------
 
-def _lock(session: Session, instance_id: str) -> ProcessInstance:
+def lock_instance(session: Session, instance_id: str) -> ProcessInstance:
     instance = session.scalars(
         select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
     ).first()
@@ -331,7 +243,7 @@ def _compensate(engine: Engine, workflow: BatonWorkflow, tracker: Tracker) -> No
         workflow.run_engine(before_prune=tracker.collect)
 
 
-def _record(session: Session, instance: ProcessInstance, notes: list[Note]) -> None:
+def record_notes(session: Session, instance: ProcessInstance, notes: list[Note]) -> None:
     _record_in_order(session, instance, notes, [])
 
 
@@ -401,7 +313,7 @@ def _variables(workflow: BatonWorkflow) -> dict[str, Any]:
 
 
 
-def _job_instance(engine: Engine, job_id: str) -> str | None:
+def job_instance(engine: Engine, job_id: str) -> str | None:
     """Which instance a job belongs to (never changes: remembered from the claim when we can)."""
     known = engine._job_instances.get(job_id)
     if known is not None:
@@ -410,7 +322,7 @@ def _job_instance(engine: Engine, job_id: str) -> str | None:
         return session.scalar(select(Job.instance_id).where(Job.id == job_id))
 
 
-def _require_active(instance: ProcessInstance, *, suspended_ok: bool = False) -> None:
+def require_active(instance: ProcessInstance, *, suspended_ok: bool = False) -> None:
     if instance.status in ENDED or (instance.status == "suspended" and not suspended_ok):
         raise InstanceNotActive(f"instance {instance.id} is {instance.status}")
 

@@ -21,7 +21,7 @@ from ._bpmn.workflow import BatonWorkflow
 from .attempts import attempt_row, keep_attempt
 from .db import database_unavailable
 from .errors import BatonError, BpmnErrorRaised, EndpointFailure, FatalFailure, JobNotHeld, RetryableFailure
-from .instances import ENDED, Note, Step, _job_instance, _lock, _record, advance, check_variables, start
+from .instances import ENDED, Note, Step, advance, check_variables, job_instance, lock_instance, record_notes, start
 from .jobs import JobCall, JobTicket
 from .models import Incident, Job, JobAttempt, ProcessInstance, utcnow
 
@@ -38,7 +38,7 @@ Act = Callable[["Session", ProcessInstance, BatonWorkflow, Step, Job], None]
 def _advance_job(engine: Engine, job_id: str, act: Act, *,
                  unless: tuple[str, ...] = ("done", "cancelled")) -> str | None:
     """Advance the job's instance with ``act`` unless the job is gone or already settled."""
-    instance_id = _job_instance(engine, job_id)
+    instance_id = job_instance(engine, job_id)
     if instance_id is None:
         return None
 
@@ -170,12 +170,12 @@ def _retry_delay(engine: Engine, job: Job) -> float:
 def _settle_without_workflow(engine: Engine, job_id: str, failure: EndpointFailure,
                              owner: str | None = None, attempt: int | None = None) -> str | None:
     """Retry or give up a job with its rows only (the workflow could not be advanced)."""
-    instance_id = _job_instance(engine, job_id)
+    instance_id = job_instance(engine, job_id)
     if instance_id is None:
         return None
     tickets: list[JobTicket] = []
     with engine.db.transaction() as session:
-        instance = _lock(session, instance_id)
+        instance = lock_instance(session, instance_id)
         job = session.get(Job, job_id)
         if job is None or job.status not in ("pending", "running"):
             return instance.status
@@ -195,7 +195,7 @@ def _settle_without_workflow(engine: Engine, job_id: str, failure: EndpointFailu
             _open_incident(session, instance, job, None, failure, step)
             if instance.status not in ENDED:
                 instance.status = "incident"
-        _record(session, instance, step.events)
+        record_notes(session, instance, step.events)
         instance.updated_at = now
         status = instance.status
     engine.notifier(tickets)

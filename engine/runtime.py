@@ -125,16 +125,9 @@ class Engine:
         unlock_external_task,
     )
     from .incident_detail import incident_detail, note_incident, set_incident_retries  # noqa: E402
+    from .instance_actions import cancel, complete_user_task, resume, retry_incident, suspend  # noqa: E402
     from .instance_durations import instance_durations  # noqa: E402
-    from .instances import (  # noqa: E402
-        advance,
-        cancel,
-        complete_user_task,
-        resume,
-        retry_incident,
-        start,
-        suspend,
-    )
+    from .instances import advance, start  # noqa: E402
     from .jobs import claim_job, due_jobs, release_job  # noqa: E402
     from .messages import broadcast_signal, correlate  # noqa: E402
     from .modification import modify_instance, restart_instance  # noqa: E402

@@ -196,7 +196,7 @@ def complete_user_task_by_id(engine: Engine, task_id: str, variables: dict[str, 
     """Validate ``variables`` against the task's form, then complete it; return the instance status."""
     from uuid import UUID
 
-    from .instances import Note, Step, _require_active, advance, check_variables
+    from .instances import Note, Step, advance, check_variables, require_active
 
     task_row = get_user_task(engine, task_id)
     if user and task_row["claimed_by"] not in (None, user):
@@ -205,7 +205,7 @@ def complete_user_task_by_id(engine: Engine, task_id: str, variables: dict[str, 
     clean = (forms.validate if forms.is_schema_form(form) else validate)(form, check_variables(variables))
 
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
-        _require_active(instance)
+        require_active(instance)
         try:
             task = workflow.get_task_from_id(UUID(task_id))
         except Exception as exc:
