@@ -42,7 +42,7 @@ def body() -> dict[str, Any]:
     """The JSON object a call sent; none (or ``null``) is an empty one, anything else a 400."""
     if not request.get_data():
         return {}
-    found = request.get_json(silent=True)
+    found = request.get_json(silent=True, force=True)  # a client that forgot its Content-Type
     if found is None and request.get_data().strip() not in (b"null", b""):
         raise CamundaError(400, "InvalidRequestException", "the request body is not JSON")
     if found is None:
