@@ -198,9 +198,9 @@ def validate(form: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str,
         except ValueError as exc:
             errors[fid] = str(exc)
     root = next((f["root_schema"] for f in fields if "root_schema" in f), None)
-    if root is not None and not errors:
+    if root is not None:  # the rest is checked too, so one answer names every field to change
         validator = jsonschema.validators.validator_for(root, default=jsonschema.Draft7Validator)(root)
-        for error in validator.iter_errors(clean):
+        for error in validator.iter_errors({k: v for k, v in clean.items() if k not in errors}):
             if error.validator == "required" and isinstance(error.instance, dict):
                 for name in error.validator_value:
                     if name not in error.instance:
