@@ -213,3 +213,26 @@ def test_a_suspended_instance_hands_out_no_task_and_takes_no_result_until_resume
     assert rest.post(f"/engine-rest/external-task/{task['id']}/complete", json={
         "workerId": "w", "variables": {"approved": {"value": False, "type": "Boolean"}}}).status_code == 204
     assert rest.engine.get_instance(instance, history=False)["status"] == "waiting"  # the PT1S timer now
+
+
+def test_use_priority_fetches_the_highest_camunda_task_priority_first(rest) -> None:  # type: ignore[no-untyped-def]
+    urgent = (PROCESSES / "camunda7_invoice.bpmn").read_bytes().replace(
+        b'id="camunda7_invoice"', b'id="urgent_invoice"').replace(
+        b'bpmnElement="camunda7_invoice"', b'bpmnElement="urgent_invoice"').replace(
+        b'camunda:topic="invoice-check"', b'camunda:topic="invoice-check" camunda:taskPriority="50"')
+    rest.engine.deploy([("urgent_invoice.bpmn", urgent)])
+    for key in ("camunda7_invoice", "urgent_invoice"):  # the ordinary one first: it is the older task
+        started = rest.post(f"/engine-rest/process-definition/key/{key}/start",
+                            json={"businessKey": "priority", "variables": {"amount": {"value": 1}}})
+        assert started.status_code == 200
+    topics = [{"topicName": "invoice-check", "lockDuration": 1000, "businessKey": "priority"}]
+
+    def first(use_priority: bool) -> dict[str, Any]:
+        [task] = rest.post("/engine-rest/external-task/fetchAndLock", json={
+            "workerId": "w", "maxTasks": 1, "usePriority": use_priority, "topics": topics}).json
+        assert rest.post(f"/engine-rest/external-task/{task['id']}/unlock").status_code == 204
+        return task  # type: ignore[no-any-return]
+
+    assert first(False)["processDefinitionKey"] == "camunda7_invoice"
+    urgent_task = first(True)
+    assert urgent_task["processDefinitionKey"] == "urgent_invoice" and urgent_task["priority"] == 50
