@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from ._bpmn.checks import DMN_NAMESPACES
@@ -60,16 +60,24 @@ def store_decision_sources(session: Session, deployment_id: str, files: list[tup
     """Keep the DMN files of a deployment (already checked by the deploy); return how many."""
     stored = 0
     for file_name, data, root in _decision_files(files):
-        decision = root.find("{*}decision")
-        if decision is None or not decision.get("id"):
-            continue
-        table = decision.find("{*}decisionTable")
-        session.add(DecisionSource(
-            deployment_id=deployment_id, decision_id=decision.get("id"),
-            table_id=table.get("id") if table is not None else None, name=decision.get("name"),
-            file_name=file_name[:300], source_xml=data.decode("utf-8", errors="replace")))
-        stored += 1
+        text = data.decode("utf-8", errors="replace")
+        for decision in root.iterfind("{*}decision"):  # a decision graph: each of its decisions
+            if not decision.get("id"):
+                continue
+            table = decision.find("{*}decisionTable")
+            session.add(DecisionSource(
+                deployment_id=deployment_id, decision_id=decision.get("id"), table_id=_table_id(decision, table),
+                name=decision.get("name"), file_name=file_name[:300], source_xml=text))
+            stored += 1
     return stored
+
+
+def _table_id(decision: etree._Element, table: etree._Element | None) -> str | None:
+    """The table's id as the run knows it: a table without one (as Camunda Modeler writes them) is
+    given ``<decision id>_decisionTable_0`` when deployed (``engine/_bpmn/decision_graph.split``)."""
+    if table is None:
+        return None
+    return table.get("id") or f"{decision.get('id')}_decisionTable_0"
 
 
 def list_decisions(engine: Engine) -> list[dict[str, Any]]:
@@ -102,8 +110,9 @@ def get_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
             select(ActivityEvent, ProcessDefinition.key, ProcessDefinition.version)
             .join(ProcessInstance, ProcessInstance.id == ActivityEvent.instance_id)
             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            .where(ProcessDefinition.deployment_id.in_(deployments),
-                   ActivityEvent.element_type == "BusinessRuleTask", ActivityEvent.event == "completed")
+            .where(ProcessDefinition.deployment_id.in_(deployments), ActivityEvent.event == "completed",
+                   # the business rule task's class varies (a decision graph's is another); its row says
+                   cast(ActivityEvent.details, Text).like('%"decision"%'))
             .order_by(ActivityEvent.at.desc()).limit(EVALUATIONS_MAX * 4)).all()
         evaluations = []
         for event, key, version in rows:

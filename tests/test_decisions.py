@@ -54,3 +54,55 @@ def test_the_same_diagram_with_a_changed_table_is_a_new_version(bare_engine) -> 
     assert bare_engine.get_instance(instance, history=False)["variables"]["shipping_cost"] == 30
     assert "<text>30.00</text>" in bare_engine.get_decision("shipping_costs")["xml"]
     assert first.version == 1
+
+
+# A decision graph as Camunda Modeler writes it: the evaluated table and its rules carry no ids.
+# (The real ../shared/bpmn dinnerDecisions.dmn uses FEEL `true` in a unary test, which Baton's
+# DMN evaluation does not read yet; the shape is the same.)
+DINNER_DMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dinner" name="Dinner"
+    namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="beverages" name="Beverages">
+    <informationRequirement id="req1"><requiredDecision href="#dish"/></informationRequirement>
+    <decisionTable hitPolicy="UNIQUE">
+      <input label="Dish"><inputExpression typeRef="string"><text>desiredDish</text></inputExpression></input>
+      <output label="Beverage" name="beverage" typeRef="string"/>
+      <rule><inputEntry><text>"Roastbeef"</text></inputEntry><outputEntry><text>"Bordeaux"</text></outputEntry></rule>
+      <rule><inputEntry><text>"Salad"</text></inputEntry><outputEntry><text>"Water"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+  <decision id="dish" name="Dish">
+    <decisionTable id="dishTable" hitPolicy="UNIQUE">
+      <input id="in1" label="Season">
+        <inputExpression id="ie1" typeRef="string"><text>season</text></inputExpression></input>
+      <output id="out1" label="Dish" name="desiredDish" typeRef="string"/>
+      <rule id="winter"><inputEntry id="e1"><text>"Winter"</text></inputEntry>
+        <outputEntry id="o1"><text>"Roastbeef"</text></outputEntry></rule>
+      <rule id="summer"><inputEntry id="e2"><text>"Summer"</text></inputEntry>
+        <outputEntry id="o2"><text>"Salad"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+DINNER_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="dinner" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:businessRuleTask id="choose_beverage" camunda:decisionRef="beverages"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="choose_beverage"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="choose_beverage" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_decision_graph_shows_each_decision_and_the_evaluated_ones_rows(bare_engine) -> None:  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("dinner.bpmn", DINNER_BPMN), ("dinner.dmn", DINNER_DMN)])
+    summer = bare_engine.start("dinner", {"season": "Summer"})
+    assert bare_engine.get_instance(summer, history=False)["variables"]["beverage"] == "Water"
+    assert [d["decision_id"] for d in bare_engine.list_decisions()] == ["beverages", "dish"]
+    beverages = bare_engine.get_decision("beverages")
+    assert beverages["table_id"] == "beverages_decisionTable_0"  # as the run names a table without id
+    [evaluation] = beverages["evaluations"]
+    assert (evaluation["instance_id"], evaluation["rows"]) == (summer, [2])  # the page finds rules by row
+    assert bare_engine.get_decision("dish")["evaluations"] == []  # required first, not the task's own

@@ -1,14 +1,22 @@
 // The decision page: dmn-js draws the decision table; the rules the selected evaluation matched
-// (data-rules, from the history) get the class "baton-matched" on every cell of their row.
+// (from the history) get the class "baton-matched" on every cell of their row. A rule is found by
+// its row number (data-rows, 1-based): a rule the DMN file gives no id gets one from dmn-js that
+// the run never saw, but the order of the rules is the file's either way.
 (function () {
   'use strict';
   const container = document.getElementById('decision-table');
-  const matched = JSON.parse(container.dataset.rules || '[]');
+  const rows = JSON.parse(container.dataset.rows || '[]');
   const viewer = new DmnJS({ container });
   window.batonDecision = viewer; // for tests and the curious
 
   function highlight() {
-    matched.forEach((ruleId) => {
+    const ruleIds = [];
+    container.querySelectorAll('.tjs-table tbody td[data-row-id]').forEach((cell) => {
+      if (!ruleIds.includes(cell.dataset.rowId)) ruleIds.push(cell.dataset.rowId);
+    });
+    rows.forEach((row) => {
+      const ruleId = ruleIds[row - 1];
+      if (!ruleId) return;
       container.querySelectorAll(`[data-row-id="${CSS.escape(ruleId)}"]`).forEach((cell) => {
         cell.classList.add('baton-matched');
         if (cell.parentElement) cell.parentElement.classList.add('baton-matched-row');
