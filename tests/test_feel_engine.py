@@ -120,4 +120,25 @@ def test_feel_where_baton_does_not_evaluate_it_yet_is_still_refused(bare_engine)
     with pytest.raises(DeploymentError) as refused:
         bare_engine.deploy([("looped.bpmn", xml)])
     reasons = {p.element_id: p.reason for p in refused.value.problems}
-    assert "Baton evaluates FEEL in sequence-flow conditions only" in reasons["Each"]
+    assert "Baton evaluates FEEL in sequence-flow conditions, timers and zeebe:ioMapping only" in reasons["Each"]
+
+
+def test_a_feel_timer_value_is_evaluated_as_zeebe_does(bare_engine) -> None:  # type: ignore[no-untyped-def]
+    """``=duration("PT" + string(wait) + "S")`` on a timer: the FEEL answer is the ISO 8601 duration."""
+    timer = ('<bpmn:intermediateCatchEvent id="Pause"><bpmn:incoming>Flow_start</bpmn:incoming>'
+             '<bpmn:outgoing>Flow_on</bpmn:outgoing><bpmn:timerEventDefinition id="T"><bpmn:timeDuration '
+             'xsi:type="bpmn:tFormalExpression">=duration("PT" + string(wait) + "S")</bpmn:timeDuration>'
+             '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+             '<bpmn:sequenceFlow id="Flow_on" sourceRef="Pause" targetRef="Gateway_route" />')
+    xml = diagram("paused").replace(
+        b'<bpmn:sequenceFlow id="Flow_start" sourceRef="StartEvent_1" targetRef="Gateway_route" />',
+        b'<bpmn:sequenceFlow id="Flow_start" sourceRef="StartEvent_1" targetRef="Pause" />' + timer.encode())
+    bare_engine.deploy([("paused.bpmn", xml)])
+    instance_id = bare_engine.start("paused", {"wait": 1, "amount": 500})
+    assert bare_engine.get_instance(instance_id)["status"] == "waiting"
+    bare_engine.driver.drain()
+    doc = bare_engine.get_instance(instance_id)
+    assert doc["status"] == "completed", doc["incidents"]
+    assert ended_at(doc) == ["Event_big"]
+    [timer_job] = [j for j in doc["jobs"] if j["element_id"] == "Pause"]
+    assert timer_job["status"] == "done"

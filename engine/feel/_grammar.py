@@ -52,59 +52,41 @@ characters, :data:`MAX_NESTING` nested brackets or sub-expressions, and an AST a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ._ast import (
     And,
     Arithmetic,
     Between,
-    Call,
     Compare,
-    ContextLit,
     Filter,
     For,
     If,
     In,
-    ListLit,
-    Literal,
-    Name,
     Negate,
     Node,
     Or,
     Path,
     Quantified,
-    RangeLit,
     Test,
     children,
 )
+from ._cursor import MAX_NESTING, State, unexpected
 from ._errors import FeelSyntaxError
-from ._tokens import KEYWORDS, Token, tokenize
-from ._values import temporal_literal
+from ._primaries import Primaries
+from ._tokens import KEYWORDS, tokenize
 
-MAX_NESTING = 40
 MAX_DEPTH = 120
-
-
-@dataclass
-class _State:
-    text: str
-    tokens: list[Token]
-    function_names: frozenset[str]
-    i: int = 0
-    nesting: int = 0
-    no_filter: bool = False  # parsing a range's end, where "[" closes the range
-    depth: dict[int, int] = field(default_factory=dict)
+__all__ = ["MAX_DEPTH", "MAX_NESTING", "parse_ast"]
 
 
 def parse_ast(text: str, function_names: frozenset[str]) -> Node:
     """The AST of ``text``; ``function_names`` are the multi-word names a call may use."""
-    state = _State(text, tokenize(text), function_names)
+    state = State(text, tokenize(text), function_names)
     if state.tokens[0].kind == "end":
         raise FeelSyntaxError("the expression is empty", text, 0)
     node = _Parser(state).expression()
     tok = state.tokens[state.i]
     if tok.kind != "end":
-        raise _unexpected(state, tok, "the end of the expression")
+        raise unexpected(state, tok, "the end of the expression")
     if _depth(node) > MAX_DEPTH:
         raise FeelSyntaxError(f"the expression nests deeper than {MAX_DEPTH} operations", text, 0)
     return node
@@ -123,65 +105,7 @@ def _depth(root: Node) -> int:
     return deepest
 
 
-def _describe(tok: Token) -> str:
-    if tok.kind == "end":
-        return "the end of the expression"
-    if tok.kind == "str":
-        return "a string"
-    if tok.kind == "num":
-        return f"the number {tok.value}"
-    if tok.kind == "quoted":
-        return f"`{tok.value}`"
-    return repr(tok.value)
-
-
-def _unexpected(state: _State, tok: Token, wanted: str) -> FeelSyntaxError:
-    return FeelSyntaxError(f"expected {wanted}, found {_describe(tok)}", state.text, tok.pos)
-
-
-class _Parser:
-    def __init__(self, state: _State):
-        self.s = state
-
-    # -- token helpers
-
-    @property
-    def tok(self) -> Token:
-        return self.s.tokens[self.s.i]
-
-    def peek(self, ahead: int = 1) -> Token:
-        return self.s.tokens[min(self.s.i + ahead, len(self.s.tokens) - 1)]
-
-    def advance(self) -> Token:
-        tok = self.tok
-        if tok.kind != "end":
-            self.s.i += 1
-        return tok
-
-    def at_op(self, *ops: str) -> bool:
-        return self.tok.kind == "op" and self.tok.value in ops
-
-    def at_word(self, *words: str) -> bool:
-        return self.tok.kind == "word" and self.tok.value in words
-
-    def expect_op(self, op: str, wanted: str | None = None) -> Token:
-        if not self.at_op(op):
-            raise _unexpected(self.s, self.tok, wanted or repr(op))
-        return self.advance()
-
-    def expect_word(self, word: str) -> Token:
-        if not self.at_word(word):
-            raise _unexpected(self.s, self.tok, repr(word))
-        return self.advance()
-
-    def enter(self, pos: int) -> None:
-        self.s.nesting += 1
-        if self.s.nesting > MAX_NESTING:
-            raise FeelSyntaxError(f"the expression nests deeper than {MAX_NESTING} levels", self.s.text, pos)
-
-    def leave(self) -> None:
-        self.s.nesting -= 1
-
+class _Parser(Primaries):
     # -- expressions
 
     def expression(self) -> Node:
@@ -215,7 +139,7 @@ class _Parser:
         tok = self.advance()
         if tok.kind == "quoted" or (tok.kind == "word" and tok.value not in KEYWORDS):
             return tok.value
-        raise _unexpected(self.s, tok, "a name")
+        raise unexpected(self.s, tok, "a name")
 
     def quantified(self) -> Node:
         start = self.advance()
@@ -342,7 +266,7 @@ class _Parser:
                 dot = self.advance()
                 tok = self.advance()
                 if tok.kind not in ("word", "quoted"):
-                    raise _unexpected(self.s, tok, "a name after '.'")
+                    raise unexpected(self.s, tok, "a name after '.'")
                 node = Path(dot.pos, node, tok.value)
             elif self.at_op("[") and not self.s.no_filter:
                 open_ = self.advance()
@@ -352,211 +276,3 @@ class _Parser:
             else:
                 return node
 
-    # -- primaries
-
-    def primary(self) -> Node:
-        tok = self.tok
-        if tok.kind == "num":
-            self.advance()
-            return Literal(tok.pos, tok.value)
-        if tok.kind == "str":
-            self.advance()
-            return Literal(tok.pos, tok.value)
-        if tok.kind == "@":
-            self.advance()
-            lit = self.advance()
-            if lit.kind != "str":
-                raise _unexpected(self.s, lit, 'a string after @ (@"2024-01-31")')
-            value = temporal_literal(lit.value)
-            if value is None:
-                raise FeelSyntaxError(f"@{lit.value!r} is not a date, time, date and time or duration",
-                                      self.s.text, tok.pos)
-            return Literal(tok.pos, value)
-        if tok.kind == "quoted":
-            self.advance()
-            return Name(tok.pos, tok.value)
-        if tok.kind == "word":
-            return self.word_primary()
-        if tok.kind == "op":
-            if tok.value == "(":
-                return self.paren()
-            if tok.value == "[":
-                return self.bracket()
-            if tok.value == "]":
-                self.advance()
-                self.enter(tok.pos)
-                try:
-                    start = self.expression()
-                    return self.range_rest(tok.pos, False, start)
-                finally:
-                    self.leave()
-            if tok.value == "{":
-                return self.context()
-        raise _unexpected(self.s, tok, "a value, a name or '('")
-
-    def word_primary(self) -> Node:
-        tok = self.tok
-        word = tok.value
-        if word in ("true", "false"):
-            self.advance()
-            return Literal(tok.pos, word == "true")
-        if word == "null":
-            self.advance()
-            return Literal(tok.pos, None)
-        if word in ("if", "some", "every", "for"):
-            return self.expression()
-        if word == "function":
-            raise FeelSyntaxError("function definitions are outside Baton's FEEL subset", self.s.text, tok.pos)
-        # A built-in with a name of several words ("upper case", "date and time") before "(".
-        best: list[str] | None = None
-        for name in self.s.function_names:
-            words = name.split(" ")
-            if len(words) > 1 and (best is None or len(words) > len(best)) and self._words_then_paren(words):
-                best = words
-        if best is not None:
-            self.s.i += len(best)
-            return self.call(tok.pos, " ".join(best))
-        if word in KEYWORDS:
-            raise _unexpected(self.s, tok, "a value, a name or '('")
-        self.advance()
-        if self.at_op("("):
-            return self.call(tok.pos, word)
-        if self.tok.kind == "word" and self.tok.value not in KEYWORDS:
-            words = [word]
-            while self.tok.kind == "word" and self.tok.value not in KEYWORDS:
-                words.append(self.advance().value)
-            joined = " ".join(words)
-            if self.at_op("("):
-                return self.call(tok.pos, joined)  # an unknown function: check() names it
-            raise FeelSyntaxError(
-                f"{joined!r} is several words: a FEEL variable name has no spaces "
-                f"(write `{joined}` in backticks if the variable really is named so)", self.s.text, tok.pos)
-        return Name(tok.pos, word)
-
-    def _words_then_paren(self, words: list[str]) -> bool:
-        for k, w in enumerate(words):
-            tok = self.peek(k)
-            if tok.kind != "word" or tok.value != w:
-                return False
-        after = self.peek(len(words))
-        return after.kind == "op" and after.value == "("
-
-    def call(self, pos: int, name: str) -> Node:
-        open_ = self.expect_op("(")
-        self.enter(open_.pos)
-        saved, self.s.no_filter = self.s.no_filter, False
-        try:
-            args: list[Node] = []
-            named: list[tuple[str, Node]] = []
-            if self.at_op(")"):
-                self.advance()
-                return Call(pos, name, (), ())
-            while True:
-                key = self.named_key()
-                if key is not None:
-                    named.append((key, self.expression()))
-                elif named:
-                    raise FeelSyntaxError("positional and named arguments cannot be mixed",
-                                          self.s.text, self.tok.pos)
-                else:
-                    args.append(self.expression())
-                if self.at_op(","):
-                    self.advance()
-                    continue
-                self.expect_op(")", "',' or ')' in the call")
-                return Call(pos, name, tuple(args), tuple(named))
-        finally:
-            self.s.no_filter = saved
-            self.leave()
-
-    def named_key(self) -> str | None:
-        """``start position:`` at the start of an argument: the words, consumed with the colon."""
-        k = 0
-        words = []
-        while self.peek(k).kind == "word":
-            words.append(self.peek(k).value)
-            k += 1
-        if not words and self.tok.kind == "quoted" and self.peek(1).kind == "op" and self.peek(1).value == ":":
-            self.s.i += 2
-            return self.s.tokens[self.s.i - 2].value
-        if words and self.peek(k).kind == "op" and self.peek(k).value == ":":
-            self.s.i += k + 1
-            return " ".join(words)
-        return None
-
-    def paren(self) -> Node:
-        open_ = self.advance()
-        self.enter(open_.pos)
-        try:
-            inner = self.expression()
-            if self.at_op(".."):
-                return self.range_rest(open_.pos, False, inner)
-            self.expect_op(")", "')'")
-            return inner
-        finally:
-            self.leave()
-
-    def bracket(self) -> Node:
-        open_ = self.advance()
-        self.enter(open_.pos)
-        try:
-            if self.at_op("]"):
-                self.advance()
-                return ListLit(open_.pos, ())
-            first = self.expression()
-            if self.at_op(".."):
-                return self.range_rest(open_.pos, True, first)
-            items = [first]
-            while self.at_op(","):
-                self.advance()
-                items.append(self.expression())
-            self.expect_op("]", "',' or ']' in the list")
-            return ListLit(open_.pos, tuple(items))
-        finally:
-            self.leave()
-
-    def range_rest(self, pos: int, start_included: bool, start: Node) -> Node:
-        self.expect_op("..")
-        saved, self.s.no_filter = self.s.no_filter, True
-        try:
-            end = self.additive()
-        finally:
-            self.s.no_filter = saved
-        close = self.advance()
-        if close.kind != "op" or close.value not in ("]", ")", "["):
-            raise _unexpected(self.s, close, "']', ')' or '[' closing the range")
-        return RangeLit(pos, start, start_included, end, close.value == "]")
-
-    def context(self) -> Node:
-        open_ = self.advance()
-        self.enter(open_.pos)
-        try:
-            entries: list[tuple[str, Node]] = []
-            seen: set[str] = set()
-            if self.at_op("}"):
-                self.advance()
-                return ContextLit(open_.pos, ())
-            while True:
-                tok = self.tok
-                if tok.kind in ("str", "quoted"):
-                    self.advance()
-                    key = tok.value
-                elif tok.kind == "word":
-                    words = []
-                    while self.tok.kind == "word":
-                        words.append(self.advance().value)
-                    key = " ".join(words)
-                else:
-                    raise _unexpected(self.s, tok, "a context key (a name or a string)")
-                if key in seen:
-                    raise FeelSyntaxError(f"the context has the key {key!r} twice", self.s.text, tok.pos)
-                seen.add(key)
-                self.expect_op(":", "':' after the context key")
-                entries.append((key, self.expression()))
-                if self.at_op(","):
-                    self.advance()
-                    continue
-                self.expect_op("}", "',' or '}' in the context")
-                return ContextLit(open_.pos, tuple(entries))
-        finally:
-            self.leave()
