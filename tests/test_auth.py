@@ -147,7 +147,7 @@ def test_csrf_is_enforced_on_every_form_and_fetch(app, engine):
 
 
 def test_failed_logins_are_throttled_per_user_name_and_per_address(app, engine):
-    from web.auth import LoginThrottle
+    from web.login_throttle import LoginThrottle
 
     now = [1000.0]  # the throttle's clock: a slow machine (scrypt per attempt) must not slide its window
     app.extensions["baton_login_throttle"] = LoginThrottle(per_user=3, per_address=6, window=1.5,
