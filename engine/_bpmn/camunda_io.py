@@ -50,6 +50,8 @@ class CamundaMappings:
 
     def get(self, my_task: Any) -> None:
         """When the activity starts: the inputs, evaluated over what it sees, as its locals."""
+        if _SAVED in my_task.internal_data:
+            return  # mapped already (SpiffWorkflow may update a task more than once)
         before = copy.deepcopy(my_task.data)
         values = [(name, _value(my_task, spec, before, f"inputParameter {name!r}")) for name, spec in self.inputs]
         my_task.internal_data[_SAVED] = {"before": before, "locals": [name for name, _ in self.inputs]}
