@@ -5,23 +5,23 @@ A parameter ending in ``?`` is optional; one ending in ``*`` takes the rest of t
 (``sum(1, 2, 3)`` or ``sum([1, 2, 3])``). Functions with overloads (``date(from)``,
 ``date(year, month, day)``) list each parameter list.
 
-The boolean, list, string and number built-ins are here; the date, time and duration ones are
-in :mod:`._temporal`, how arguments bind in :mod:`._arguments`. :data:`BUILTINS` lists them all.
+The boolean, list and number built-ins are here; the string ones are in :mod:`._text`, the
+date, time and duration ones in :mod:`._temporal`, how arguments bind in :mod:`._arguments`.
+:data:`BUILTINS` lists them all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, DecimalException
 from typing import Any
 
-from . import _temporal
+from . import _temporal, _text
 from ._arguments import MISSING, Builtin, Limits, whole_number
 from ._errors import FeelLimitError
 from ._ops import equal, kind, order
-from ._values import NUMBERS, to_string
+from ._values import NUMBERS
 
 # ---------------------------------------------------------------------------------------------
 # Reading arguments, for the families below
@@ -33,10 +33,6 @@ def _spread(args: Sequence[Any]) -> list[Any] | None:
     if len(args) == 1 and args[0] is None:
         return None
     return list(args)
-
-
-def _strings(*values: Any) -> bool:
-    return all(isinstance(v, str) for v in values)
 
 
 def _number(value: Any) -> bool:
@@ -220,96 +216,6 @@ def _is_empty(values: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Strings
 
-_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
-
-
-def _string(value: Any) -> Any:
-    return to_string(value)
-
-
-def _to_number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
-        try:
-            return NUMBERS.create_decimal(value.strip())
-        except DecimalException:
-            return None
-    return None
-
-
-def _string_length(value: Any) -> Any:
-    return Decimal(len(value)) if isinstance(value, str) else None
-
-
-def _upper_case(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else None
-
-
-def _lower_case(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else None
-
-
-def _substring(value: Any, start: Any, length: Any = MISSING) -> Any:
-    """1-based; a negative start counts from the end (-1 is the last character)."""
-    s = whole_number(start)
-    if not isinstance(value, str) or s is None or s == 0 or abs(s) > len(value) + (1 if s > 0 else 0):
-        return None
-    i = s - 1 if s > 0 else len(value) + s
-    if length is MISSING:
-        return value[i:]
-    n = whole_number(length)
-    if n is None or n < 0:
-        return None
-    return value[i:i + n]
-
-
-def _substring_before(value: Any, match: Any) -> Any:
-    if not _strings(value, match):
-        return None
-    i = value.find(match)
-    return value[:i] if i >= 0 else ""
-
-
-def _substring_after(value: Any, match: Any) -> Any:
-    if not _strings(value, match):
-        return None
-    i = value.find(match)
-    return value[i + len(match):] if i >= 0 else ""
-
-
-def _contains(value: Any, match: Any) -> Any:
-    return (match in value) if _strings(value, match) else None
-
-
-def _starts_with(value: Any, match: Any) -> Any:
-    return value.startswith(match) if _strings(value, match) else None
-
-
-def _ends_with(value: Any, match: Any) -> Any:
-    return value.endswith(match) if _strings(value, match) else None
-
-
-def _trim(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else None
-
-
-def _string_join(limits: Limits, values: Any, delimiter: Any = MISSING, prefix: Any = MISSING,
-                 suffix: Any = MISSING) -> Any:
-    """feel-scala: null items are left out; any other non-string item makes it null."""
-    if not isinstance(values, list):
-        return None
-    parts = [v for v in values if v is not None]
-    extras = [x if x is not MISSING else "" for x in (delimiter, prefix, suffix)]
-    if not _strings(*parts) or not all(isinstance(x, str) or x is None for x in extras):
-        return None
-    sep, pre, post = (x or "" for x in extras)
-    return limits.text(pre + sep.join(parts) + post)
-
-
-# ---------------------------------------------------------------------------------------------
-# Numbers
-
 def _abs(n: Any) -> Any:
     return abs(n) if _number(n) else (abs(n) if isinstance(n, dt.timedelta) else None)
 
@@ -370,19 +276,19 @@ _TABLE: list[Builtin] = [
     Builtin("index of", (("list", "match"),), _index_of),
     Builtin("sublist", (("list", "start position", "length?"),), _sublist),
     Builtin("is empty", (("list",),), _is_empty),
-    Builtin("string", (("from",),), _string),
-    Builtin("number", (("from",),), _to_number),
-    Builtin("string length", (("string",),), _string_length),
-    Builtin("upper case", (("string",),), _upper_case),
-    Builtin("lower case", (("string",),), _lower_case),
-    Builtin("substring", (("string", "start position", "length?"),), _substring),
-    Builtin("substring before", (("string", "match"),), _substring_before),
-    Builtin("substring after", (("string", "match"),), _substring_after),
-    Builtin("contains", (("string", "match"),), _contains),
-    Builtin("starts with", (("string", "match"),), _starts_with),
-    Builtin("ends with", (("string", "match"),), _ends_with),
-    Builtin("trim", (("string",),), _trim),
-    Builtin("string join", (("list", "delimiter?", "prefix?", "suffix?"),), _string_join, needs_limits=True),
+    Builtin("string", (("from",),), _text.string),
+    Builtin("number", (("from",),), _text.to_number),
+    Builtin("string length", (("string",),), _text.string_length),
+    Builtin("upper case", (("string",),), _text.upper_case),
+    Builtin("lower case", (("string",),), _text.lower_case),
+    Builtin("substring", (("string", "start position", "length?"),), _text.substring),
+    Builtin("substring before", (("string", "match"),), _text.substring_before),
+    Builtin("substring after", (("string", "match"),), _text.substring_after),
+    Builtin("contains", (("string", "match"),), _text.contains),
+    Builtin("starts with", (("string", "match"),), _text.starts_with),
+    Builtin("ends with", (("string", "match"),), _text.ends_with),
+    Builtin("trim", (("string",),), _text.trim),
+    Builtin("string join", (("list", "delimiter?", "prefix?", "suffix?"),), _text.string_join, needs_limits=True),
     Builtin("abs", (("n",),), _abs),
     Builtin("floor", (("n",),), _floor),
     Builtin("ceiling", (("n",),), _ceiling),
