@@ -75,6 +75,7 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_instance_status_created", "status", "created_at"),
         Index("ix_instance_definition_created", "definition_id", "created_at"),
+        Index("ix_instance_definition_id", "definition_id", "id"),  # a version's ids, index-only (0015)
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
