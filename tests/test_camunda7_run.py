@@ -44,6 +44,10 @@ python = "tests.camunda7_handlers:send_invoice"
 
 [delegates."${greeter}"]
 python = "tests.camunda7_handlers:greet"
+
+[delegates."com.acme.ChargeCard"]
+url = "${BATON_DEMO_SERVICES_URL:-http://127.0.0.1:8010}/payment/charge"
+retries = 0
 """, encoding="utf-8")
     return path
 
@@ -454,3 +458,12 @@ def test_a_decision_graph_baton_cannot_evaluate_is_refused(engine, change, reaso
     with pytest.raises(DeploymentError) as caught:
         engine.deploy([("decide.bpmn", DECIDE), ("dinner.dmn", dmn)])
     assert any(reason in str(p) for p in caught.value.problems), caught.value.problems
+
+
+def test_a_java_delegate_bound_to_an_http_endpoint_is_a_job_calling_it(services, engine):  # type: ignore[no-untyped-def]
+    doc = run(engine, "charge", chain("charge", '<bpmn:serviceTask id="e1" camunda:class="com.acme.ChargeCard"/>'),
+              {"amount": 30})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["charged"] == 30 and doc["variables"]["payment_id"]
+    [job] = doc["jobs"]
+    assert (job["element_id"], job["kind"], job["status"]) == ("e1", "service", "done")
