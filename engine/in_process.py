@@ -90,7 +90,7 @@ class InProcessRun:
             if self.calls >= CALL_BUDGET or time.monotonic() > self.deadline:
                 break
             self.calls += 1
-            if self._call(task, endpoint):
+            if self._call(task, endpoint, bindings.get(task.task_spec.bpmn_id) or {}):
                 moved = True
         return moved
 
@@ -127,14 +127,14 @@ class InProcessRun:
         endpoint = self.engine.endpoints.resolve(binding.get("topic", ""))
         return endpoint if endpoint is not None and endpoint.kind == "python" else None
 
-    def _call(self, task: Task, endpoint: Endpoint) -> bool:
+    def _call(self, task: Task, endpoint: Endpoint, binding: dict[str, Any]) -> bool:
         element_id = task.task_spec.bpmn_id
         key = (f"{self.instance.id}:{task.id}:{element_id}" if task.id in self.committed
                else f"{self.instance.id}:r{self.revision}.{self.calls}:{element_id}")
         call = JobCall(
             job_id="", instance_id=self.instance.id, element_id=element_id, kind="service",
             topic=endpoint.topic, endpoint=endpoint, variables=json_copy(task.data),
-            idempotency_key=key, attempt=1, traceparent="",
+            idempotency_key=key, attempt=1, traceparent="", payload={"headers": binding.get("headers")},
         )
         assert self.engine.in_process is not None
         try:

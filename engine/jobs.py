@@ -43,6 +43,11 @@ class JobCall:
     # the runner hands it to ``engine.record_attempt`` for the incident page.
     exchange: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The task's ``zeebe:taskHeaders`` (``_bpmn/task_headers.py``), sent with the call."""
+        return dict((self.payload or {}).get("headers") or {})
+
 
 @dataclass(frozen=True)
 class JobTicket:

@@ -76,7 +76,8 @@ def create_service_jobs(engine: Engine, session: Session, instance: ProcessInsta
         tickets.append(_add(session, Job(
             instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="service",
             topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
-            payload={"endpoint": binding.get("endpoint"), "variables": json_copy(task.data)},
+            payload={"endpoint": binding.get("endpoint"), "variables": json_copy(task.data),
+                     "headers": binding.get("headers")},  # zeebe:taskHeaders (_bpmn/task_headers.py)
             max_attempts=(endpoint.retries + 1) if endpoint else 1)))
     return tickets
 

@@ -34,3 +34,8 @@ def corpus_job(variables: dict[str, Any], call: Any) -> dict[str, Any]:
     """A corpus diagram's job: the canned answer of its topic, and which topic ran."""
     ran = "ran_" + (call.topic or "none").replace("/", "_").replace("-", "_")
     return {**CORPUS_ANSWERS.get(call.topic or "", {}), ran: True}
+
+
+def headers_job(variables: dict[str, Any], call: Any) -> dict[str, Any]:
+    """Answers the task headers its call carried (``JobCall.headers``)."""
+    return {"headers_seen": call.headers}

@@ -32,6 +32,7 @@ class HttpEndpointAdapter:
         endpoint = call.endpoint
         assert endpoint is not None and endpoint.url
         headers = {
+            **call.headers,  # the task's zeebe:taskHeaders (never one of Baton's own: refused at deploy)
             "Idempotency-Key": call.idempotency_key,
             "X-Baton-Instance-Id": call.instance_id,
             "X-Baton-Job-Id": call.job_id,

@@ -51,6 +51,7 @@ from . import (
     dialect_translation,
     events,
     quartz,
+    task_headers,
     task_scope,
 )
 from .checks import (
@@ -202,6 +203,8 @@ def read_deployment(
         problems.extend(check_document(doc, endpoints, deployment))
         plans[doc.file_name] = compensation.check(doc.root, refuser(doc, problems))
         task_forms[doc.file_name] = forms.task_forms(doc.root, side_files, refuser(doc, problems))
+        for element_id, entry in task_headers.task_headers(doc.executable, refuser(doc, problems)).items():
+            task_forms[doc.file_name].setdefault(element_id, {}).update(entry)  # zeebe:taskHeaders
     if problems:
         return [], problems
 

@@ -1,0 +1,46 @@
+"""``zeebe:taskHeaders``: static key/value pairs a Zeebe job carries to its worker.
+
+Read at deploy into the task's binding (element id -> ``{"headers": {...}}``), put in the job's
+payload when the task starts (``outbox.py``), and sent with the call: as HTTP request headers to
+an HTTP endpoint (``adapters/endpoints/http.py``), as :attr:`engine.JobCall.headers` to a Python
+handler that takes the call. A header name that is not a valid HTTP field name, or that would
+replace one Baton sends itself (``Idempotency-Key``, ``traceparent``, ``X-Baton-*``), is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lxml import etree
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP field name (RFC 9110 token)
+_RESERVED = ("idempotency-key", "traceparent", "content-type", "content-length", "host")
+Refuse = Callable[[etree._Element, str], None]
+
+
+def task_headers(processes: list[etree._Element], refuse: Refuse) -> dict[str, dict[str, Any]]:
+    """element id -> {"headers": {key: value}} for the tasks of ``processes`` that have headers."""
+    found: dict[str, dict[str, Any]] = {}
+    for process in processes:
+        for block in process.iter(f"{{{ZEEBE}}}taskHeaders"):
+            owner = block.getparent().getparent() if block.getparent() is not None else None
+            if owner is None:
+                continue
+            headers: dict[str, str] = {}
+            for header in block.iterfind(f"{{{ZEEBE}}}header"):
+                key, value = (header.get("key") or "").strip(), header.get("value") or ""
+                if not _TOKEN.match(key):
+                    refuse(owner, f"zeebe:header {key!r} is not a valid HTTP header name, which Baton sends it as")
+                elif key.lower() in _RESERVED or key.lower().startswith("x-baton-"):
+                    refuse(owner, f"zeebe:header {key!r} would replace a header Baton sends itself; rename it")
+                elif any(c in value for c in "\r\n"):
+                    refuse(owner, f"zeebe:header {key!r} has a line break in its value")
+                else:
+                    headers[key] = value
+            if headers:
+                found[owner.get("id", "")] = {"headers": headers}
+    return found
