@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """ISO 8601 in UTC to the millisecond, with its offset: the API's one time format (SQLite hands
+    back naive UTC values, PostgreSQL aware ones)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def instance_summary(instance: ProcessInstance, definition: ProcessDefinition) -> dict[str, Any]:
