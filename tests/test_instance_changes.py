@@ -261,3 +261,36 @@ def test_a_parallel_instance_migrated_midway_joins_on_v2(settings_factory, inlin
     engine.driver.drain()
     doc = engine.get_instance(instance_id, history=False)
     assert (doc["status"], doc["definition"]["version"]) == ("completed", 2)
+
+
+def test_on_postgresql_edits_moves_and_migrations_hold(settings_factory, inline_engine_factory, services,
+                                                       postgres_url):
+    """The same changes on PostgreSQL (row locks FOR UPDATE, JSONB variables), and a call's
+    attempts kept in job_attempt there."""
+    import httpx
+
+    engine = inline_engine_factory(settings_factory(database_url=postgres_url))
+    engine.deploy([("user_registration.bpmn", REGISTRATION.encode())])
+    first, second = engine.start("user_registration", {"n": 1}), engine.start("user_registration", {"n": 2})
+    engine.edit_variables(first, {"approved": False}, ["n"], by="test", reason="pg")
+    engine.deploy([("user_registration.bpmn", V2.encode())])
+    result = engine.migrate_instances(engine.migration_plan("user_registration", 1), [first, second], by="test")
+    assert result["migrated"] == 2, result
+    engine.modify_instance(first, [{"type": "cancel", "element": "review_application"},
+                                   {"type": "start_after", "element": "review_application"}], by="test")
+    doc = engine.get_instance(first, history=False)
+    assert (doc["status"], doc["definition"]["version"]) == ("completed", 2)
+    assert doc["variables"] == {"approved": False, "rejection_reason": "rejected on v2"}
+    httpx.post(f"{services}/_control/fail", json={"path": "/accounts/create", "mode": "http500", "count": -1})
+    engine.complete_user_task(second, "review_application", {"approved": True})
+    for _ in range(400):
+        engine.driver.drain()
+        if engine.get_instance(second, history=False)["status"] == "incident":
+            break
+    [incident] = engine.get_instance(second, history=False)["incidents"]
+    attempts = engine.incident_detail(incident["id"])["attempts"]
+    assert [(a["outcome"], a["response"]["status"]) for a in attempts] == [("retryable", 500)] * 4
+    httpx.post(f"{services}/_control/reset")
+    engine.set_incident_retries(incident["id"], 1, by="test")
+    engine.driver.drain()
+    assert engine.incident_detail(incident["id"])["attempts"][-1]["outcome"] == "ok"
