@@ -109,8 +109,8 @@ ELEMENTS: dict[str, Treatment] = {
                                  "is refused (Baton sets each output column)"),
     "zeebe:loopCharacteristics": runs("inputCollection (a variable) and inputElement, as Camunda 7's collection "
                                       "and elementVariable; other FEEL and outputCollection are refused"),
-    "zeebe:subscription": checked("correlationKey: one variable name runs (events.py); other FEEL is refused "
-                                  "by checks.py"),
+    "zeebe:subscription": runs("correlationKey: FEEL evaluated over the waiting task (messages.py); a publisher "
+                               "names it by its text (=order.id: correlation {\"order.id\": ...})"),
     "zeebe:assignmentDefinition": runs("assignee, candidateUsers, candidateGroups as the task's people; a FEEL "
                                        "value is refused"),
     "zeebe:formDefinition": runs("the user task's Camunda form: formId names a .form file deployed with the "

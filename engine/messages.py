@@ -77,7 +77,7 @@ def _correlation_values(task: Task, definition: MessageEventDefinition,
     variable its Camunda 8 subscription names."""
     expressions = {prop.name: prop.retrieval_expression for prop in definition.correlation_properties}
     if definition.name in zeebe:
-        expressions[zeebe[definition.name]] = zeebe[definition.name]
+        expressions[zeebe[definition.name]] = "=" + zeebe[definition.name]  # Zeebe's key is FEEL (engine.feel)
     values: dict[str, Any] = {}
     for name, expression in expressions.items():
         try:

@@ -56,6 +56,9 @@ HAPPY: dict[str, HappyPath] = {
     C8 + "camunda-community-hub__camunda-8-benchmark/src/main/resources/bpmn/msg_process.bpmn":
         HappyPath(start_message=("ORDER", {"orderId": "o-1"}, {"orderId": "o-1", "items": ["parcel-1"]}),
                   messages=[("INTRANSIT", {"item": "parcel-1"}), ("DELIVERED", {"item": "parcel-1"})]),
+    C8 + "camunda-community-hub__camunda-process-test-coverage/extension/junit5-platform-8/src/test/resources/"
+         "eventBasedGateway.bpmn":
+        HappyPath(messages=[("Message_1", {"1": 1})]),  # correlationKey "=1": a FEEL key, named by its text
     C8 + "camunda__camunda-8-js-sdk/src/__tests__/testdata/Client-DeployWorkflow.bpmn":
         HappyPath(start={"uniqueId": "u-1"}, messages=[("Message_In", {"uniqueId": "u-1"})],
                   expect={"ran_process_message": True}),

@@ -142,3 +142,31 @@ def test_a_feel_timer_value_is_evaluated_as_zeebe_does(bare_engine) -> None:  # 
     assert ended_at(doc) == ["Event_big"]
     [timer_job] = [j for j in doc["jobs"] if j["element_id"] == "Pause"]
     assert timer_job["status"] == "done"
+
+
+PAID = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="paid" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="Wait"><bpmn:messageEventDefinition messageRef="M"/></bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Wait"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Wait" targetRef="end"/>
+  </bpmn:process>
+  <bpmn:message id="M" name="payment-received">
+    <bpmn:extensionElements><zeebe:subscription correlationKey="=upper case(order.id)"/></bpmn:extensionElements>
+  </bpmn:message>
+</bpmn:definitions>"""
+
+
+def test_a_zeebe_correlation_key_may_be_any_feel_of_the_subset(bare_engine) -> None:  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("paid.bpmn", PAID)])
+    first = bare_engine.start("paid", {"order": {"id": "a-1"}})
+    second = bare_engine.start("paid", {"order": {"id": "b-2"}})
+    bare_engine.correlate("payment-received", correlation={"upper case(order.id)": "B-2"}, variables={"paid": True})
+    assert bare_engine.get_instance(second)["status"] == "completed"
+    assert bare_engine.get_instance(first)["status"] == "waiting"
+    with pytest.raises(DeploymentError) as refused:
+        bare_engine.deploy([("paid.bpmn", PAID.replace(b"upper case(order.id)", b"matches(order.id, &quot;a+&quot;)"))])
+    assert "cannot run: the function matches() is not in Baton's FEEL subset" in refused.value.problems[0].reason

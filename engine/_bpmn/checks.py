@@ -55,7 +55,6 @@ _ISO_TIMER = re.compile(
 # Quartz/Unix cron, as Camunda accepts in a timeCycle: 0/5 0/1 * 1/1 * ?
 _CRON = re.compile(r"^[\d*?/,LW#A-Z-]+(\s+[\d*?/,LW#A-Z-]+){4,6}$")
 _JAVA_ATTRS = ("class", "delegateExpression", "expression")
-_ZEEBE_KEY = re.compile(r"=?\s*[A-Za-z_][A-Za-z0-9_]*")
 _LISTENERS = ("executionListener", "taskListener")
 # Parts of an element with ids of their own that a modeller does not show as elements: a
 # problem inside one is reported on the element around it (the flow, the event, the task).
@@ -157,10 +156,12 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
     juel_sites.check_names(doc.root, refuse)
     for subscription in doc.root.iter(f"{{{ZEEBE}}}subscription"):
         key = (subscription.get("correlationKey") or "").strip()
-        if not _ZEEBE_KEY.fullmatch(key):
+        # any FEEL of Baton's subset, evaluated over the waiting task (messages.py); a publisher
+        # names it by its text without '=' (=order.id: correlation {"order.id": ...})
+        reason = feel_expressions.refusal(key if key.startswith("=") else "=" + key) if key else "it is empty"
+        if reason is not None:
             refuse(subscription.getparent() if subscription.getparent() is not None else subscription,
-                   f"zeebe:subscription correlationKey {key!r}: Baton takes one variable name (=orderId), "
-                   "not other FEEL")
+                   f"zeebe:subscription correlationKey {key!r} cannot run: {reason}")
     for process in doc.executable:
         # Listeners and Java field injections are refused (or moot) as a whole: the JUEL inside
         # them is not worth a line of its own.

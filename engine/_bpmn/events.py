@@ -119,7 +119,8 @@ def zeebe_subscriptions(root: Any) -> dict[str, dict[str, Any]]:
 
     Returns message element id -> {"message": N, "correlation_variable": "orderId"}: a subscription
     to N carries the waiting task's ``orderId`` under that name, and a message published with
-    ``correlation_keys {"orderId": ...}`` matches it. (Only a variable, not other FEEL: checks.py.)
+    ``correlation_keys {"orderId": ...}`` matches it. Any FEEL of Baton's subset may be the key
+    (``=order.id``): it is evaluated over the waiting task and named by its text (``order.id``).
     """
     found: dict[str, dict[str, Any]] = {}
     for message in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}message"):
