@@ -260,8 +260,7 @@ def _check_juel(el: etree._Element, refuse: Refuse) -> None:
             else:
                 where = ""
             hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
-            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: Baton does not evaluate JUEL "
-                       f"here ({juel_sites.PLACES}); write the value out{hint}")
+            refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: {juel_sites.elsewhere(text)}{hint}")
             return
 
 

@@ -61,6 +61,13 @@ def refusal(text: str) -> str | None:
     return juel.check(text.strip())
 
 
+def elsewhere(text: str) -> str:
+    """Why JUEL in a place Baton does not evaluate it is refused (and what in it Java would do)."""
+    reason = f"Baton does not evaluate JUEL here ({PLACES}); write the value out"
+    beyond = refusal(text)
+    return f"{reason}; besides, {beyond}" if beyond else reason
+
+
 def check_text(el: etree._Element, text: str, refuse: Refuse, where: str) -> bool:
     """Refuse ``text`` when it is JUEL outside the subset; True when it is JUEL Baton evaluates."""
     reason = refusal(text)
