@@ -106,7 +106,7 @@ ELEMENTS: dict[str, Treatment] = {
     "zeebe:calledElement": runs("processId is the call activity's calledElement; propagateAllChildVariables=false "
                                 "brings back only the output mappings (_bpmn/dialect_translation.py)"),
     "zeebe:calledDecision": runs("decisionId names the DMN decision deployed with the diagram; resultVariable "
-                                 "is refused (Baton sets each output column)"),
+                                 "holds its result (one output: the value, several: a context)"),
     "zeebe:loopCharacteristics": runs("inputCollection (a variable) and inputElement, as Camunda 7's collection "
                                       "and elementVariable; other FEEL and outputCollection are refused"),
     "zeebe:subscription": runs("correlationKey: FEEL evaluated over the waiting task (messages.py); a publisher "

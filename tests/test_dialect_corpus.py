@@ -64,6 +64,8 @@ HAPPY: dict[str, HappyPath] = {
                   expect={"ran_process_message": True}),
     C8 + "camunda__camunda-8-js-sdk/src/__tests__/testdata/Signal.bpmn":
         HappyPath(signals=["test-signal"], expect={"ran_signal_service_task": True}),
+    C8 + "camunda__zeebe-chaos/go-chaos/internal/bpmn/multi-version/multiVersionModel.bpmn":
+        HappyPath(expect={"out": "yolo"}),  # zeebe:calledDecision resultVariable: the decision's one output
     C8 + "camunda__zeebe-process-test/qa/abstracts/src/main/resources/looping-servicetask.bpmn":
         HappyPath(start={"totalLoops": 2}, expect={"loopAmount": 2}),
     C8 + "camunda__zeebe-process-test/qa/abstracts/src/main/resources/test_timer_events.bpmn": HappyPath(),

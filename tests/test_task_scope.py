@@ -119,3 +119,44 @@ def test_a_failing_post_script_is_an_incident_naming_it(engine):  # type: ignore
     [incident] = [i for i in doc["incidents"] if i.get("status", "open") == "open"]
     assert incident["element_id"] == "any_task"
     assert "output_item" in incident["message"] and "postScript" in incident["message"], incident
+
+
+DISH_DMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dish_defs" name="Dish"
+    namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="dish" name="Dish">
+    <decisionTable id="table" hitPolicy="UNIQUE">
+      <input id="in1" label="Season"><inputExpression id="ie1" typeRef="string"><text>season</text></inputExpression>
+      </input>
+      <output id="out1" label="Dish" name="dish" typeRef="string"/>
+      {second_output}
+      <rule id="r1"><inputEntry id="e1"><text>"Winter"</text></inputEntry><outputEntry id="o1"><text>"Roastbeef"</text>
+      </outputEntry>{second_entry}</rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+
+ZEEBE_DECISION = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="dinner" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:businessRuleTask id="decide">
+      <bpmn:extensionElements><zeebe:calledDecision decisionId="dish" resultVariable="menu"/></bpmn:extensionElements>
+    </bpmn:businessRuleTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="decide"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="decide" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_zeebe_decision_result_lands_in_its_result_variable(engine):  # type: ignore[no-untyped-def]
+    one = DISH_DMN.replace(b"{second_output}", b"").replace(b"{second_entry}", b"")
+    doc = run(engine, [("dinner.bpmn", ZEEBE_DECISION), ("dish.dmn", one)], {"season": "Winter"})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"] == {"season": "Winter", "menu": "Roastbeef"}  # one output column: its value
+    two = DISH_DMN.replace(b"{second_output}", b'<output id="out2" label="Wine" name="wine" typeRef="string"/>') \
+        .replace(b"{second_entry}", b'<outputEntry id="o2"><text>"Red"</text></outputEntry>')
+    doc = run(engine, [("dinner.bpmn", ZEEBE_DECISION), ("dish.dmn", two)], {"season": "Winter"})
+    assert doc["variables"] == {"season": "Winter", "menu": {"dish": "Roastbeef", "wine": "Red"}}  # a context

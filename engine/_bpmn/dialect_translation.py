@@ -5,8 +5,8 @@ attribute before Baton's parser (SpiffWorkflow's Camunda parser) and checks read
   or ``processId="=..."`` is refused: Baton resolves what a call activity calls at deploy);
   ``propagateAllChildVariables`` is read by ``task_scope.py``.
 - ``zeebe:calledDecision decisionId="d"`` and ``spiffworkflow:calledDecisionId`` are
-  ``camunda:decisionRef="d"``; Zeebe's ``resultVariable`` (the decision's whole result in one
-  variable) is refused, as Baton sets each output column as a variable.
+  ``camunda:decisionRef="d"``; Zeebe's ``resultVariable`` (the decision's result in one
+  variable) is ``task_scope.py``'s.
 - ``zeebe:loopCharacteristics inputCollection="=items" inputElement="item"`` is
   ``camunda:collection="items" camunda:elementVariable="item"`` (Camunda 7's loop, ``camunda_loops.py``:
   the element is local to each instance, what an instance sets reaches the process, as in Zeebe);
@@ -79,9 +79,9 @@ def _called_decision(owner: etree._Element | None, decision: etree._Element, ref
         refuse(owner, f"zeebe:calledDecision decisionId {decision_id!r}: name the id of a decision deployed "
                       "with the diagram (a FEEL decision id is not resolved by Baton)")
         return
-    if decision.get("resultVariable"):
-        refuse(owner, f"zeebe:calledDecision resultVariable {decision.get('resultVariable')!r} is not supported: "
-                      "Baton sets each output column of the decision as a variable of its own; remove it")
+    result = (decision.get("resultVariable") or "").strip()
+    if result and not result.isidentifier():
+        refuse(owner, f"zeebe:calledDecision resultVariable {result!r} is not a variable name")
     owner.set(f"{{{CAMUNDA}}}decisionRef", decision_id)
 
 

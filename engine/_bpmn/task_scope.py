@@ -68,6 +68,9 @@ class TaskScope:
         self.maps = maps  # the task has a scope of its own (Zeebe mappings, Spiff operator parameters)
         self.parameters = list(parameters or [])  # Spiff serviceTaskOperator: (id, Python expression)
         self.result_variable = result_variable  # Spiff serviceTaskOperator: where the call's answer goes
+        self.decision_result = False  # Zeebe calledDecision: the result is the decision's output columns
+        self.decision_outputs: list[str] = []
+        self.collect = False  # the decision's hit policy is COLLECT: each output is a list of matches
 
     def get(self, my_task: Any) -> None:
         """At ready: the pre-script, then the inputs and parameters into the task's scope."""
@@ -101,13 +104,27 @@ class TaskScope:
         worked = {name: value for name, value in local.items()
                   if not (name in made and value == made[name]) and not (name in before and before[name] == value)}
         result = dict(before)
-        if self.result_variable:
+        if self.decision_result and self.result_variable:
+            result[self.result_variable] = _decision_result(local, self.decision_outputs, self.collect)
+        elif self.result_variable:
             result[self.result_variable] = worked
         elif not self.outputs or self.propagate_all:
             result.update(worked)
         for target, value in values:
             _set_path(result, target, value)
         my_task.data = result
+
+
+def _decision_result(local: dict[str, Any], outputs: list[str], collect: bool) -> Any:
+    """Zeebe's decision result: one output column is its value, several a context; with COLLECT, a
+    list of those, one per matched rule (Baton's DMN sets each output column to the list of matches)."""
+    if collect:
+        columns = [local.get(name) or [] for name in outputs]
+        rows = list(zip(*columns, strict=False)) if columns else []
+        return [row[0] if len(outputs) == 1 else dict(zip(outputs, row, strict=False)) for row in rows]
+    if len(outputs) == 1:
+        return local.get(outputs[0])
+    return {name: local.get(name) for name in outputs}
 
 
 def _parameter(my_task: Any, name: str, expression: str) -> Any:
@@ -158,9 +175,17 @@ class TaskScopeConverter(BpmnConverter):
     def to_dict(self, spec: TaskScope) -> dict[str, Any]:
         return {"inputs": spec.inputs, "outputs": spec.outputs, "propagate_all": spec.propagate_all,
                 "pre_script": spec.pre_script, "post_script": spec.post_script, "maps": spec.maps,
-                "parameters": spec.parameters, "result_variable": spec.result_variable}
+                "parameters": spec.parameters, "result_variable": spec.result_variable,
+                "decision": [spec.decision_outputs, spec.collect] if spec.decision_result else None}
 
     def from_dict(self, dct: dict[str, Any]) -> TaskScope:
+        scope = self._scope(dct)
+        if dct.get("decision") is not None:
+            scope.decision_result = True
+            scope.decision_outputs, scope.collect = list(dct["decision"][0]), bool(dct["decision"][1])
+        return scope
+
+    def _scope(self, dct: dict[str, Any]) -> TaskScope:
         return TaskScope([tuple(i) for i in dct.get("inputs", [])], [tuple(o) for o in dct.get("outputs", [])],
                          dct.get("propagate_all", False), dct.get("pre_script"), dct.get("post_script"),
                          dct.get("maps", False), [tuple(p) for p in dct.get("parameters", [])],
@@ -179,6 +204,13 @@ def scope_of(el: etree._Element) -> TaskScope | None:
     pre = extensions.findtext(f"{{{SPIFF}}}preScript")
     post = extensions.findtext(f"{{{SPIFF}}}postScript")
     operator = extensions.find(f"{{{SPIFF}}}serviceTaskOperator")
+    decision = extensions.find(f"{{{ZEEBE}}}calledDecision")
+    if decision is not None and (decision.get("resultVariable") or "").strip():
+        # Zeebe: the decision's result goes into resultVariable alone (one output: its value;
+        # several: a context); attach() learns the output columns from the parsed decision
+        scope = TaskScope(maps=True, result_variable=decision.get("resultVariable", "").strip())
+        scope.decision_result = True
+        return scope
     called = extensions.find(f"{{{ZEEBE}}}calledElement")
     isolated = called is not None and called.get("propagateAllChildVariables") == "false"
     if mapping is None and operator is None and not isolated and not (pre or "").strip() and not (post or "").strip():
@@ -276,6 +308,10 @@ def attach(root: etree._Element, specs: list[Any]) -> None:
             looped = el.find(f"{{{BPMN}}}multiInstanceLoopCharacteristics")
             if looped is None:
                 looped = el.find(f"{{{BPMN}}}standardLoopCharacteristics")
+            if scope.decision_result:
+                table = getattr(getattr(task_spec, "dmnEngine", None), "decision_table", None)
+                scope.decision_outputs = [o.name for o in getattr(table, "outputs", [])]
+                scope.collect = getattr(table, "hit_policy", "") == "COLLECT"
             if looped is None:
                 _add(task_spec, scope)
                 continue
