@@ -160,3 +160,12 @@ def test_a_zeebe_decision_result_lands_in_its_result_variable(engine):  # type: 
         .replace(b"{second_entry}", b'<outputEntry id="o2"><text>"Red"</text></outputEntry>')
     doc = run(engine, [("dinner.bpmn", ZEEBE_DECISION), ("dish.dmn", two)], {"season": "Winter"})
     assert doc["variables"] == {"season": "Winter", "menu": {"dish": "Roastbeef", "wine": "Red"}}  # a context
+
+
+def test_a_zeebe_collect_decision_result_is_a_list(engine):  # type: ignore[no-untyped-def]
+    collect = DISH_DMN.replace(b'hitPolicy="UNIQUE"', b'hitPolicy="COLLECT"').replace(b"{second_output}", b"") \
+        .replace(b"{second_entry}", b'</rule><rule id="r2"><inputEntry id="e2"><text>"Winter"</text>'
+                 b'</inputEntry><outputEntry id="o3"><text>"Stew"</text></outputEntry>')
+    doc = run(engine, [("dinner.bpmn", ZEEBE_DECISION), ("dish.dmn", collect)], {"season": "Winter"})
+    assert doc["status"] == "completed", doc
+    assert doc["variables"] == {"season": "Winter", "menu": ["Roastbeef", "Stew"]}
