@@ -96,7 +96,8 @@ ELEMENTS: dict[str, Treatment] = {
     "camunda:properties": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
     "camunda:property": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
     # Camunda 8
-    "zeebe:taskDefinition": runs("type names the endpoint (BATON_ENDPOINTS); retries must match the endpoint's"),
+    "zeebe:taskDefinition": runs("type names the endpoint (BATON_ENDPOINTS); retries is how many times the job "
+                                 "is tried (else the endpoint's retries)"),
     "zeebe:ioMapping": runs("inputs into the task's scope, outputs back to the process (_bpmn/task_scope.py)"),
     "zeebe:input": runs("a FEEL source (or static text) set as a local variable of the task; dotted targets"),
     "zeebe:output": runs("a FEEL source over the task's variables, merged into the process; dotted targets"),

@@ -78,7 +78,7 @@ def create_service_jobs(engine: Engine, session: Session, instance: ProcessInsta
             topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
             payload={"endpoint": binding.get("endpoint"), "variables": json_copy(task.data),
                      "headers": binding.get("headers")},  # zeebe:taskHeaders (_bpmn/task_headers.py)
-            max_attempts=(endpoint.retries + 1) if endpoint else 1)))
+            max_attempts=binding.get("retries") or ((endpoint.retries + 1) if endpoint else 1))))
     return tickets
 
 

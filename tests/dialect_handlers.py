@@ -39,3 +39,8 @@ def corpus_job(variables: dict[str, Any], call: Any) -> dict[str, Any]:
 def headers_job(variables: dict[str, Any], call: Any) -> dict[str, Any]:
     """Answers the task headers its call carried (``JobCall.headers``)."""
     return {"headers_seen": call.headers}
+
+
+def failing_job(variables: dict[str, Any]) -> dict[str, Any]:
+    """Always fails, as a service that is down: the job is retried, then an incident."""
+    raise ConnectionError("the service is down")

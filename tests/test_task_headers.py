@@ -100,3 +100,23 @@ def test_a_header_that_cannot_be_sent_is_refused(bare_engine, key, why):  # type
     with pytest.raises(DeploymentError) as caught:
         bare_engine.deploy([("notify.bpmn", DIAGRAM.replace("{key}", key).encode())])
     assert any(p.element_id == "send" and why in p.reason for p in caught.value.problems), caught.value.problems
+
+
+def test_task_definition_retries_is_how_many_times_the_job_is_tried(settings_factory):  # type: ignore[no-untyped-def]
+    engine = engine_with(settings_factory, Endpoint(topic="notice", url=None, method="POST", timeout=5.0, retries=5,
+                                                    python="tests.dialect_handlers:failing_job"))
+    try:
+        xml = DIAGRAM.replace("{key}", "template").replace('<zeebe:taskDefinition type="notice"/>',
+                                                          '<zeebe:taskDefinition type="notice" retries="2"/>')
+        engine.deploy([("notify.bpmn", xml.encode())])
+        instance_id = engine.start("notify", {})
+        for _ in range(10):  # bounded: each retry is queued again with a short back-off
+            if not engine.driver.queue:
+                break
+            engine.driver.drain()
+        doc = engine.get_instance(instance_id)
+        assert doc["status"] == "incident"
+        [job] = [j for j in doc["jobs"] if j["element_id"] == "send"]
+        assert job["attempts"] == 2  # the diagram's 2, not the endpoint's 5 retries
+    finally:
+        engine.close()

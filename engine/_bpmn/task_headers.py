@@ -1,4 +1,6 @@
-"""``zeebe:taskHeaders``: static key/value pairs a Zeebe job carries to its worker.
+"""``zeebe:taskHeaders``: static key/value pairs a Zeebe job carries to its worker; and the
+``retries`` of ``zeebe:taskDefinition``: how many times the job is tried (Zeebe's count of
+attempts; without it, the endpoint's own ``retries`` setting).
 
 Read at deploy into the task's binding (element id -> ``{"headers": {...}}``), put in the job's
 payload when the task starts (``outbox.py``), and sent with the call: as HTTP request headers to
@@ -43,4 +45,21 @@ def task_headers(processes: list[etree._Element], refuse: Refuse) -> dict[str, d
                     headers[key] = value
             if headers:
                 found[owner.get("id", "")] = {"headers": headers}
+    return found
+
+
+def task_retries(processes: list[etree._Element], refuse: Refuse) -> dict[str, dict[str, Any]]:
+    """element id -> {"retries": attempts} for the tasks whose zeebe:taskDefinition sets retries."""
+    found: dict[str, dict[str, Any]] = {}
+    for process in processes:
+        for definition in process.iter(f"{{{ZEEBE}}}taskDefinition"):
+            raw = (definition.get("retries") or "").strip()
+            owner = definition.getparent().getparent() if definition.getparent() is not None else None
+            if not raw or owner is None:
+                continue
+            if not raw.isdigit() or int(raw) < 1:
+                refuse(owner, f"zeebe:taskDefinition retries {raw!r}: Baton takes a whole number of attempts, at "
+                              "least 1 (a FEEL expression is not evaluated here)")
+                continue
+            found[owner.get("id", "")] = {"retries": int(raw)}
     return found
