@@ -10,7 +10,8 @@ attribute before Baton's parser (SpiffWorkflow's Camunda parser) and checks read
 - ``zeebe:loopCharacteristics inputCollection="=items" inputElement="item"`` is
   ``camunda:collection="items" camunda:elementVariable="item"`` (Camunda 7's loop, ``camunda_loops.py``:
   the element is local to each instance, what an instance sets reaches the process, as in Zeebe);
-  a collection that is other FEEL than a variable name, and an ``outputCollection``, are refused.
+  a collection that is other FEEL is evaluated into a variable local to the loop when it starts
+  (``task_scope.py``); an ``outputCollection`` is refused.
 - ``zeebe:assignmentDefinition`` with plain ``assignee`` / ``candidateUsers`` /
   ``candidateGroups`` is ``camunda:assignee`` / ``camunda:candidateUsers`` /
   ``camunda:candidateGroups``; a FEEL value (``=...``) is refused.
@@ -107,10 +108,12 @@ def _loop(owner: etree._Element | None, loop: etree._Element, refuse: Refuse) ->
     where = task if task is not None else owner
     collection = (loop.get("inputCollection") or "").strip()
     name = collection[1:].strip() if collection.startswith("=") else ""
-    if not name.isidentifier():
-        refuse(where, f"zeebe:loopCharacteristics inputCollection {collection!r}: Baton loops over a variable "
-                      "(=items), not other FEEL; set the list in a variable first (an output mapping)")
+    if not collection.startswith("="):
+        refuse(where, f"zeebe:loopCharacteristics inputCollection {collection!r} is not a FEEL expression (=items)")
         return
+    if not name.isidentifier():
+        # other FEEL: task_scope.py evaluates it into this variable of the loop's own when it starts
+        name = loop_collection_variable(where.get("id", ""))
     if loop.get("outputCollection") or loop.get("outputElement"):
         refuse(where, "zeebe:loopCharacteristics outputCollection/outputElement are not collected by Baton yet: "
                       "each instance's variables reach the process instead")
@@ -119,3 +122,8 @@ def _loop(owner: etree._Element | None, loop: etree._Element, refuse: Refuse) ->
     element = (loop.get("inputElement") or "").strip()
     if element:
         characteristics.set(f"{{{CAMUNDA}}}elementVariable", element)
+
+
+def loop_collection_variable(element_id: str) -> str:
+    """The variable a loop's FEEL inputCollection is evaluated into (local to the loop)."""
+    return "loop_items_" + "".join(c if c.isalnum() else "_" for c in element_id)

@@ -38,6 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
 from .. import feel
 from ..errors import InvalidVariables
+from . import dialect_translation
 
 # what the sandbox's scripts may call (sandbox_child.py: RestrictedPython's safe builtins and these)
 _SANDBOX_NAMES = frozenset(safe_builtins) | {
@@ -48,6 +49,7 @@ BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _SAVED = "baton:scope"  # the task's data before its inputs, in its internal data until it completes
+_STARTED = "baton:scope-open"  # the scope was opened (get ran) and not closed yet
 _MADE = "baton:inputs"  # what the inputs set (top-level names), to tell an input local from a result
 
 
@@ -68,12 +70,16 @@ class TaskScope:
         self.maps = maps  # the task has a scope of its own (Zeebe mappings, Spiff operator parameters)
         self.parameters = list(parameters or [])  # Spiff serviceTaskOperator: (id, Python expression)
         self.result_variable = result_variable  # Spiff serviceTaskOperator: where the call's answer goes
+        self.isolated = False  # a Zeebe call with propagateAllChildVariables="false": only outputs come back
         self.decision_result = False  # Zeebe calledDecision: the result is the decision's output columns
         self.decision_outputs: list[str] = []
         self.collect = False  # the decision's hit policy is COLLECT: each output is a list of matches
 
     def get(self, my_task: Any) -> None:
         """At ready: the pre-script, then the inputs and parameters into the task's scope."""
+        if my_task.internal_data.get(_STARTED):
+            return  # SpiffWorkflow may update a task more than once: its scope opens once
+        my_task.internal_data[_STARTED] = True
         if self.pre_script:
             _run_script(my_task, self.pre_script, "spiffworkflow:preScript")
         if not self.maps:
@@ -88,6 +94,7 @@ class TaskScope:
 
     def set(self, my_task: Any) -> None:
         """At completion: back to the process what the scope says, then the post-script."""
+        my_task.internal_data.pop(_STARTED, None)
         if self.maps:
             self._close_scope(my_task)
         if self.post_script:
@@ -108,7 +115,7 @@ class TaskScope:
             result[self.result_variable] = _decision_result(local, self.decision_outputs, self.collect)
         elif self.result_variable:
             result[self.result_variable] = worked
-        elif not self.outputs or self.propagate_all:
+        elif (not self.outputs and not self.isolated) or self.propagate_all:
             result.update(worked)
         for target, value in values:
             _set_path(result, target, value)
@@ -176,10 +183,12 @@ class TaskScopeConverter(BpmnConverter):
         return {"inputs": spec.inputs, "outputs": spec.outputs, "propagate_all": spec.propagate_all,
                 "pre_script": spec.pre_script, "post_script": spec.post_script, "maps": spec.maps,
                 "parameters": spec.parameters, "result_variable": spec.result_variable,
-                "decision": [spec.decision_outputs, spec.collect] if spec.decision_result else None}
+                "decision": [spec.decision_outputs, spec.collect] if spec.decision_result else None,
+                "isolated": spec.isolated}
 
     def from_dict(self, dct: dict[str, Any]) -> TaskScope:
         scope = self._scope(dct)
+        scope.isolated = bool(dct.get("isolated", False))
         if dct.get("decision") is not None:
             scope.decision_result = True
             scope.decision_outputs, scope.collect = list(dct["decision"][0]), bool(dct["decision"][1])
@@ -231,6 +240,7 @@ def scope_of(el: etree._Element) -> TaskScope | None:
                              for o in mapping.iterfind(f"{{{ZEEBE}}}output")]
         # a call brings back all the child's variables, unless propagateAllChildVariables="false"
         scope.propagate_all = etree.QName(el).localname == "callActivity" and not isolated
+        scope.isolated = isolated
     return scope
 
 
@@ -302,6 +312,9 @@ def attach(root: etree._Element, specs: list[Any]) -> None:
             el = by_id.get(getattr(task_spec, "bpmn_id", None))
             if el is None or not hasattr(task_spec, "data_input_associations"):
                 continue
+            multi = el.find(f"{{{BPMN}}}multiInstanceLoopCharacteristics")
+            if multi is not None and isinstance(task_spec, LoopTask):
+                _loop_collection(el, multi, task_spec)
             scope = scope_of(el)
             if scope is None:
                 continue
@@ -318,6 +331,7 @@ def attach(root: etree._Element, specs: list[Any]) -> None:
             on_instances = looped.get(f"{{{SPIFF}}}scriptsOnInstances") == "true"
             mappings = TaskScope(scope.inputs, scope.outputs, scope.propagate_all, maps=scope.maps,
                                  parameters=scope.parameters, result_variable=scope.result_variable)
+            mappings.isolated = scope.isolated
             scripts = TaskScope(pre_script=scope.pre_script, post_script=scope.post_script)
             if isinstance(task_spec, LoopTask):  # the loop around the instances
                 if not on_instances:
@@ -326,6 +340,16 @@ def attach(root: etree._Element, specs: list[Any]) -> None:
                 if on_instances:
                     mappings.pre_script, mappings.post_script = scope.pre_script, scope.post_script
                 _add(task_spec, mappings)
+
+
+def _loop_collection(el: etree._Element, looped: etree._Element, task_spec: Any) -> None:
+    """A Zeebe loop over FEEL other than a variable (``=order.items``, ``=["a", "b"]``): the loop
+    evaluates it into a variable of its own when it starts; the variable goes when it ends."""
+    zeebe = looped.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}loopCharacteristics")
+    source = (zeebe.get("inputCollection") or "").strip() if zeebe is not None else ""
+    if not source.startswith("=") or source[1:].strip().isidentifier():
+        return
+    _add(task_spec, TaskScope([(source, dialect_translation.loop_collection_variable(el.get("id", "")))], maps=True))
 
 
 def _add(task_spec: Any, scope: TaskScope) -> None:
