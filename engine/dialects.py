@@ -108,8 +108,8 @@ ELEMENTS: dict[str, Treatment] = {
                                 "brings back only the output mappings (_bpmn/dialect_translation.py)"),
     "zeebe:calledDecision": runs("decisionId names the DMN decision deployed with the diagram; resultVariable "
                                  "holds its result (one output: the value, several: a context)"),
-    "zeebe:loopCharacteristics": runs("inputCollection (a variable) and inputElement, as Camunda 7's collection "
-                                      "and elementVariable; other FEEL and outputCollection are refused"),
+    "zeebe:loopCharacteristics": runs("inputCollection (FEEL) and inputElement, as Camunda 7's collection and "
+                                      "elementVariable; outputCollection/outputElement are refused"),
     "zeebe:subscription": runs("correlationKey: FEEL evaluated over the waiting task (messages.py); a publisher "
                                "names it by its text (=order.id: correlation {\"order.id\": ...})"),
     "zeebe:assignmentDefinition": runs("assignee, candidateUsers, candidateGroups as the task's people; a FEEL "
