@@ -120,3 +120,14 @@ def test_task_definition_retries_is_how_many_times_the_job_is_tried(settings_fac
         assert job["attempts"] == 2  # the diagram's 2, not the endpoint's 5 retries
     finally:
         engine.close()
+
+
+def test_a_python_handler_may_get_headers_that_are_no_http_names(settings_factory):  # type: ignore[no-untyped-def]
+    engine = engine_with(settings_factory, Endpoint(topic="notice", url=None, method="POST", timeout=5.0, retries=0,
+                                                    python="tests.dialect_handlers:headers_job"))
+    try:
+        engine.deploy([("notify.bpmn", DIAGRAM.replace("{key}", "Result Variable").encode())])
+        doc = engine.get_instance(engine.start("notify", {}))
+        assert doc["variables"]["headers_seen"] == {"Result Variable": "welcome-v2", "X-Channel": "email"}
+    finally:
+        engine.close()

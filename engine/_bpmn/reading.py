@@ -203,7 +203,8 @@ def read_deployment(
         problems.extend(check_document(doc, endpoints, deployment))
         plans[doc.file_name] = compensation.check(doc.root, refuser(doc, problems))
         task_forms[doc.file_name] = forms.task_forms(doc.root, side_files, refuser(doc, problems))
-        for found in (task_headers.task_headers(doc.executable, refuser(doc, problems)),
+        python_tasks = task_headers.python_tasks(deployment.bindings.get(doc.file_name, {}), endpoints)
+        for found in (task_headers.task_headers(doc.executable, refuser(doc, problems), python_tasks),
                       task_headers.task_retries(doc.executable, refuser(doc, problems))):
             for element_id, entry in found.items():  # zeebe:taskHeaders, zeebe:taskDefinition retries
                 task_forms[doc.file_name].setdefault(element_id, {}).update(entry)

@@ -24,8 +24,12 @@ _RESERVED = ("idempotency-key", "traceparent", "content-type", "content-length",
 Refuse = Callable[[etree._Element, str], None]
 
 
-def task_headers(processes: list[etree._Element], refuse: Refuse) -> dict[str, dict[str, Any]]:
-    """element id -> {"headers": {key: value}} for the tasks of ``processes`` that have headers."""
+def task_headers(processes: list[etree._Element], refuse: Refuse,
+                 python_tasks: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    """element id -> {"headers": {key: value}} for the tasks of ``processes`` that have headers.
+
+    A task in ``python_tasks`` (bound to a Python endpoint) may have header names that could not
+    be HTTP field names: the handler reads them from ``JobCall.headers``."""
     found: dict[str, dict[str, Any]] = {}
     for process in processes:
         for block in process.iter(f"{{{ZEEBE}}}taskHeaders"):
@@ -35,9 +39,11 @@ def task_headers(processes: list[etree._Element], refuse: Refuse) -> dict[str, d
             headers: dict[str, str] = {}
             for header in block.iterfind(f"{{{ZEEBE}}}header"):
                 key, value = (header.get("key") or "").strip(), header.get("value") or ""
-                if not _TOKEN.match(key):
-                    refuse(owner, f"zeebe:header {key!r} is not a valid HTTP header name, which Baton sends it as")
-                elif key.lower() in _RESERVED or key.lower().startswith("x-baton-"):
+                python = owner.get("id") in python_tasks
+                if not key or (not python and not _TOKEN.match(key)):
+                    refuse(owner, f"zeebe:header {key!r} is not a valid HTTP header name, which Baton sends it as "
+                                  "to this task's endpoint")
+                elif not python and (key.lower() in _RESERVED or key.lower().startswith("x-baton-")):
                     refuse(owner, f"zeebe:header {key!r} would replace a header Baton sends itself; rename it")
                 elif any(c in value for c in "\r\n"):
                     refuse(owner, f"zeebe:header {key!r} has a line break in its value")
@@ -46,6 +52,12 @@ def task_headers(processes: list[etree._Element], refuse: Refuse) -> dict[str, d
             if headers:
                 found[owner.get("id", "")] = {"headers": headers}
     return found
+
+
+def python_tasks(bindings: dict[str, dict[str, Any]], endpoints: Any) -> frozenset[str]:
+    """The tasks bound to a Python endpoint: their header names need not be HTTP field names."""
+    return frozenset(element_id for element_id, binding in bindings.items() if "endpoint" not in binding
+                     and getattr(endpoints.resolve(binding.get("topic") or ""), "kind", "") == "python")
 
 
 def task_retries(processes: list[etree._Element], refuse: Refuse) -> dict[str, dict[str, Any]]:
