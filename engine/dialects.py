@@ -103,7 +103,8 @@ ELEMENTS: dict[str, Treatment] = {
     "zeebe:output": runs("a FEEL source over the task's variables, merged into the process; dotted targets"),
     "zeebe:taskHeaders": runs("sent with the call: HTTP headers to an HTTP endpoint, JobCall.headers to a Python "
                               "handler (_bpmn/task_headers.py)"),
-    "zeebe:header": runs("one task header (key, value); a name that is no HTTP field name is refused"),
+    "zeebe:header": runs("one task header (key, value); for an HTTP endpoint, a name that is no HTTP field name "
+                         "is refused"),
     "zeebe:calledElement": runs("processId is the call activity's calledElement; propagateAllChildVariables=false "
                                 "brings back only the output mappings (_bpmn/dialect_translation.py)"),
     "zeebe:calledDecision": runs("decisionId names the DMN decision deployed with the diagram; resultVariable "
