@@ -48,6 +48,9 @@ HOTELS = b"""<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:process id="hotels" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:subProcess id="scope">
+      <bpmn:extensionElements><camunda:inputOutput>
+        <camunda:inputParameter name="room"></camunda:inputParameter>
+      </camunda:inputOutput></bpmn:extensionElements>
       <bpmn:multiInstanceLoopCharacteristics isSequential="true" camunda:collection="hotels"
           camunda:elementVariable="hotel"/>
       <bpmn:startEvent id="scope_start"/>
@@ -85,6 +88,8 @@ def test_every_handler_sees_the_writes_before_it_and_the_flow_sees_every_handler
 
 
 def test_handlers_inside_a_multi_instance_sub_process_read_their_own_iteration(bare_engine):
+    # `room` is the iteration's own through an input parameter, as Camunda 7 makes a local variable
+    # (without it, a write inside the loop reaches the process: one `room`, the last iteration's)
     bare_engine.deploy([("hotels.bpmn", HOTELS)])
     instance_id = bare_engine.start("hotels", {"hotels": ["Rupert", "Milliways", "Taunton"], "cancelled": []})
     doc = bare_engine.get_instance(instance_id)

@@ -138,10 +138,12 @@ def check(cluster: Cluster, report: Report) -> None:
         v.append(f"history row repeated {h.n}x: instance {h.instance_id} {h.element_id} {h.event} "
                  f"task {h.task_id} attempt {h.attempt}")
 
-    # 5. No lock error, deadlock or traceback in any process's log.
+    # 5. No lock error, deadlock or traceback in any process's log (but kombu's own crash below).
     findings = scan_logs(cluster.logs)
-    report.counts["log_findings"] = sum(findings.values())
-    for (name, headline, error), n in sorted(findings.items()):
+    known = Counter({k: n for k, n in findings.items() if k[2] == KOMBU_REDIS_CLOSE_RACE})
+    report.counts["log_findings"] = sum(findings.values()) - sum(known.values())
+    report.counts["workers_ended_by_kombu_close_race"] = sum(known.values())
+    for (name, headline, error), n in sorted((findings - known).items()):
         v.append(f"{name}: {n}x {headline} -> {error}")
 
     report.counts["relay_resends"] = int(job_stats[0])
@@ -163,6 +165,16 @@ _NOISE = re.compile(r"\[[0-9a-f-]{36}\]|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 _CHAINED = ("The above exception", "During handling of the above exception")
 
 
+#: A race inside kombu's Redis transport (seen in CI, kombu 5.x): when the broker goes away, the
+#: consumer closes its channel, which restores the unacknowledged messages through a connection
+#: that is already gone (``_connparams``: ``conninfo`` is None). Celery calls that an
+#: "Unrecoverable error" and the worker process exits; its supervisor starts it again, and the
+#: restored messages, if any, are re-sent by the relay. Not Baton's code and nothing is lost (the
+#: other invariants check that), so it is counted, not failed. Only a traceback that ends in
+#: kombu's ``_connparams`` is let through (``scan_logs`` marks it).
+KOMBU_REDIS_CLOSE_RACE = "kombu redis close race: AttributeError: 'NoneType' object has no attribute 'hostname'"
+
+
 def scan_logs(folder: Path) -> Counter[tuple[str, str, str]]:
     """Tracebacks, lock errors and deadlocks in every ``*.log`` of ``folder``, grouped by process
     kind, the line that announced them and their last exception line (ids and ports blanked)."""
@@ -175,8 +187,14 @@ def scan_logs(folder: Path) -> Counter[tuple[str, str, str]]:
             line = lines[n]
             if line.startswith("Traceback (most recent call last)"):
                 headline = _NOISE.sub("", lines[n - 1]).strip() if n else ""
+                start = n
                 error, n = _traceback_end(lines, n)
-                found[(kind, headline[:160], _NOISE.sub("", error).strip()[:200])] += 1
+                frames = "\n".join(lines[start:n])
+                if ("kombu/transport/redis.py" in frames and "in _connparams" in frames
+                        and error.strip() == "AttributeError: 'NoneType' object has no attribute 'hostname'"):
+                    error = KOMBU_REDIS_CLOSE_RACE
+                found[(kind, headline[:160], error if error == KOMBU_REDIS_CLOSE_RACE
+                       else _NOISE.sub("", error).strip()[:200])] += 1
                 continue
             if "database is locked" in line.lower() or "deadlock" in line.lower():
                 found[(kind, "", _NOISE.sub("", line).strip()[:200])] += 1
