@@ -48,7 +48,7 @@ def assert_held(report: Report) -> None:
 @pytest.mark.timeout(600)
 def test_sagas_end_as_their_inputs_dictate_through_worker_kills_and_restarts_on_rabbitmq():
     need_binaries("rabbitmq")
-    report = run(ChaosConfig(instances=200, duration=130, kill_every=4, broker="rabbitmq"))
+    report = run(ChaosConfig(instances=120, duration=75, kill_every=4, broker="rabbitmq"))
     assert len(report.kills) >= 10, report.table()
     assert set(report.outages) == {"broker", "postgres", "web"}, report.outages
     assert_held(report)
@@ -58,7 +58,7 @@ def test_sagas_end_as_their_inputs_dictate_through_worker_kills_and_restarts_on_
 @pytest.mark.timeout(420)
 def test_sagas_end_as_their_inputs_dictate_through_worker_kills_and_restarts_on_redis():
     need_binaries("redis")
-    report = run(ChaosConfig(instances=80, duration=60, kill_every=5, broker="redis"))
+    report = run(ChaosConfig(instances=60, duration=50, kill_every=5, broker="redis"))
     assert len(report.kills) >= 5, report.table()
     assert set(report.outages) == {"broker", "postgres", "web"}, report.outages
     assert_held(report)
