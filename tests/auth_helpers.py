@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 PASSWORD = "correct horse battery staple"
@@ -59,3 +63,27 @@ def login(client: Any, role: str = "admin", name: str | None = None, password: s
 def csrf(client: Any, path: str = "/") -> str:
     """The session's CSRF token, as a page of the UI carries it."""
     return csrf_of(client.get(path).get_data(as_text=True))
+
+
+@contextmanager
+def api_client(engine: Any, role: str) -> Iterator[Any]:
+    """A Flask test client with a ``role`` token on ``engine``, whose jobs a background thread
+    runs as they appear (it plays the Celery worker)."""
+    from web import create_app
+
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            engine.driver.drain()
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    client = create_app(engine.settings, engine=engine).test_client()
+    use_token(client, role)
+    try:
+        yield client
+    finally:
+        stop.set()
+        thread.join(5)

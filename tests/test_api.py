@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import io
-import threading
-import time
 
 import pytest
 
-from tests.auth_helpers import use_token
+from tests.auth_helpers import api_client
 from tests.conftest import PROCESSES
 
 
 @pytest.fixture
 def client(inline_engine):  # type: ignore[no-untyped-def]
-    from web import create_app
-
     inline_engine.deploy([(p.name, p.read_bytes()) for p in sorted(PROCESSES.glob("*.bpmn"))])
-    stop = threading.Event()
-
-    def worker() -> None:  # plays the Celery worker: runs jobs as they appear
-        while not stop.is_set():
-            inline_engine.driver.drain()
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    app = create_app(inline_engine.settings, engine=inline_engine)
-    client = app.test_client()
-    use_token(client, "admin")
-    yield client
-    stop.set()
-    thread.join(5)
+    with api_client(inline_engine, "admin") as client:
+        yield client
 
 
 def test_start_with_wait_answers_with_the_variables_of_a_short_process(client):

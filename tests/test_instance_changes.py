@@ -7,13 +7,11 @@ rejection script) and a second version of it whose rejection script writes anoth
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
 
-from tests.auth_helpers import use_token
+from tests.auth_helpers import api_client, use_token
 from tests.conftest import PROCESSES, baton_cli
 
 REGISTRATION = (PROCESSES / "user_registration.bpmn").read_text()
@@ -22,24 +20,9 @@ V2 = REGISTRATION.replace("rejected by reviewer", "rejected on v2")
 
 @pytest.fixture
 def client(inline_engine):  # type: ignore[no-untyped-def]
-    from web import create_app
-
     inline_engine.deploy([("user_registration.bpmn", REGISTRATION.encode())])
-    stop = threading.Event()
-
-    def worker() -> None:  # plays the Celery worker: runs jobs as they appear
-        while not stop.is_set():
-            inline_engine.driver.drain()
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    app = create_app(inline_engine.settings, engine=inline_engine)
-    client = app.test_client()
-    use_token(client, "operator")
-    yield client
-    stop.set()
-    thread.join(5)
+    with api_client(inline_engine, "operator") as client:
+        yield client
 
 
 def _start(client: Any, variables: dict[str, Any] | None = None) -> str:
