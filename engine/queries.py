@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from . import definitions
 from .errors import InstanceNotFound, NotFound
-from .models import ActivityEvent, Deployment, Incident, Job, ProcessDefinition, ProcessInstance
+from .models import ActivityEvent, DecisionSource, Deployment, Incident, Job, ProcessDefinition, ProcessInstance
 
 if TYPE_CHECKING:
     from .runtime import Engine
@@ -189,15 +189,30 @@ def get_compensation(engine: Engine, instance_id: str) -> dict[str, Any]:
         return {"instance_id": instance_id, "status": instance.status, "executed": executed, "pending": pending}
 
 
-def _deployment(d: Deployment, definitions: list[ProcessDefinition]) -> dict[str, Any]:
+def _deployment(d: Deployment, definitions: list[ProcessDefinition],
+                decisions: list[tuple[str, str | None, str]]) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "deployed_by": d.deployed_by, "deployed_at": _iso(d.deployed_at),
             "checksum": d.checksum,
             "definitions": [{"key": p.key, "version": p.version, "name": p.name, "file": p.file_name, "id": p.id}
-                            for p in definitions]}
+                            for p in definitions],
+            "decisions": [{"decision_id": decision_id, "name": name, "file": file_name}
+                          for decision_id, name, file_name in decisions]}
+
+
+def _decisions_of(session: Any, deployment_ids: list[str]) -> dict[str, list[tuple[str, str | None, str]]]:
+    """The decisions (from DMN files) each deployment carried, by deployment id."""
+    found: dict[str, list[tuple[str, str | None, str]]] = {d: [] for d in deployment_ids}
+    for deployment_id, decision_id, name, file_name in session.execute(
+            select(DecisionSource.deployment_id, DecisionSource.decision_id, DecisionSource.name,
+                   DecisionSource.file_name).where(DecisionSource.deployment_id.in_(deployment_ids))
+            .order_by(DecisionSource.file_name, DecisionSource.decision_id)):
+        found[deployment_id].append((decision_id, name, file_name))
+    return found
 
 
 def list_deployments(engine: Engine, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-    """Deployments newest first, each with the definition versions it made."""
+    """Deployments newest first, each with the definition versions it made and the decisions of its
+    DMN files (each file downloadable: :func:`engine.deployments.deployment_file`)."""
     with engine.db.reading() as session:
         total = session.scalar(select(func.count()).select_from(Deployment)) or 0
         rows = list(session.scalars(select(Deployment).order_by(Deployment.deployed_at.desc(), Deployment.id)
@@ -206,8 +221,9 @@ def list_deployments(engine: Engine, *, limit: int = 100, offset: int = 0) -> di
         for p in session.scalars(select(ProcessDefinition).where(ProcessDefinition.deployment_id.in_(list(made)))
                                  .order_by(ProcessDefinition.key)):
             made[p.deployment_id].append(p)
+        decisions = _decisions_of(session, list(made))
         return {"total": total, "limit": limit, "offset": offset,
-                "items": [_deployment(d, made[d.id]) for d in rows]}
+                "items": [_deployment(d, made[d.id], decisions[d.id]) for d in rows]}
 
 
 def get_deployment(engine: Engine, deployment_id: str) -> dict[str, Any]:
@@ -217,4 +233,4 @@ def get_deployment(engine: Engine, deployment_id: str) -> dict[str, Any]:
             raise NotFound(f"no deployment {deployment_id}")
         made = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.deployment_id == found.id)
                                     .order_by(ProcessDefinition.key)))
-        return _deployment(found, made)
+        return _deployment(found, made, _decisions_of(session, [found.id])[found.id])

@@ -106,3 +106,27 @@ def test_a_decision_graph_shows_each_decision_and_the_evaluated_ones_rows(bare_e
     [evaluation] = beverages["evaluations"]
     assert (evaluation["instance_id"], evaluation["rows"]) == (summer, [2])  # the page finds rules by row
     assert bare_engine.get_decision("dish")["evaluations"] == []  # required first, not the task's own
+
+
+def test_a_deployments_dmn_file_is_linked_and_downloads_as_deployed(bare_engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.auth_helpers import login
+    from web import create_app
+
+    deploy(bare_engine, DMN.read_bytes())
+    client = create_app(bare_engine.settings, engine=bare_engine).test_client()
+    login(client, "admin")
+    [deployment] = bare_engine.list_deployments()["items"]
+    assert deployment["decisions"] == [{"decision_id": "shipping_costs", "name": "Shipping Costs", "file": DMN.name}]
+    assert bare_engine.get_deployment(deployment["id"])["decisions"] == deployment["decisions"]
+
+    page = client.get("/admin/deployments").get_data(as_text=True)
+    link = f"/deployments/{deployment['id']}/files/{DMN.name}"
+    assert f'href="{link}"' in page and f'href="/deployments/{deployment["id"]}/files/{DIAGRAM.name}"' in page
+    assert 'href="/decisions/shipping_costs"' in page
+    downloaded = client.get(link)
+    assert downloaded.status_code == 200 and downloaded.data == DMN.read_bytes()
+    assert f"filename*=UTF-8''{DMN.name}" in downloaded.headers["Content-Disposition"]
+    assert client.get(f"/deployments/{deployment['id']}/files/other.dmn").status_code == 404
+
+    bare_engine.delete_deployment(deployment["id"])  # no instance: its decisions go with it
+    assert bare_engine.list_decisions() == []
