@@ -48,8 +48,8 @@ def assert_held(report: Report) -> None:
 @pytest.mark.timeout(600)
 def test_sagas_end_as_their_inputs_dictate_through_worker_kills_and_restarts_on_rabbitmq():
     need_binaries("rabbitmq")
-    report = run(ChaosConfig(instances=120, duration=75, kill_every=4, broker="rabbitmq"))
-    assert len(report.kills) >= 10, report.table()
+    report = run(ChaosConfig(instances=200, duration=75, kill_every=4, broker="rabbitmq"))
+    assert len(report.planned) >= 200 and len(report.kills) >= 10, report.table()
     assert set(report.outages) == {"broker", "postgres", "web"}, report.outages
     assert_held(report)
     assert report.total_seconds < 480, f"the CI chaos run took {report.total_seconds:.0f}s, more than 8 minutes"
