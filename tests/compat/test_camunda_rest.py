@@ -236,3 +236,19 @@ def test_use_priority_fetches_the_highest_camunda_task_priority_first(rest) -> N
     assert first(False)["processDefinitionKey"] == "camunda7_invoice"
     urgent_task = first(True)
     assert urgent_task["processDefinitionKey"] == "urgent_invoice" and urgent_task["priority"] == 50
+
+
+def test_a_start_retried_with_its_idempotency_key_returns_the_first_instance(rest) -> None:  # type: ignore[no-untyped-def]
+    sent = {"variables": {"order_id": {"value": "o-idem", "type": "String"}}, "businessKey": "idem-1"}
+    path = "/engine-rest/process-definition/key/await_shipment/start"
+    first = rest.post(path, json=sent, headers={"Idempotency-Key": "start-o-idem"})
+    again = rest.post(path, json=sent, headers={"Idempotency-Key": "start-o-idem"})
+    assert first.status_code == again.status_code == 200
+    assert again.json["id"] == first.json["id"]
+    found = rest.engine.list_instances(business_key="idem-1")
+    assert [i["id"] for i in found["items"]] == [first.json["id"]]
+    other = rest.post(path, json={**sent, "businessKey": "idem-2"}, headers={"Idempotency-Key": "start-o-idem"})
+    assert other.status_code == 400 and other.json["type"] == "InvalidRequestException"
+    assert "different request" in other.json["message"] or "Idempotency-Key" in other.json["message"]
+    fresh = rest.post(path, json=sent)  # no key: a second start is a second instance
+    assert fresh.json["id"] != first.json["id"]

@@ -120,7 +120,14 @@ def _start(key: str, version: int | None, definition_id: str | None) -> Response
     business_key = data.get("businessKey")
     if business_key is not None and not isinstance(business_key, str):
         raise CamundaError(400, "InvalidRequestException", "businessKey must be a string")
-    instance_id = engine().start(key, variables, business_key=business_key, version=version)
+    # Camunda has no Idempotency-Key; Baton honours it here as on /api/v1 (docs/camunda7.md), so a
+    # client retrying a start whose answer was lost gets the first instance back, not a second one.
+    caller = current_identity()
+    assert caller is not None, "a protected view runs only for an identified caller"
+    instance_id = engine().start(key, variables, business_key=business_key, version=version,
+                                 idempotency_key=request.headers.get("Idempotency-Key"),
+                                 caller=f"{caller.kind}:{caller.id}",
+                                 started_by=caller.name if caller.kind == "user" else None)
     doc = engine().get_instance(instance_id, history=False)
     if definition_id is None:
         definition_id = next((i for i, v in _definitions_by_id().items()
