@@ -42,6 +42,7 @@ from .errors import (
     SandboxUnavailable,
     TaskNotFound,
 )
+from .external_task_operations import ExternalTaskQuery
 from .external_tasks import ExternalTask, TopicRequest
 from .idempotency import IdempotencyKeyReused
 from .jobs import JobCall
@@ -58,5 +59,5 @@ __all__ = [
     "SandboxUnavailable", "TaskNotFound", "ROLES", "role_allows", "SchemaOutdated", "check_schema",
     "logs", "metrics", "IdempotencyKeyReused", "database_errors", "database_unavailable",
     "http_request", "http_response", "Instruction",
-    "ExternalTask", "ExternalTaskNotFound", "JobNotHeld", "TopicRequest",
+    "ExternalTask", "ExternalTaskNotFound", "ExternalTaskQuery", "JobNotHeld", "TopicRequest",
 ]

@@ -29,6 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, or_, select, update
 
 from . import metrics
+from ._bpmn import camunda_io
 from ._bpmn.errorflow import throw_error
 from .errors import ExternalTaskNotFound, InvalidRequest, JobNotHeld
 from .instances import Note, Step, advance, check_variables
@@ -250,8 +251,9 @@ def complete_external_task(engine: Engine, job_id: str, worker_id: str, variable
                            local_variables: dict[str, Any] | None = None) -> str:
     """The worker's result: ``variables`` go to the task's data and the instance moves on.
 
-    ``local_variables`` live on the task alone in Camunda and end with it (unless an output
-    mapping reads them): they are checked, recorded on the job's result, and not merged."""
+    ``local_variables`` are the task's locals, as in Camunda: its ``camunda:outputParameter``
+    mappings read them and they end with it (without a mapping nothing reads them: they are kept
+    on the job's result only)."""
     values = check_variables(variables or {})
     local = check_variables(local_variables or {})
 
@@ -261,6 +263,7 @@ def complete_external_task(engine: Engine, job_id: str, worker_id: str, variable
         job.settle("done", {"variables": values, "local_variables": local, "worker": worker_id})
         if task is not None and task.state == TaskState.STARTED:
             task.data.update(values)
+            camunda_io.set_locals(task, local)
             task.complete()
 
     return _advance_external(engine, job_id, act)

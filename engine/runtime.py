@@ -114,6 +114,7 @@ class Engine:
     from .definitions import deploy  # noqa: E402
     from .deployments import delete_deployment, deployment_file  # noqa: E402
     from .element_counts import element_counts  # noqa: E402
+    from .external_task_operations import list_external_tasks, set_external_retries  # noqa: E402
     from .external_tasks import (  # noqa: E402
         complete_external_task,
         extend_external_lock,

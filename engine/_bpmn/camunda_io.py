@@ -75,6 +75,20 @@ class CamundaMappings:
         my_task.data = result
 
 
+def set_locals(my_task: Any, values: dict[str, Any]) -> bool:
+    """Set ``values`` as locals of the running activity (an external worker's ``localVariables``):
+    its output parameters read them and they end with it. False: the activity has no
+    ``camunda:inputOutput``, so nothing could read them and Camunda would drop them at its end."""
+    saved = my_task.internal_data.get(_SAVED)
+    if saved is None:
+        return False
+    for name, value in values.items():
+        my_task.data[name] = value
+        if name not in saved["locals"]:
+            saved["locals"].append(name)
+    return True
+
+
 def _value(my_task: Any, spec: Any, data: dict[str, Any], what: str) -> Any:
     kind, body = spec
     if kind == "null":

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
-from engine import ExternalTask, TopicRequest
+from engine import ExternalTask, ExternalTaskQuery, TopicRequest
 
 from ..auth import requires
 from . import body, camunda, camunda_time, engine, no_content
@@ -106,6 +106,68 @@ def get_external_task(task_id: str) -> Response:
     shown = locked_task(task)
     shown.pop("variables")
     return jsonify(shown)
+
+
+# GET /external-task's filters Baton applies (Camunda's names); any other parameter is refused
+_TEXT_FILTERS = {"externalTaskId": "task_id", "topicName": "topic", "workerId": "worker_id",
+                 "activityId": "element_id", "processInstanceId": "instance_id",
+                 "processDefinitionId": "definition_id"}
+_FLAG_FILTERS = {"locked": "locked", "notLocked": "not_locked", "withRetriesLeft": "with_retries_left",
+                 "noRetriesLeft": "no_retries_left", "suspended": "suspended", "active": "active"}
+
+
+def _query() -> ExternalTaskQuery:
+    args = request.args
+    unknown = sorted(set(args) - set(_TEXT_FILTERS) - set(_FLAG_FILTERS) - {"firstResult", "maxResults"})
+    if unknown:
+        raise _invalid(f"query parameter(s) {', '.join(unknown)} not supported by Baton; supported: "
+                       f"{', '.join([*_TEXT_FILTERS, *_FLAG_FILTERS, 'firstResult', 'maxResults'])}")
+    filters: dict[str, Any] = {name: args[param] for param, name in _TEXT_FILTERS.items() if args.get(param)}
+    for param, name in _FLAG_FILTERS.items():
+        value = args.get(param, "").lower()
+        if value not in ("", "true", "false"):
+            raise _invalid(f"{param} must be true or false, got {args[param]!r}")
+        filters[name] = value == "true"  # Camunda: false matches any task
+    for param, name in (("firstResult", "first"), ("maxResults", "max_results")):
+        raw = args.get(param)
+        if raw is not None:
+            if not raw.isdigit():
+                raise _invalid(f"{param} must be a whole number >= 0, got {raw!r}")
+            filters[name] = int(raw)
+    return ExternalTaskQuery(**filters)
+
+
+def external_task(task: ExternalTask) -> dict[str, Any]:
+    """Camunda's ``ExternalTaskDto`` (a locked task's fields without its variables)."""
+    shown = locked_task(task)
+    for name in ("variables", "extensionProperties", "errorDetails"):
+        shown.pop(name)
+    return shown
+
+
+@camunda.get("/external-task")
+@requires("viewer")
+def list_external_tasks() -> Response:
+    return jsonify([external_task(t) for t in engine().list_external_tasks(_query())])
+
+
+@camunda.get("/external-task/count")
+@requires("viewer")
+def count_external_tasks() -> Response:
+    query = _query()
+    everything = ExternalTaskQuery(**{**query.__dict__, "first": 0, "max_results": None})
+    return jsonify({"count": len(engine().list_external_tasks(everything))})
+
+
+@camunda.put("/external-task/<task_id>/retries")
+@requires("operator")
+def set_retries(task_id: str) -> Response:
+    data = body()
+    retries = _int(data, "retries", required=True)
+    if retries is None or retries < 0:
+        raise _invalid(f"retries must be greater than or equal to 0, got {retries}")
+    engine().set_external_retries(task_id, retries)
+    return no_content()
 
 
 @camunda.post("/external-task/<task_id>/complete")
