@@ -3,11 +3,16 @@ incident detail: the stack trace; here also the HTTP exchange).
 
 The adapter that made the call writes what went over the wire into ``JobCall.exchange``
 (``request``: method, url, headers, body; ``response``: status, headers, body); the runner hands
-it here with the outcome. Stored bounded and without secrets:
+it here with the outcome. A Python endpoint has no wire: its adapter leaves the handler's return
+value in ``exchange["result"]``, and the record is built here only when it is kept (not for the
+in-process calls of an advance, which keep no attempt): the request is the function, the task's
+headers and the input variables; the answer is what it returned. Stored bounded and without
+secrets:
 
 - headers named ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie``, or with
   ``token``, ``secret``, ``password``, ``passwd``, ``key``, ``session`` or ``credential`` in their
-  name keep their name and lose their value (so do such query parameters of the URL);
+  name keep their name and lose their value (so do such query parameters of the URL, and such
+  keys, at any depth, of a Python call's variables and result);
 - bodies are cut at :data:`BODY_CHARS`, error texts at :data:`ERROR_CHARS`, headers at
   :data:`MAX_HEADERS`; a job keeps its newest :data:`KEEP_PER_JOB` attempts.
 
@@ -92,6 +97,33 @@ def http_response(status: int, headers: Any, body: str | bytes | None) -> dict[s
     return {"status": status, "headers": redact_headers(headers), "body": cut(body)}
 
 
+def redact_values(value: Any, depth: int = 0) -> Any:
+    """JSON-like ``value`` with the value of every secret-looking key (:func:`is_secret`) replaced."""
+    if depth > 20:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): REDACTED if is_secret(str(k)) else redact_values(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_values(v, depth + 1) for v in value]
+    return value
+
+
+def _json_text(value: Any) -> str | None:
+    return cut(json.dumps(redact_values(value), default=repr, ensure_ascii=False, sort_keys=True))
+
+
+def python_request(function: str, variables: dict[str, Any], headers: Any) -> dict[str, Any]:
+    """The ``request`` of a call to a Python endpoint: the function, the task's headers, the input
+    variables (as JSON), ready to store."""
+    return {"kind": "python", "method": "CALL", "url": f"python:{function}", "headers": redact_headers(headers),
+            "body": _json_text(variables)}
+
+
+def python_response(result: Any) -> dict[str, Any]:
+    """The ``response`` of a Python endpoint: what the handler returned (as JSON), ready to store."""
+    return {"kind": "python", "status": None, "headers": {}, "body": _json_text(result)}
+
+
 def outcome_of(failure: BaseException | None) -> str:
     if failure is None:
         return "ok"
@@ -109,6 +141,10 @@ def attempt_row(call: JobCall, started: float, failure: BaseException | None = N
     exchange = call.exchange or {}
     request = exchange.get("request")
     response = exchange.get("response")
+    if request is None and call.endpoint is not None and call.endpoint.python:
+        request = python_request(call.endpoint.python, call.variables, call.headers)
+        if "result" in exchange:
+            response = python_response(exchange["result"])
     error = None
     if failure is not None:
         error = cut(f"{type(failure).__name__}: {failure}", ERROR_CHARS)

@@ -55,3 +55,10 @@ def effects(path: str) -> dict[str, tuple[str, int]]:
         return {key: (element, calls) for key, element, calls in conn.execute("SELECT key, element, calls FROM effect")}
     finally:
         conn.close()
+
+
+def mended(variables: dict[str, Any]) -> dict[str, Any]:
+    """Down until the file ``BATON_TEST_LEDGER + ".mended"`` exists; then reserves, answering a secret too."""
+    if not Path(os.environ["BATON_TEST_LEDGER"] + ".mended").exists():
+        raise RuntimeError("the stock service is down")
+    return {"stock": "reserved", "stock_api_token": "t0ps3cret"}

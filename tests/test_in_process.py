@@ -182,3 +182,36 @@ def test_the_stored_state_of_a_long_loop_stays_the_same_size(settings_factory, i
     doc = engine.get_instance(instance_id)
     assert doc["status"] == "completed" and doc["variables"]["i"] == 240 and turns == 240
     assert sizes[120] <= sizes[20] * 1.25 and sizes[239] <= sizes[20] * 1.25, sizes  # it does not grow
+
+
+def test_a_python_calls_attempts_keep_its_input_and_its_answer_with_secrets_redacted(
+        settings_factory, inline_engine_factory, ledger):
+    from tests.auth_helpers import login
+    from web import create_app
+
+    engine = inline_engine_factory(settings_factory(endpoints=LEDGER_ENDPOINTS))
+    engine.deploy([("mended.bpmn", diagram("mended_step", [("stock", "ledger-mended", "")]))])
+    instance_id = engine.start("mended_step", {"sku": "s-42", "api_token": "s3cret", "order": {"password": "pw"}})
+    engine.driver.drain()
+    [incident] = engine.get_instance(instance_id)["incidents"]
+    failed = engine.incident_detail(incident["id"])["attempts"]
+    assert [a["outcome"] for a in failed] == ["retryable", "retryable"]  # the job's (the in-process try keeps none)
+    request = failed[-1]["request"]
+    assert request["kind"] == "python" and request["url"] == "python:tests.ledger_handlers:mended"
+    assert '"sku": "s-42"' in request["body"] and "s3cret" not in request["body"] and "pw" not in request["body"]
+    assert '"api_token": "[redacted]"' in request["body"] and failed[-1]["response"] is None
+    assert "the stock service is down" in failed[-1]["error"]
+
+    ledger.with_name(ledger.name + ".mended").touch()
+    engine.set_incident_retries(incident["id"], 1, by="test")
+    engine.driver.drain()
+    assert engine.get_instance(instance_id, history=False)["variables"]["stock"] == "reserved"
+    answered = engine.incident_detail(incident["id"])["attempts"][-1]
+    assert answered["outcome"] == "ok" and answered["response"]["kind"] == "python"
+    assert '"stock": "reserved"' in answered["response"]["body"] and "t0ps3cret" not in answered["response"]["body"]
+
+    client = create_app(engine.settings, engine=engine).test_client()
+    login(client, "viewer")
+    page = client.get(f"/incidents/{incident['id']}").get_data(as_text=True)
+    assert "python:tests.ledger_handlers:mended" in page and "returned" in page
+    assert "&#34;stock&#34;: &#34;reserved&#34;" in page or '"stock": "reserved"' in page

@@ -42,6 +42,7 @@ class PythonEndpointAdapter:
             raise
         except Exception as exc:  # the handler's own bug or outage: retry, then an incident
             raise RetryableFailure(f"{call.endpoint.python} raised {type(exc).__name__}: {exc}") from exc
+        call.exchange["result"] = result  # the attempt's answer (engine/attempts.py builds its record)
         if result is None:
             return {}
         if not isinstance(result, dict):
