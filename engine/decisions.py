@@ -3,8 +3,13 @@
 A deployment keeps each DMN file's XML (:func:`store_decision_sources`, called by ``deploy``) so
 the UI can draw the table with dmn-js. Every evaluation is the ``completed`` history row of its
 business rule task, whose details carry ``{"decision": {"table_id", "hit_policy", "rules",
-"rows", "inputs"}}`` (``engine/_bpmn/decision_record.py``): the rules that matched, by id, which
-the decision page highlights.
+"rows", "inputs", "definition_id"}}`` (``engine/_bpmn/decision_record.py``): the rules that
+matched, by id, which the decision page highlights, and the definition version that ran it.
+
+A decision's *versions* are the deployments that carried it, numbered 1, 2... in deployment
+order. A diagram runs the tables deployed with it, so an evaluation used the version of its
+definition's deployment: the one named in its row (``definition_id``, written by the advance
+since this was recorded), or for an older row, the instance's definition.
 """
 
 from __future__ import annotations
@@ -72,6 +77,21 @@ def store_decision_sources(session: Session, deployment_id: str, files: list[tup
     return stored
 
 
+def latest_decision_files(session: Session) -> dict[str, tuple[str, str]]:
+    """decision id -> (file name, DMN XML) of the newest deployment that carried it."""
+    found: dict[str, tuple[str, str]] = {}
+    for row in session.scalars(select(DecisionSource).order_by(DecisionSource.created_at, DecisionSource.id)):
+        found[row.decision_id] = (row.file_name, row.source_xml)
+    return found
+
+
+def decisions_in(files: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """(decision id, DMN text) of each decision in the DMN files of ``files``."""
+    return [(decision.get("id"), data.decode("utf-8", errors="replace"))
+            for _, data, root in _decision_files(files) for decision in root.iterfind("{*}decision")
+            if decision.get("id")]
+
+
 def _table_id(decision: etree._Element, table: etree._Element | None) -> str | None:
     """The table's id as the run knows it: a table without one (as Camunda Modeler writes them) is
     given ``<decision id>_decisionTable_0`` when deployed (``engine/_bpmn/decision_graph.split``)."""
@@ -93,38 +113,57 @@ def list_decisions(engine: Engine) -> list[dict[str, Any]]:
         return found
 
 
-def _latest(session: Session, decision_id: str) -> DecisionSource:
-    row = session.scalars(select(DecisionSource).where(DecisionSource.decision_id == decision_id)
-                          .order_by(DecisionSource.created_at.desc(), DecisionSource.id).limit(1)).first()
-    if row is None:
+def _sources(session: Session, decision_id: str) -> list[DecisionSource]:
+    """The decision's deployed sources, oldest first: version N is the N-th."""
+    rows = list(session.scalars(select(DecisionSource).where(DecisionSource.decision_id == decision_id)
+                                .order_by(DecisionSource.created_at, DecisionSource.id)))
+    if not rows:
         raise NotFound(f"no decision {decision_id!r} was deployed (a DMN file deployed with its diagram)")
-    return row
+    return rows
 
 
-def get_decision(engine: Engine, decision_id: str) -> dict[str, Any]:
-    """The decision's newest DMN XML and its latest evaluations, each with the rules that matched."""
+def _latest(session: Session, decision_id: str) -> DecisionSource:
+    return _sources(session, decision_id)[-1]
+
+
+def get_decision(engine: Engine, decision_id: str, version: int | None = None) -> dict[str, Any]:
+    """One version of the decision (the newest by default): its DMN XML, every version, and the
+    latest evaluations of any version, each with the rules that matched and the version it used."""
     with engine.db.reading() as session:
-        source = _latest(session, decision_id)
-        deployments = select(DecisionSource.deployment_id).where(DecisionSource.decision_id == decision_id)
+        sources = _sources(session, decision_id)
+        if version is not None and not 1 <= version <= len(sources):
+            raise NotFound(f"decision {decision_id!r} has no version {version} (it has 1 to {len(sources)})")
+        source = sources[(version or len(sources)) - 1]
+        by_deployment = {s.deployment_id: n for n, s in enumerate(sources, start=1)}
+        table_ids = {s.table_id for s in sources}
         rows = session.execute(
-            select(ActivityEvent, ProcessDefinition.key, ProcessDefinition.version)
+            select(ActivityEvent, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.deployment_id)
             .join(ProcessInstance, ProcessInstance.id == ActivityEvent.instance_id)
             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            .where(ProcessDefinition.deployment_id.in_(deployments), ActivityEvent.event == "completed",
+            .where(ProcessDefinition.deployment_id.in_(list(by_deployment)), ActivityEvent.event == "completed",
                    # the business rule task's class varies (a decision graph's is another); its row says
                    cast(ActivityEvent.details, Text).like('%"decision"%'))
             .order_by(ActivityEvent.at.desc()).limit(EVALUATIONS_MAX * 4)).all()
+        ran = {d for e, *_ in rows if (d := ((e.details or {}).get("decision") or {}).get("definition_id"))}
+        deployment_of = {d: deployment for d, deployment in session.execute(
+            select(ProcessDefinition.id, ProcessDefinition.deployment_id)
+            .where(ProcessDefinition.id.in_(list(ran))))} if ran else {}
         evaluations = []
-        for event, key, version in rows:
+        for event, key, definition_version, instance_deployment in rows:
             decided = (event.details or {}).get("decision")
-            if not decided or (source.table_id and decided.get("table_id") != source.table_id):
+            if not decided or (None not in table_ids and decided.get("table_id") not in table_ids):
                 continue  # another decision's task, in the same deployment
+            used = by_deployment.get(deployment_of.get(decided.get("definition_id"), instance_deployment))
             evaluations.append({"instance_id": event.instance_id, "seq": event.seq, "element_id": event.element_id,
-                                "definition": {"key": key, "version": version}, "at": _iso(event.at),
+                                "definition": {"key": key, "version": definition_version}, "at": _iso(event.at),
+                                "decision_version": used,
                                 "rules": decided.get("rules") or [], "rows": decided.get("rows") or [],
                                 "inputs": decided.get("inputs") or {}, "hit_policy": decided.get("hit_policy")})
             if len(evaluations) >= EVALUATIONS_MAX:
                 break
         return {"decision_id": source.decision_id, "name": source.name, "table_id": source.table_id,
                 "file_name": source.file_name, "deployment_id": source.deployment_id,
-                "deployed_at": _iso(source.created_at), "xml": source.source_xml, "evaluations": evaluations}
+                "deployed_at": _iso(source.created_at), "version": sources.index(source) + 1,
+                "versions": [{"version": n, "deployment_id": s.deployment_id, "file_name": s.file_name,
+                              "deployed_at": _iso(s.created_at)} for n, s in enumerate(sources, start=1)],
+                "xml": source.source_xml, "evaluations": evaluations}

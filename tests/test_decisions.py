@@ -29,9 +29,11 @@ def test_each_evaluation_records_the_rule_that_matched(bare_engine) -> None:  # 
     overnight = bare_engine.start("shipping_cost", {"shipping_method": "overnight"})
     [row] = [h for h in bare_engine.get_instance(overnight)["history"]
              if h["element_id"] == "price_shipping" and h["event"] == "completed"]
+    [definition] = bare_engine.list_definitions()[0]["versions"]
     assert row["details"]["decision"] == {
         "table_id": "DecisionTable_1ywyzrl", "table_name": "", "hit_policy": "UNIQUE",
-        "rules": ["DecisionRule_03844nt"], "rows": [2], "inputs": {"shipping_method": "overnight"}}
+        "rules": ["DecisionRule_03844nt"], "rows": [2], "inputs": {"shipping_method": "overnight"},
+        "definition_id": definition["id"]}  # the version that decided: its deployment's table
 
     decision = bare_engine.get_decision("shipping_costs")
     assert decision["name"] == "Shipping Costs" and decision["xml"] == DMN.read_text()
@@ -52,7 +54,17 @@ def test_the_same_diagram_with_a_changed_table_is_a_new_version(bare_engine) -> 
     assert (changed.version, changed.created) == (2, True)
     instance = bare_engine.start("shipping_cost", {"shipping_method": "overnight"})
     assert bare_engine.get_instance(instance, history=False)["variables"]["shipping_cost"] == 30
-    assert "<text>30.00</text>" in bare_engine.get_decision("shipping_costs")["xml"]
+    newest = bare_engine.get_decision("shipping_costs")
+    assert "<text>30.00</text>" in newest["xml"] and newest["version"] == 2
+    assert [v["version"] for v in newest["versions"]] == [1, 2]
+    assert "<text>25.00</text>" in bare_engine.get_decision("shipping_costs", 1)["xml"]
+    with pytest.raises(NotFound, match="no version 3"):
+        bare_engine.get_decision("shipping_costs", 3)
+    old = bare_engine.start("shipping_cost", {"shipping_method": "overnight"}, version=1)
+    assert bare_engine.get_instance(old, history=False)["variables"]["shipping_cost"] == 25
+    assert [(e["instance_id"], e["decision_version"]) for e in newest["evaluations"]] == [(instance, 2)]
+    assert [(e["instance_id"], e["decision_version"]) for e in bare_engine.get_decision("shipping_costs")
+            ["evaluations"]] == [(old, 1), (instance, 2)]  # each on the table it ran
     assert first.version == 1
 
 

@@ -6,6 +6,7 @@ from flask import Response, jsonify
 
 from .api import api, engine
 from .auth import requires
+from .openapi import query
 
 
 @api.get("/decisions")
@@ -17,5 +18,6 @@ def list_decisions() -> Response:
 @api.get("/decisions/<decision_id>")
 @requires("viewer")
 def get_decision(decision_id: str) -> Response:
-    """The newest DMN XML of the decision and its latest evaluations, each with its matched rules."""
-    return jsonify(engine().get_decision(decision_id))
+    """One version's DMN XML (the newest by default) and the latest evaluations, each with its
+    matched rules and the version it used."""
+    return jsonify(engine().get_decision(decision_id, query().get("version")))

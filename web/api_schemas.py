@@ -114,9 +114,13 @@ SCHEMAS: dict[str, Schema] = {
     "DecisionRow": obj({"decision_id": STR, "name": NSTR, "file_name": STR, "versions": INT, "deployed_at": TIME}),
     "Decision": obj({
         "decision_id": STR, "name": NSTR, "table_id": NSTR, "file_name": STR, "deployment_id": STR,
-        "deployed_at": TIME, "xml": {"type": "string", "description": "the DMN file as deployed (newest)"},
+        "deployed_at": TIME, "xml": {"type": "string", "description": "the DMN file of this version, as deployed"},
+        "version": {"type": "integer", "description": "this version: the N-th deployment that carried the decision"},
+        "versions": {"type": "array", "items": obj({"version": INT, "deployment_id": STR, "file_name": STR,
+                                                    "deployed_at": TIME})},
         "evaluations": {"type": "array", "items": obj({
             "instance_id": STR, "seq": INT, "element_id": STR, "definition": ref("DefinitionRef"), "at": TIME,
+            "decision_version": {"type": ["integer", "null"], "description": "the version of the table it used"},
             "rules": {"type": "array", "items": STR, "description": "ids of the rules that matched"},
             "rows": {"type": "array", "items": INT, "description": "their 1-based row numbers"},
             "inputs": {"type": "object", "description": "each input's label and the value it had"},
@@ -462,8 +466,11 @@ _OPS = [
     Operation("api.list_decisions", "definitions", "Decisions deployed (DMN files deployed with their diagrams)",
               {200: ("Every decision id, newest file.", items_of(ref("DecisionRow")), "application/json")}),
     Operation("api.get_decision", "definitions", "A decision table as deployed, and what its evaluations matched",
-              {200: ok("The newest DMN XML and the latest evaluations, newest first.", "Decision"), 404: PROBLEMS},
-              [path("decision_id", "the DMN decision's id", "shipping_costs")]),
+              {200: ok("One version's DMN XML (the newest unless `version`), every version, and the latest "
+                       "evaluations of any version, newest first.", "Decision"), 400: PROBLEMS, 404: PROBLEMS},
+              [path("decision_id", "the DMN decision's id", "shipping_costs"),
+               Param("version", {"type": "integer", "minimum": 1},
+                     description="the decision's version: the N-th deployment that carried it", example=1)]),
     # users and tokens
     Operation("api.list_users", "admin", "Users", {200: ("Users.", items_of(ref("User")), "application/json")}),
     Operation("api.create_user", "admin", "Create a user (who logs in to the UI)", {201: ok("Created.", "User")},

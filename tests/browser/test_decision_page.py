@@ -61,3 +61,31 @@ def test_the_decision_page_highlights_the_rule_each_evaluation_matched(page: Any
     assert "<decision id=\"shipping_costs\"" in doc["xml"]
     missing = httpx.get(f"{live.url}/api/v1/decisions/no_such_decision", headers=headers)
     assert missing.status_code == 404 and "no_such_decision" in missing.json()["detail"]
+
+
+def test_an_evaluation_is_shown_on_the_table_of_the_version_it_used(page: Any, live: Live) -> None:
+    engine = live.engine
+    engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes()), (DMN.name, DMN.read_bytes())])
+    old = engine.start("shipping_cost", {"shipping_method": "overnight"})  # v1: overnight costs 25
+    engine.deploy([(DIAGRAM.name, DIAGRAM.read_bytes()),
+                   (DMN.name, DMN.read_bytes().replace(b"<text>25.00</text>", b"<text>30.00</text>"))])
+    new = engine.start("shipping_cost", {"shipping_method": "standard"})
+
+    page.goto("/decisions/shipping_costs")  # the newest evaluation, on the table it used: v2
+    page.wait_for_selector("#decision-table[data-ready]")
+    assert page.get_attribute("#decision-versions", "data-version") == "2"
+    assert "30.00" in page.inner_text("#decision-table") and highlighted(page) == {STANDARD}
+    assert page.locator(f'#evaluations tr[data-instance-id="{new}"] td.decision-version').inner_text() == "v2"
+
+    page.click(f'#evaluations tr.evaluation[data-instance-id="{old}"] td a >> nth=0')
+    page.wait_for_selector("#decision-table[data-ready]")
+    assert page.get_attribute("#decision-versions", "data-version") == "1"
+    table = page.inner_text("#decision-table")
+    assert "25.00" in table and "30.00" not in table and highlighted(page) == {OVERNIGHT}
+    screenshot(page, "decision-table-old-version.png")
+
+    page.click('#decision-versions a:text-is("v2")')  # the switcher: v2's table, its newest evaluation
+    page.wait_for_selector("#decision-table[data-ready]")
+    assert page.get_attribute("#decision-versions", "data-version") == "2"
+    assert "30.00" in page.inner_text("#decision-table") and highlighted(page) == {STANDARD}
+    assert live.console_errors == []
