@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from ._bpmn import events
 from ._bpmn.reading import read_deployment
-from .decisions import decision_files_digest, store_decision_sources
+from .decisions import decision_files_digest, decisions_in, latest_decision_files, store_decision_sources
 from .errors import DefinitionNotFound, DeploymentError
-from .models import Deployment, ProcessDefinition
+from .models import DecisionSource, Deployment, ProcessDefinition
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -28,9 +28,11 @@ class DeployedDefinition:
     version: int
     id: str
     created: bool  # False: identical content was already deployed; no new version
+    kind: str = "process"  # or "decision": a DMN file deployed alone (its decision id is the key)
 
     def describe(self) -> str:
-        return f"{'deployed' if self.created else 'unchanged'} {self.key} v{self.version}"
+        what = f"decision {self.key}" if self.kind == "decision" else self.key
+        return f"{'deployed' if self.created else 'unchanged'} {what} v{self.version}"
 
 
 def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None = None,
@@ -42,9 +44,13 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
         deployed: dict[str, set[int]] = {}
         for key, version in session.execute(select(ProcessDefinition.key, ProcessDefinition.version)):
             deployed.setdefault(key, set()).add(version)
-    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes, deployed)
+        earlier_decisions = latest_decision_files(session)
+    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes, deployed,
+                                        earlier_decisions)
     if problems:
         raise DeploymentError(problems)
+    if not sources:  # DMN files alone (read_deployment refuses anything else without a process)
+        return _deploy_decisions(engine, files, earlier_decisions, name, deployed_by)
     results: list[DeployedDefinition] = []
     digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in sorted(files))).hexdigest()
     decisions = decision_files_digest(files)
@@ -78,6 +84,25 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
         if deployment is not None:
             store_decision_sources(session, deployment.id, files)
     return results
+
+
+def _deploy_decisions(engine: Engine, files: list[tuple[str, bytes]], earlier: dict[str, tuple[str, str]],
+                      name: str | None, deployed_by: str | None) -> list[DeployedDefinition]:
+    """Keep DMN files deployed alone, as Camunda 7 does: their decisions are listed and a later
+    diagram's business rule task may name them. Identical decisions make no new version."""
+    decisions = decisions_in(files)
+    with engine.db.transaction() as session:
+        counts = dict(session.execute(select(DecisionSource.decision_id, func.count())
+                                      .group_by(DecisionSource.decision_id)).all())
+        if decisions and all(earlier.get(d, ("", None))[1] == text for d, text in decisions):
+            return [DeployedDefinition(d, counts.get(d, 1), d, False, "decision") for d, _ in decisions]
+        digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in sorted(files))).hexdigest()
+        deployment = Deployment(name=name or ", ".join(f for f, _ in files)[:200], deployed_by=deployed_by,
+                                checksum=digest)
+        session.add(deployment)
+        session.flush()
+        store_decision_sources(session, deployment.id, files)
+        return [DeployedDefinition(d, counts.get(d, 0) + 1, d, True, "decision") for d, _ in decisions]
 
 
 def _latest(session: Session, key: str) -> ProcessDefinition | None:

@@ -159,7 +159,14 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:assignee": runs("the task's assignee (engine/usertasks.py)"),
     "camunda:candidateUsers": runs("who may claim the task (engine/usertasks.py)"),
     "camunda:candidateGroups": runs("which groups may claim the task (engine/usertasks.py)"),
-    "camunda:formKey": checked("the task's form: decided by engine/usertasks.py"),
+    "camunda:formKey": runs("a user task's or none start event's form (engine/forms/_camunda7.py): "
+                            "camunda-forms:deployment:NAME.form and embedded:deployment:NAME.html deployed with the "
+                            "diagram are shown and validated; app: (a Java web application's) and external keys "
+                            "are refused"),
+    "camunda:formRef": runs("a Camunda Form deployed with the diagram, by its id (engine/forms/_camunda7.py)"),
+    "camunda:formRefBinding": runs("latest and deployment: the form deployed with the diagram; version is refused"),
+    "camunda:formRefVersion": checked("only with formRefBinding=\"version\", which engine/forms/_camunda7.py "
+                                      "refuses"),
     "camunda:type": runs("\"external\": the task is a job for the endpoint of camunda:topic"),
     "camunda:topic": runs("names the endpoint (BATON_ENDPOINTS)"),
     "camunda:asyncBefore": runs("on a service or send task: its own job and commit (checks.py); elsewhere Baton "

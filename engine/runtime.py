@@ -183,6 +183,8 @@ class Engine:
         complete_user_task_by_id,
         get_user_task,
         list_user_tasks,
+        start_form,
+        validate_start_form,
     )
     from .variable_edits import edit_variables  # noqa: E402
     from .version_migration import element_kinds, latest_version, migrate_instances, migration_plan  # noqa: E402

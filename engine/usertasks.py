@@ -217,3 +217,29 @@ def complete_user_task_by_id(engine: Engine, task_id: str, variables: dict[str, 
         step.events.append(Note(task.task_spec.bpmn_id, "submitted", {"by": user} if user else None, task))
 
     return advance(engine, task_row["instance_id"], apply)
+
+
+def start_form(engine: Engine, key: str, version: int | None = None) -> dict[str, Any] | None:
+    """The form to start ``key`` with (Camunda 7's start form: camunda:formKey/formRef on the none
+    start event), as ``{"key", "form_ref", "fields"}``; None when the process has none."""
+    from .definitions import get_definition
+
+    with engine.db.reading() as session:
+        bindings = get_definition(session, key, version).bindings or {}
+    found = forms.start_form_fields(bindings)
+    if found is None:
+        return None
+    bound, fields = found
+    return {"key": bound.get("key"), "form_ref": bound.get("form_ref"), "fields": fields}
+
+
+def validate_start_form(engine: Engine, key: str, variables: dict[str, Any] | None,
+                        version: int | None = None) -> dict[str, Any]:
+    """A start form's submission checked and converted field by field (:class:`FormInvalid`);
+    without a start form, the variables as given. Starting through the API takes any variables, as
+    Camunda's start does; a form's rules hold where the form is submitted (the UI)."""
+    from .instances import check_variables
+
+    clean = check_variables(variables)
+    found = start_form(engine, key, version)
+    return forms.validate(found["fields"], clean) if found else clean

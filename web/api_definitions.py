@@ -57,7 +57,7 @@ def deploy() -> Any:
         raise RequestInvalid(["name must have at most 200 characters"])
     results = engine().deploy(files, name=name, deployed_by=identity().label)
     return jsonify({"deployed": [
-        {"key": r.key, "version": r.version, "id": r.id, "created": r.created} for r in results
+        {"key": r.key, "version": r.version, "id": r.id, "created": r.created, "kind": r.kind} for r in results
     ]}), 201
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import BatonError, DefinitionNotFound, DeploymentError, InvalidRequest
+from engine import BatonError, DefinitionNotFound, DeploymentError, FormInvalid, InvalidRequest
 
 from .auth import current_identity, requires
 from .ui import NOT_JSON, engine, int_arg, ui
+from .ui_tasks import FIELD_PREFIX
 
 PREVIEW_LIMIT = 2 * 1024 * 1024  # a refused upload larger than this is listed, not drawn
 
@@ -68,21 +69,27 @@ def deploy() -> Any:
         return render_definitions(problems=problems, previews=_previews(files, problems), status=422,
                                   name=request.form.get("name", ""))
     flash("; ".join(r.describe() for r in results) or "nothing deployed", "ok")
-    if len(results) == 1:
+    if len(results) == 1 and results[0].kind == "process":
         return redirect(url_for("ui.definition", key=results[0].key, version=results[0].version))
     return redirect(url_for("ui.definitions"))
 
 
 @ui.get("/definitions/<key>")
 @requires("viewer")
-def definition(key: str, form: dict[str, str] | None = None, status: int = 200) -> Any:
+def definition(key: str, form: dict[str, str] | None = None, status: int = 200,
+               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> Any:
     found = next((d for d in engine().list_definitions() if d["key"] == key), None)
     if found is None:
         abort(404, description=f"There is no process definition '{key}'.")
     version = int_arg("version") or found["latest_version"]
     if not any(v["version"] == version for v in found["versions"]):
         abort(404, description=f"'{key}' has no version {version}.")
-    return render_template("definition.html", definition=found, version=version, form=form or {}), status
+    start_form = engine().start_form(key, version)  # Camunda 7's start form (camunda:formKey on the start event)
+    if start_form and values is None:
+        values = {f["id"]: f.get("default") for f in start_form["fields"]}
+    return render_template("definition.html", definition=found, version=version, form=form or {},
+                           start_form=start_form, values=values or {}, errors=errors or {},
+                           prefix=FIELD_PREFIX), status
 
 
 @ui.get("/definitions/<key>/v<int:version>.bpmn")
@@ -105,8 +112,16 @@ def definition_xml(key: str, version: int) -> Response:
 def start(key: str) -> Any:
     form = {k: request.form.get(k, "") for k in ("variables", "business_key", "version")}
     version = int(form["version"]) if form["version"].isdigit() else None
+    start_form = engine().start_form(key, version)
     try:
-        variables = json.loads(form["variables"].strip() or "{}")
+        if start_form:  # the start form's fields, checked as a task form's are
+            typed = _start_form_values(start_form["fields"])
+            try:
+                variables = engine().validate_start_form(key, typed, version)
+            except FormInvalid as exc:
+                return definition(key, form=form, status=422, errors=dict(exc.errors), values=typed)
+        else:
+            variables = json.loads(form["variables"].strip() or "{}")
         starter = current_identity()  # a user who starts it is the diagram's camunda:initiator
         user = starter.name if starter is not None and starter.kind == "user" else None
         instance_id = engine().start(key, variables, business_key=form["business_key"].strip() or None,
@@ -118,6 +133,20 @@ def start(key: str) -> Any:
         flash(str(exc), "error")
         return definition(key, form=form, status=400)
     return redirect(url_for("ui.instance", instance_id=instance_id))
+
+
+def _start_form_values(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """What was typed into a start form, field by field (a checkbox: "true"/"false"; empty: left out)."""
+    values: dict[str, Any] = {}
+    for field in fields:
+        if field["type"] == "text":
+            continue
+        raw = request.form.get(FIELD_PREFIX + field["id"], "")
+        if field["type"] == "boolean":
+            values[field["id"]] = "true" if raw else "false"
+        elif raw.strip():
+            values[field["id"]] = raw
+    return values
 
 
 @ui.get("/modeler")
@@ -150,6 +179,8 @@ def modeler_deploy() -> tuple[Response, int]:
         return jsonify({"problems": [{"file": file_name, "line": None, "element_id": None, "reason": str(exc)}]}), 400
     flash("; ".join(r.describe() for r in results), "ok")
     first = results[0]
+    if first.kind != "process":  # a DMN file deployed alone
+        return jsonify({"redirect": url_for("ui.definitions")}), 200
     return jsonify({"redirect": url_for("ui.definition", key=first.key, version=first.version)}), 200
 
 

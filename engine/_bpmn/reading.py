@@ -141,11 +141,15 @@ class ProcessSource:
 
 def read_deployment(
     files: list[tuple[str, bytes]], endpoints: EndpointMap, max_bytes: int,
-    deployed: dict[str, set[int]] | None = None,
+    deployed: dict[str, set[int]] | None = None, deployed_decisions: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[list[ProcessSource], list[Problem]]:
     """Parse and check every file; return the executable processes, or every problem found.
 
-    ``deployed`` (key -> versions) lets a call activity call a process deployed earlier."""
+    ``deployed`` (key -> versions) lets a call activity call a process deployed earlier;
+    ``deployed_decisions`` (decision id -> (file name, DMN XML), the newest deployed) lets a
+    business rule task name a decision deployed earlier, alone or with another diagram, as
+    Camunda 7 resolves ``decisionRef`` in its repository (bound at deploy here: the newest then).
+    DMN files deployed alone are checked and their decisions kept (no process comes of them)."""
     problems: list[Problem] = []
     documents: list[Document] = []
     side_files: dict[str, Any] = {}  # forms and JSON Schemas deployed beside the diagrams (engine.forms)
@@ -182,9 +186,14 @@ def read_deployment(
     bpmn_docs = [d for d in documents if not d.is_dmn]
     dmn_docs = [d for d in documents if d.is_dmn]
     if not bpmn_docs:
-        return [], [_dmn_alone(doc) for doc in dmn_docs] or [
-            Problem(name, None, None, "a form file alone deploys nothing: deploy it together with the diagram "
-                                      "whose task uses it") for name in side_files]
+        if not dmn_docs:
+            return [], [Problem(name, None, None, "a form file alone deploys nothing: deploy it together with the "
+                                                  "diagram whose task uses it") for name in side_files]
+        alone = Deployment(processes={}, decisions={}, deployed=deployed or {})
+        for doc in dmn_docs:  # Camunda 7 deploys a DMN file alone: its decisions are kept for later diagrams
+            problems.extend(check_dmn(doc, alone))
+        return [], problems
+    dmn_docs += _earlier_decisions(bpmn_docs, dmn_docs, deployed_decisions or {}, max_bytes)
     if not any(doc.executable for doc in bpmn_docs):
         return [], [_not_executable(doc) for doc in bpmn_docs]
     deployment = Deployment(
@@ -301,12 +310,25 @@ def _codec() -> WorkflowCodec:
     return WorkflowCodec()
 
 
-def _dmn_alone(doc: Document) -> Problem:
-    decision = doc.root.find("{*}decision")
-    return Problem(doc.file_name, (decision if decision is not None else doc.root).sourceline,
-                   decision.get("id") if decision is not None else None,
-                   "a DMN file alone deploys nothing: deploy it together with the BPMN diagram whose business "
-                   "rule task names its decision in camunda:decisionRef")
+def _earlier_decisions(bpmn_docs: list[Document], dmn_docs: list[Document],
+                       deployed_decisions: dict[str, tuple[str, str]], max_bytes: int) -> list[Document]:
+    """The DMN files, deployed earlier, of decisions the diagrams name and this deployment lacks."""
+    here = {d.get("id") for doc in dmn_docs for d in doc.root.iterfind("{*}decision")}
+    named = {el.get(f"{{{CAMUNDA}}}decisionRef")
+             for doc in bpmn_docs for el in doc.root.iter(f"{{{BPMN}}}businessRuleTask")}
+    found: dict[str, Document] = {}
+    for ref in sorted(r for r in named if r and r not in here and r in deployed_decisions):
+        file_name, xml = deployed_decisions[ref]
+        if file_name in found or any(ref in {d.get("id") for d in f.root.iterfind("{*}decision")}
+                                     for f in found.values()):
+            continue
+        data = xml.encode("utf-8")
+        root, problem = parse_document(data, file_name, max_bytes)
+        if root is None or problem is not None:
+            continue  # it was checked when it was deployed; a file that no longer reads is not offered
+        by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+        found[file_name] = Document(file_name, root, document_text(data, root), True, by_id)
+    return list(found.values())
 
 
 def _not_executable(doc: Document) -> Problem:

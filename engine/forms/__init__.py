@@ -7,6 +7,10 @@ diagram, a component Baton does not render, instructions that are not a valid te
 
 - ``zeebe:formDefinition formId="..."``: the ``.form`` file whose ``id`` it names;
   ``formKey="camunda-forms:bpmn:ID"``: the form embedded in the process (``zeebe:userTaskForm``);
+- Camunda 7's ``camunda:formKey`` and ``camunda:formRef`` on user tasks and none start events
+  (``_camunda7.py``): a Camunda Form or an embedded HTML form deployed with the diagram (the HTML
+  is read for its ``cam-variable-name`` fields and never served, ``_embedded_html.py``); forms
+  served by a Java web application (``app:``) are refused;
 - ``spiffworkflow:property formJsonSchemaFilename`` / ``formUiSchemaFilename``: the JSON Schema
   and UI schema files of that name;
 - ``spiffworkflow:instructionsForEndUser``: Markdown with ``{{ variable }}``, rendered when the
@@ -28,12 +32,12 @@ import jsonschema
 from lxml import etree
 
 from ..errors import FormInvalid
-from . import _camunda_form, _instructions, _json_schema
+from . import _camunda7, _camunda_form, _embedded_html, _instructions, _json_schema
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-SIDE_SUFFIXES = (".form", ".json")
+SIDE_SUFFIXES = (".form", ".json", ".html", ".htm")
 _TASKS = ("userTask", "manualTask")
 CAMUNDA_FORM_KEY = "camunda-forms:bpmn:"
 Refuse = Callable[[etree._Element, str], None]
@@ -44,7 +48,13 @@ def is_side_file(file_name: str) -> bool:
 
 
 def side_file(file_name: str, data: bytes) -> tuple[Any, str | None]:
-    """The JSON of a form or schema file, or why it cannot be read."""
+    """The JSON of a form or schema file, or why it cannot be read.
+
+    An HTML file is kept as its fields, or as why it cannot be shown: it is refused only when a
+    diagram names it (a deployment may carry HTML for other purposes)."""
+    if file_name.lower().endswith((".html", ".htm")):
+        fields, problem = _embedded_html.read(data)
+        return ({"embedded_html": fields} if fields is not None else {"embedded_html_problem": problem}), None
     try:
         parsed = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -64,6 +74,9 @@ def task_forms(root: etree._Element, side_files: dict[str, dict[str, Any]], refu
     embedded = {el.get("id"): el.text or "" for el in root.iter(f"{{{ZEEBE}}}userTaskForm")}
     found: dict[str, Any] = {}
     for el in root.iter(f"{{{BPMN}}}*"):
+        camunda7 = _camunda7.form(el, by_form_id, side_files, refuse)  # camunda:formKey / formRef
+        if camunda7 is not None:  # a start event's form is the form to start an instance with
+            found[el.get("id", "")] = {"start_form" if etree.QName(el).localname == "startEvent" else "form": camunda7}
         extensions = el.find(f"{{{BPMN}}}extensionElements")
         if extensions is None:
             continue
@@ -87,7 +100,7 @@ def task_forms(root: etree._Element, side_files: dict[str, dict[str, Any]], refu
             else:
                 entry["instructions"] = instructions
         if entry:
-            found[el.get("id", "")] = entry
+            found.setdefault(el.get("id", ""), {}).update(entry)
     return found
 
 
@@ -159,8 +172,12 @@ def task_fields(binding: dict[str, Any], data: dict[str, Any]) -> list[dict[str,
         result.append({"id": "instructions", "type": "text", "html": _instructions.render(text, data),
                        "validation": {}})
     if form is not None:
-        made = (_camunda_form.fields(form["form"]) if form["kind"] == "camunda-form"
-                else _json_schema.fields(form["schema"], form.get("ui")))
+        if form["kind"] == "camunda-form":
+            made = _camunda_form.fields(form["form"])
+        elif form["kind"] == "embedded-html":
+            made = _embedded_html.fields(form)
+        else:
+            made = _json_schema.fields(form["schema"], form.get("ui"))
         for field in made:
             if field["type"] == "text":
                 field["html"] = _instructions.render(field.pop("text", ""), data)
@@ -168,6 +185,14 @@ def task_fields(binding: dict[str, Any], data: dict[str, Any]) -> list[dict[str,
                 field["default"] = data[field["id"]]
         result.extend(made)
     return result
+
+
+def start_form_fields(bindings: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """A definition's start form (camunda:formKey/formRef on its none start event) and its fields."""
+    bound = next((b["start_form"] for b in bindings.values() if isinstance(b, dict) and "start_form" in b), None)
+    if bound is None:
+        return None
+    return bound, task_fields({"form": bound}, {}) or []
 
 
 def is_schema_form(form: Any) -> bool:

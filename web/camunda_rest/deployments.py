@@ -20,7 +20,8 @@ from .variables import typed_map, values_of
 
 #: Parts of a deployment that Baton deploys; the rest (Camunda Forms, HTML forms, scripts) are
 #: accepted and not kept (docs/camunda7.md).
-DEPLOYABLE = (".bpmn", ".bpmn20.xml", ".dmn", ".dmn11.xml", ".xml")
+DEPLOYABLE = (".bpmn", ".bpmn20.xml", ".dmn", ".dmn11.xml", ".xml",
+              ".form", ".html", ".htm")  # forms a diagram names (camunda:formKey ...deployment:NAME)
 #: Form fields of ``/deployment/create`` that are settings, not files.
 SETTINGS = ("deployment-name", "deployment-source", "enable-duplicate-filtering", "deploy-changed-only",
             "tenant-id", "deployment-activation-time")
