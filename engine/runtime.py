@@ -184,6 +184,7 @@ class Engine:
         get_user_task,
         list_user_tasks,
         start_form,
+        task_form_reference,
         validate_start_form,
     )
     from .variable_edits import edit_variables  # noqa: E402

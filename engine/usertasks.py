@@ -243,3 +243,22 @@ def validate_start_form(engine: Engine, key: str, variables: dict[str, Any] | No
     clean = check_variables(variables)
     found = start_form(engine, key, version)
     return forms.validate(found["fields"], clean) if found else clean
+
+
+def task_form_reference(engine: Engine, task_id: str) -> dict[str, Any] | None:
+    """The form key (or Camunda Form reference) the diagram names for open task ``task_id``, as
+    Camunda's ``GET /task/{id}/form`` reports it; None: the task names none."""
+    from .models import ProcessDefinition
+
+    with engine.db.reading() as session:
+        row = session.get(UserTaskRow, task_id)
+        if row is None:
+            raise TaskNotFound(f"no open user task {task_id}")
+        element_id = row.element_id
+        bindings = session.execute(select(ProcessDefinition.bindings).join(
+            ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+            .where(ProcessInstance.id == row.instance_id)).scalar_one()
+    form = ((bindings or {}).get(element_id) or {}).get("form") or {}
+    if not form.get("key") and not form.get("form_ref"):
+        return None
+    return {"key": form.get("key"), "form_ref": form.get("form_ref")}

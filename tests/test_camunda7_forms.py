@@ -130,3 +130,22 @@ def test_forms_baton_cannot_show_are_refused_naming_the_task(engine, attrs, file
 
 def test_html_a_diagram_does_not_name_is_not_refused(engine):  # type: ignore[no-untyped-def]
     engine.deploy([("invoice.bpmn", diagram()), ("readme.html", b"<p><script>x()</script></p>")])
+
+
+def test_engine_rest_reports_the_form_key_of_a_task_and_of_the_start_event(engine):  # type: ignore[no-untyped-def]
+    from web import create_app
+
+    engine.deploy([("invoice.bpmn", diagram(start='camunda:formKey="embedded:deployment:start.html"',
+                                            task='camunda:formRef="approve-form"')),
+                   ("start.html", START_HTML), ("approve.form", APPROVE_FORM)])
+    _, token = engine.create_token("viewer", "rest")
+    client = create_app(engine.settings, engine=engine).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    start = client.get("/engine-rest/process-definition/key/invoice/startForm")
+    assert start.json == {"key": "embedded:deployment:start.html", "camundaFormRef": None, "contextPath": None}
+    instance_id = engine.start("invoice", {})
+    [task] = engine.list_user_tasks(instance_id=instance_id)
+    assert client.get(f"/engine-rest/task/{task['id']}/form").json == {
+        "key": None, "contextPath": None,
+        "camundaFormRef": {"key": "approve-form", "binding": "latest", "version": None}}
+    assert client.get("/engine-rest/task/nope/form").status_code == 404

@@ -217,3 +217,38 @@ def get_instance(instance_id: str) -> Response:
 @requires("viewer")
 def instance_variables(instance_id: str) -> Response:
     return jsonify(typed_map(_running(instance_id).get("variables") or {}))
+
+
+def _form_dto(found: dict[str, Any] | None) -> dict[str, Any]:
+    """Camunda's ``FormDto``: the form key (or Camunda Form reference) the diagram names. Forms
+    deployed with the diagram belong to no process application: ``contextPath`` is null."""
+    if found is None:
+        return {"key": None, "camundaFormRef": None, "contextPath": None}
+    ref = found.get("form_ref")
+    return {"key": found.get("key"), "contextPath": None, "camundaFormRef": ref and {
+        "key": ref["key"], "binding": ref["binding"], "version": ref["version"]}}
+
+
+@camunda.get("/process-definition/<definition_id>/startForm")
+@requires("viewer")
+def start_form_by_id(definition_id: str) -> Response:
+    found = _definitions_by_id().get(definition_id)
+    if found is None:
+        raise CamundaError(404, "RestException", f"No matching definition with id {definition_id}")
+    return jsonify(_form_dto(engine().start_form(found["key"], found["version"])))
+
+
+@camunda.get("/process-definition/key/<key>/startForm")
+@requires("viewer")
+def start_form_by_key(key: str) -> Response:
+    try:
+        return jsonify(_form_dto(engine().start_form(key)))
+    except DefinitionNotFound as exc:
+        raise CamundaError(404, "RestException",
+                           f"No matching process definition with key: {key} and no tenant-id") from exc
+
+
+@camunda.get("/task/<task_id>/form")
+@requires("viewer")
+def task_form(task_id: str) -> Response:
+    return jsonify(_form_dto(engine().task_form_reference(task_id)))
