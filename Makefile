@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# bpmn-js, dmn-js and the properties panel (pinned in package.json / package-lock.json) copied or
+# bpmn-js, dmn-js, the properties panel and json-editor (pinned in package.json / package-lock.json) copied or
 # bundled (esbuild, web/bundles/) where Flask serves them; git-ignored.
 VENDOR := web/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
@@ -20,16 +20,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-$(VENDOR_STAMP): package.json package-lock.json web/bundles/modeler.js web/bundles/decision.js
+$(VENDOR_STAMP): package.json package-lock.json web/bundles/modeler.js web/bundles/decision.js web/bundles/schema-form.js
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	cp $(BPMN_DIST)/bpmn-navigated-viewer.production.min.js $(BPMN_DIST)/bpmn-modeler.production.min.js $(VENDOR)/
 	cp -R $(BPMN_DIST)/assets $(VENDOR)/assets
 	cp node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/assets/
 	mkdir -p $(VENDOR)/dmn && cp -R node_modules/dmn-js/dist/assets/. $(VENDOR)/dmn/
-	# the properties panel ships no browser bundle, and dmn-js's carries Inferno's development
-	# build: esbuild makes both (web/bundles/)
-	for entry in modeler decision; do \
+	# the properties panel ships no browser bundle, dmn-js's carries Inferno's development build,
+	# json-editor's its webpack runtime and polyfills: esbuild makes all three (web/bundles/)
+	for entry in modeler decision schema-form; do \
 		node_modules/.bin/esbuild web/bundles/$$entry.js --bundle --minify --format=iife --target=es2020 \
 			--define:process.env.NODE_ENV='"production"' --log-level=warning \
 			--outfile=$(VENDOR)/baton-$$entry.js || exit 1; \

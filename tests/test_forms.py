@@ -151,3 +151,41 @@ def test_a_form_file_missing_from_the_deployment_is_refused_naming_the_task(engi
         engine.deploy([("escalation.bpmn", ZEEBE_TASK)])
     [problem] = caught.value.problems
     assert problem.element_id == "escalate" and "formId 'escalate-to-human-0gkm2u8'" in problem.reason
+
+
+def test_a_json_schema_form_posted_as_json_is_judged_against_the_deployed_schema(engine):  # type: ignore[no-untyped-def]
+    """What the browser's form (web/static/schema_form.js) is drawn from and posts; the browser
+    itself: tests/browser/test_schema_form.py."""
+    import json
+    import re
+
+    from web import create_app
+
+    def config(html: str) -> dict:  # type: ignore[type-arg]
+        found = re.search(r'<script type="application/json" id="schema-form-config">(.*?)</script>', html, re.S)
+        assert found, "no schema form on the page"
+        return json.loads(found.group(1))
+
+    engine.deploy(spiff_files())
+    instance_id = engine.start("onboarding", {"guest": "Ada", "desk": "4B"})
+    [task] = engine.list_user_tasks(instance_id=instance_id)
+    client = create_app(engine.settings, engine=engine).test_client()
+    login(client, "operator")
+    page = client.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    drawn = config(page)
+    assert drawn["schema"]["required"] == ["name"] and drawn["ui"]["ui:order"] == ["name", "department"]
+    assert drawn["values"] == {"name": "World"} and drawn["errors"] == {}
+
+    sent = {"name": "", "department": "Sales"}
+    refused = client.post(f"/tasks/{task['id']}", data={"json": json.dumps(sent), "csrf_token": csrf_of(page)})
+    assert refused.status_code == 422
+    again = config(refused.get_data(as_text=True))
+    assert again["values"] == sent  # what was typed, kept
+    assert set(again["errors"]) == {"name", "department"}
+    assert engine.get_instance(instance_id)["status"] != "completed"
+
+    done = client.post(f"/tasks/{task['id']}", data={"json": json.dumps({"name": "Ada", "department": "IT"}),
+                                                     "csrf_token": csrf_of(page)})
+    assert done.status_code == 302
+    doc = engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and doc["variables"]["department"] == "IT"

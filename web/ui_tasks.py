@@ -1,9 +1,12 @@
 """User tasks: the task list, claiming, and one task's form.
 
 The form is built from the task's Camunda form fields (``engine.get_user_task(...)["form"]``), or
-is a plain JSON editor when the diagram defines none. The server is the only judge of the input:
-a refused submission renders the same page again with each field's message next to it and
-everything the user typed still in place; nothing about the task changes.
+is a plain JSON editor when the diagram defines none. A SpiffArena JSON Schema form is drawn in
+the browser by json-editor from the deployed schema and UI schema (``static/schema_form.js``),
+which posts the value as JSON in one field (``json``); the server-rendered fields are its
+fallback without JavaScript. The server is the only judge of the input, with the same schema
+either way: a refused submission renders the same page again with each field's message next to
+it and everything the user typed still in place; nothing about the task changes.
 
 Who claims and completes is the signed-in user (:func:`acting_user`); reading the list and the
 forms needs the viewer role, changing a task the operator role.
@@ -143,13 +146,24 @@ def _defaults(form: list[dict[str, Any]]) -> dict[str, Any]:
     return {f["id"]: f.get("default") for f in form}
 
 
+def _schema_form(form: list[dict[str, Any]], values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any] | None:
+    """What ``schema_form.js`` draws a JSON Schema form from (None: the task has none): the deployed
+    schema and UI schema, the values to start from, the server's errors by property."""
+    root = next((f for f in form if "root_schema" in f), None)
+    if root is None:
+        return None
+    return {"schema": root["root_schema"], "ui": root.get("root_ui") or {},
+            "values": {k: v for k, v in values.items() if v is not None}, "errors": errors}
+
+
 def _render_task(task: dict[str, Any], *, values: dict[str, Any], raw_json: str, errors: dict[str, str],
                  status: int = 200) -> tuple[str, int]:
     instance = None
     with contextlib.suppress(BatonError):  # the instance ended meanwhile: the page shows the task alone
         instance = engine().get_instance(task["instance_id"], history=False)
     return render_template("task.html", task=task, values=values, raw_json=raw_json, errors=errors,
-                           instance=instance, me=acting_user(), prefix=FIELD_PREFIX), status
+                           instance=instance, me=acting_user(), prefix=FIELD_PREFIX,
+                           schema_form=_schema_form(task["form"], values, errors)), status
 
 
 @ui.get("/tasks/<task_id>")
@@ -175,10 +189,15 @@ def complete_task_form(task_id: str) -> Any:
         return redirect(url_for("ui.tasks"))
     me = acting_user()
     raw_json = request.form.get("variables", "")
-    values = _field_values(found["form"]) if found["form"] else {}
+    values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    if found["form"]:
+    if "json" in request.form and _schema_form(found["form"], {}, {}) is not None:
+        values, problem = _parse_json(request.form["json"])  # the form schema_form.js drew
         variables = values
+        if problem:
+            errors["variables"] = problem
+    elif found["form"]:
+        variables = values = _field_values(found["form"])
     else:
         variables, problem = _parse_json(raw_json)
         if problem:

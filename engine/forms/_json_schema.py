@@ -6,7 +6,9 @@ UI schema's ``ui:order``; ``ui:title``, ``ui:description`` and ``ui:widget: text
 An ``enum`` (or a ``oneOf`` of ``const`` values, rjsf's labelled enum) is a choice; an object or
 array property is edited as JSON. The first field carries the whole schema (``root_schema``), and
 a submission is validated on the server against that schema with the ``jsonschema`` package,
-so what the browser accepted and what the process receives obey one schema.
+so what the browser accepted and what the process receives obey one schema. The UI schema rides
+along too (``root_ui``): the task page draws the form from both in the browser
+(``web/static/schema_form.js``); these fields are its fallback without JavaScript.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def fields(schema: dict[str, Any], ui: dict[str, Any] | None) -> list[dict[str, 
             field["type"] = "enum"
             field["options"] = options
         result.append(field)
-    if result:
+    if result:  # the whole of both, for the server's validation and the browser's form
         result[0]["root_schema"] = schema
+        result[0]["root_ui"] = ui
     return result
 
 
