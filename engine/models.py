@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -120,7 +121,11 @@ class Job(Base):
 
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_status_next_run", "status", "next_run_at"),
-                      Index("ix_job_status_sent", "status", "sent_at"))  # the relay ranks pending sends
+                      Index("ix_job_status_sent", "status", "sent_at"),  # the relay ranks pending sends
+                      # live tokens by element: the "waiting at" filter (engine/search.py, 0016)
+                      Index("ix_job_live_element", "element_id", "instance_id",
+                            postgresql_where=text("status IN ('pending', 'running', 'waiting')"),
+                            sqlite_where=text("status IN ('pending', 'running', 'waiting')")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -196,7 +201,8 @@ class MessageSubscription(Base):
     """A waiting message catch (event, receive task, boundary, event-based gateway branch)."""
 
     __tablename__ = "message_subscription"
-    __table_args__ = (Index("ix_subscription_name_created", "name", "created_at"),)
+    __table_args__ = (Index("ix_subscription_name_created", "name", "created_at"),
+                      Index("ix_subscription_element", "element_id", "instance_id"))  # "waiting at" (0016)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -239,6 +245,7 @@ class UserTaskRow(Base):
     """An open user or manual task (the task list reads this, not the workflows)."""
 
     __tablename__ = "user_task"
+    __table_args__ = (Index("ix_user_task_element", "element_id", "instance_id"),)  # "waiting at" (0016)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)

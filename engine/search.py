@@ -16,7 +16,10 @@ keyset page; each one is written so an index serves it on 100,000+ instances:
   own text, so only candidate rows are unpacked.
 - **waiting at an element**: the instance has a live token there, i.e. a pending, running or
   waiting job (service call, timer, call activity), an open user task or a message subscription
-  at that element, all read through their indexed ``instance_id`` columns.
+  at that element, each read index-only by element (migration 0016: a partial index of the live
+  jobs). The three are ORed ``IN`` lists, not one ``IN`` of their union: PostgreSQL hashes each
+  list once and tests the instances it walks anyway (newest first for a page, stopping at the
+  page's end), where a union's unknown size made it probe every token's instance and sort.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, and_, cast, exists, func, select, type_coerce, union_all
+from sqlalchemy import Text, and_, cast, exists, func, or_, select, type_coerce, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 
 from .errors import InvalidRequest
@@ -129,13 +132,13 @@ def element_clause(element_id: str, state: str = "active") -> Any:
     if state not in ELEMENT_STATES:
         raise InvalidRequest(f"element state {state!r}: use one of {', '.join(ELEMENT_STATES)}")
     me = ProcessInstance.id
-    # Live tokens and open incidents are few: their instance ids first (an IN the planner joins
-    # by primary key), never an EXISTS probed for every instance of a large filter.
+    # Live tokens and open incidents are few: their instance ids first, never an EXISTS probed
+    # for every instance of a large filter. Live tokens: one hashed list per table (see above).
     if state == "active":
-        return me.in_(union_all(
-            select(Job.instance_id).where(Job.element_id == element_id, Job.status.in_(LIVE_JOB)),
-            select(UserTaskRow.instance_id).where(UserTaskRow.element_id == element_id),
-            select(MessageSubscription.instance_id).where(MessageSubscription.element_id == element_id)))
+        return or_(
+            me.in_(select(Job.instance_id).where(Job.element_id == element_id, Job.status.in_(LIVE_JOB))),
+            me.in_(select(UserTaskRow.instance_id).where(UserTaskRow.element_id == element_id)),
+            me.in_(select(MessageSubscription.instance_id).where(MessageSubscription.element_id == element_id)))
     if state == "incident":
         return me.in_(select(Incident.instance_id).where(Incident.element_id == element_id,
                                                          Incident.resolved_at.is_(None)))
