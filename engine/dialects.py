@@ -96,8 +96,9 @@ ELEMENTS: dict[str, Treatment] = {
     "camunda:properties": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
     "camunda:property": ignored("read only by Java plugins; Camunda's engine itself does nothing with them"),
     # Camunda 8
-    "zeebe:taskDefinition": runs("type names the endpoint (BATON_ENDPOINTS); retries is how many times the job "
-                                 "is tried (else the endpoint's retries)"),
+    "zeebe:taskDefinition": runs("type names the endpoint (BATON_ENDPOINTS); a FEEL type (=...) is evaluated when "
+                                 "the task is reached, an unbound result is an incident (_bpmn/feel_targets.py); "
+                                 "retries is how many times the job is tried (else the endpoint's retries)"),
     "zeebe:ioMapping": runs("inputs into the task's scope, outputs back to the process (_bpmn/task_scope.py)"),
     "zeebe:input": runs("a FEEL source (or static text) set as a local variable of the task; dotted targets"),
     "zeebe:output": runs("a FEEL source over the task's variables, merged into the process; dotted targets"),
@@ -105,16 +106,18 @@ ELEMENTS: dict[str, Treatment] = {
                               "handler (_bpmn/task_headers.py)"),
     "zeebe:header": runs("one task header (key, value); for an HTTP endpoint, a name that is no HTTP field name "
                          "is refused"),
-    "zeebe:calledElement": runs("processId is the call activity's calledElement; propagateAllChildVariables=false "
-                                "brings back only the output mappings (_bpmn/dialect_translation.py)"),
+    "zeebe:calledElement": runs("processId is the call activity's calledElement (FEEL: evaluated when the call is "
+                                "reached, _bpmn/feel_targets.py); propagateAllChildVariables=false brings back only "
+                                "the output mappings (_bpmn/dialect_translation.py)"),
     "zeebe:calledDecision": runs("decisionId names the DMN decision deployed with the diagram; resultVariable "
                                  "holds its result (one output: the value, several: a context)"),
     "zeebe:loopCharacteristics": runs("inputCollection (FEEL) and inputElement, as Camunda 7's collection and "
-                                      "elementVariable; outputCollection/outputElement are refused"),
+                                      "elementVariable; outputElement collected into outputCollection in input "
+                                      "order (_bpmn/zeebe_loops.py)"),
     "zeebe:subscription": runs("correlationKey: FEEL evaluated over the waiting task (messages.py); a publisher "
                                "names it by its text (=order.id: correlation {\"order.id\": ...})"),
-    "zeebe:assignmentDefinition": runs("assignee, candidateUsers, candidateGroups as the task's people; a FEEL "
-                                       "value is refused"),
+    "zeebe:assignmentDefinition": runs("assignee, candidateUsers, candidateGroups as the task's people; FEEL is "
+                                       "evaluated when the task is ready (_bpmn/camunda_people.py)"),
     "zeebe:formDefinition": runs("the user task's Camunda form: formId names a .form file deployed with the "
                                  "diagram, rendered on the task page and validated on submit (engine/forms)"),
     "zeebe:userTaskForm": runs("a Camunda form embedded in the process (formKey camunda-forms:bpmn:ID)"),

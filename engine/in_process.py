@@ -15,7 +15,9 @@ and time. What stays a job, each its own durable step:
 
 A ``camunda:expression`` service task in Baton's JUEL subset (``_bpmn/delegates.py``) is not a
 call at all: it is evaluated here whenever it is reached, whatever the settings; so are the
-JUEL assignees and candidates of the user tasks that became ready (``_bpmn/camunda_people.py``).
+JUEL and FEEL assignees and candidates of the user tasks that became ready
+(``_bpmn/camunda_people.py``), and the FEEL job types and called process ids of the tasks that
+started (``_bpmn/feel_targets.py``): a job is made with what they gave.
 
 After a crash, everything since the last commit runs again: the in-process calls of the advance
 that was lost are made again with the same idempotency key (``instance:task:element`` for a task
@@ -36,7 +38,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from ._bpmn import camunda_people, juel_expressions
+from ._bpmn import camunda_people, feel_targets, juel_expressions
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
@@ -80,6 +82,7 @@ class InProcessRun:
         bindings = workflow.specs.bindings if workflow.specs is not None else {}
         if workflow.specs is None or workflow.specs.waits_for_people_or_events:
             camunda_people.resolve(all_tasks(workflow), bindings)  # ${initiator} as an assignee
+        feel_targets.resolve(all_tasks(workflow), bindings, self.engine.endpoints)  # FEEL job types, process ids
         moved = self._run_expressions(workflow, bindings)
         if not self.enabled:
             return moved
@@ -124,7 +127,7 @@ class InProcessRun:
         binding = bindings.get(task.task_spec.bpmn_id) or {}
         if binding.get("async") or "endpoint" in binding:
             return None
-        endpoint = self.engine.endpoints.resolve(binding.get("topic", ""))
+        endpoint = self.engine.endpoints.resolve(feel_targets.topic_of(task, binding) or "")
         return endpoint if endpoint is not None and endpoint.kind == "python" else None
 
     def _call(self, task: Task, endpoint: Endpoint, binding: dict[str, Any]) -> bool:

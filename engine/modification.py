@@ -1,29 +1,32 @@
 """Instance modification and restart: move tokens of a running instance, start an ended one again.
 
-Camunda 7's process-instance modification, in SpiffWorkflow's words. A *token* is a live task of
-the process's top level (READY, STARTED, WAITING or ERROR). An instruction is one of
+Camunda 7's process-instance modification, in SpiffWorkflow's words. A *token* is a live task
+(READY, STARTED, WAITING or ERROR) of the process or of a running embedded sub-process (a
+sub-workflow, see ``_bpmn/scopes.py``). An instruction is one of
 
-- ``cancel``: every token at an element is cancelled (an activity with boundary events loses its
-  waiting boundary events with it);
+- ``cancel``: every token at an element is cancelled, in whichever scope (an activity with
+  boundary events loses its waiting boundary events with it, a sub-process its inner tokens);
 - ``start_before``: a new token is made at an element, a task in FUTURE state whose spec is the
-  element's, under the task the first cancelled token hung from (else the tree's root), and
-  SpiffWorkflow's own ``_predict``/``_update`` make it ready, as ``Task.reset_branch`` does;
+  element's, under the task the first cancelled token of its scope hung from (else the scope's
+  root), and SpiffWorkflow's own ``_predict``/``_update`` make it ready, as ``Task.reset_branch``
+  does. An element inside sub-processes is started inside their running instance, and a
+  sub-process that is not running is instantiated first (its boundary events armed, its start
+  event not run), as Camunda's nested instantiation does; two running instances of one are
+  ambiguous and refused;
 - ``start_after``: the same at the one element an element's single outgoing flow leads to.
 
 All instructions of one call are applied in one ``instances.advance`` (row lock, one transaction,
-history with who and why, jobs written with the state); if any is refused, none is applied.
-Refused: an ended instance (restart it instead), a suspended one, an element the definition lacks,
-an element inside a sub-process (only the top level is modified), start events and boundary
-events (they are not entered by a token), a ``cancel`` with no token there, and a result with no
-token left (cancel the instance instead).
+history with who and why, jobs written with the state); if any is refused, none is applied. The
+cancels go first, then the starts; a sub-process left with no token inside after both is cancelled
+(Camunda's cancellation propagation). Refused: an ended instance (restart it instead), a suspended
+one, an element the definition lacks, start events and boundary events (they are not entered by a
+token), a ``cancel`` with no token there, and a result with no token left (cancel the instance).
 
 ``restart_instance`` takes a completed, compensated or cancelled instance, clears its end, and
 starts tokens before the given elements with its last variables (Camunda's restart).
 """
-
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,17 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from ._bpmn.saga import CompensationState
+from ._bpmn.scopes import (
+    LIVE,
+    Place,
+    ScopeIndex,
+    enter_scope,
+    live_scopes,
+    new_token,
+    owner_of,
+    running_owners,
+    tokens_in,
+)
 from .errors import InstanceNotActive, InvalidRequest
 from .instances import ENDED, Note, Step, advance
 from .variables import check_variables
@@ -46,7 +60,6 @@ if TYPE_CHECKING:
     from .runtime import Engine
 
 KINDS = ("cancel", "start_before", "start_after")
-LIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
 MAX_INSTRUCTIONS = 50
 
 
@@ -94,42 +107,29 @@ def parse_instructions(raw: Any) -> list[Instruction]:
 # -- tokens: what modification, restart and migration move ------------------------------------
 
 def live_tokens(workflow: BatonWorkflow) -> list[Task]:
-    """The top-level process's live tasks of BPMN elements (boundary events count separately)."""
-    return [t for t in workflow.tasks.values() if t.has_state(LIVE) and t.task_spec.bpmn_id]
+    """The live tasks of BPMN elements in every running scope (boundary events count separately)."""
+    return [t for scope in live_scopes(workflow) for t in scope.tasks.values()
+            if t.has_state(LIVE) and t.task_spec.bpmn_id]
 
 
-def sub_process_tokens(workflow: BatonWorkflow) -> list[tuple[str, str]]:
-    """(element, sub-process element) for each live task inside an embedded sub-process."""
-    found = []
-    for parent_id, sub in workflow.subprocesses.items():
-        owner = workflow.tasks.get(parent_id)
-        owner_id = owner.task_spec.bpmn_id if owner is not None else "?"
-        for task in sub.tasks.values():
-            if task.has_state(LIVE) and task.task_spec.bpmn_id:
-                found.append((task.task_spec.bpmn_id, owner_id or "?"))
-    return found
-
-
-def element_spec(workflow: BatonWorkflow, element_id: str, *, what: str) -> Any:
-    """The top-level spec of ``element_id`` a token can be started at, or a refusal naming why."""
-    for spec in workflow.spec.task_specs.values():
-        if spec.bpmn_id == element_id:
-            if isinstance(spec, BoundaryEvent):
-                raise InvalidRequest(f"{what}: {element_id} is a boundary event; a token is started at "
-                                     "its activity, the event is then waiting with it")
-            if isinstance(spec, StartEvent):
-                raise InvalidRequest(f"{what}: {element_id} is a start event; start before the element it leads to")
-            return spec
-    for name, sub_spec in (workflow.subprocess_specs or {}).items():
-        if any(s.bpmn_id == element_id for s in sub_spec.task_specs.values()):
-            raise InvalidRequest(f"{what}: {element_id} is inside the sub-process {name}; only elements of the "
-                                 "process's top level can be started or cancelled")
-    raise InvalidRequest(f"{what}: the process {workflow.spec.name} has no element {element_id}")
+def locate(workflow: BatonWorkflow, element_id: str, *, what: str) -> Place:
+    """Where ``element_id`` sits (top level or inside sub-processes), or a refusal naming why a
+    token cannot be started there."""
+    place = ScopeIndex(workflow.spec, workflow.subprocess_specs or {}).place(element_id)
+    if place is None:
+        raise InvalidRequest(f"{what}: the process {workflow.spec.name} has no element {element_id}")
+    if isinstance(place.spec, BoundaryEvent):
+        raise InvalidRequest(f"{what}: {element_id} is a boundary event; a token is started at "
+                             "its activity, the event is then waiting with it")
+    if isinstance(place.spec, StartEvent):
+        where = f"the sub-process {place.scope} or " if place.scope else ""
+        raise InvalidRequest(f"{what}: {element_id} is a start event; start before {where}the element it leads to")
+    return place
 
 
 def next_element(workflow: BatonWorkflow, element_id: str, *, what: str) -> str:
     """The one element ``element_id``'s single outgoing flow leads to (``start_after``)."""
-    spec = element_spec(workflow, element_id, what=what)
+    spec = locate(workflow, element_id, what=what).spec
     targets: list[str] = []
     seen: set[str] = set()
     stack = list(spec.outputs)
@@ -148,35 +148,68 @@ def next_element(workflow: BatonWorkflow, element_id: str, *, what: str) -> str:
     return targets[0]
 
 
-def start_token(workflow: BatonWorkflow, parent: Task, spec: Any, data: dict[str, Any]) -> Task:
-    """A new token at ``spec`` under the finished task ``parent``, made ready as SpiffWorkflow
-    resets a branch (``Task.reset_branch``): FUTURE, predicted, updated."""
-    split = next((s for s in spec.inputs if isinstance(s, BoundaryEventSplit)), None)
-    start_spec = split or spec  # an activity with boundary events is entered through its split
-    task = Task(workflow, start_spec, parent, state=TaskState.FUTURE)
-    task.data = copy.deepcopy(data)
-    start_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
-    start_spec._update(task)
-    return task
+def cancel_task(workflow: BatonWorkflow, task: Task) -> None:
+    """Cancel one token: an activity with boundary events with its split's other children (the
+    waiting boundary events go too), a sub-process with the tokens inside it."""
+    anchor = task.parent if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit) \
+        else task
+    for t in (anchor.children if anchor is not task else [task]):
+        t.cancel()
+        workflow.event_manager.remove_task(t)
+        if t.id in workflow.subprocesses:  # a sub-process's own tokens end with it
+            for inner in workflow.cancel(workflow.subprocesses[t.id]):
+                workflow.event_manager.remove_task(inner)
 
 
 def cancel_tokens(workflow: BatonWorkflow, element_id: str) -> list[Task]:
-    """Cancel every token at ``element_id``; returns the tasks cancelled (activities with boundary
-    events are cancelled with their split, so the waiting boundary events go too)."""
+    """Cancel every token at ``element_id``, in whichever scope; returns the tasks cancelled."""
     cancelled = []
     for task in live_tokens(workflow):
-        if task.task_spec.bpmn_id != element_id or isinstance(task.task_spec, BoundaryEvent):
+        if task.task_spec.bpmn_id != element_id or isinstance(task.task_spec, BoundaryEvent) \
+                or not task.has_state(LIVE):
             continue
-        anchor = task.parent if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit) \
-            else task
-        for t in (anchor.children if anchor is not task else [task]):
-            t.cancel()
-            workflow.event_manager.remove_task(t)
-            if t.id in workflow.subprocesses:  # a sub-process's own tokens end with it
-                for inner in workflow.cancel(workflow.subprocesses[t.id]):
-                    workflow.event_manager.remove_task(inner)
+        cancel_task(workflow, task)
         cancelled.append(task)
     return cancelled
+
+
+def end_empty_scopes(workflow: BatonWorkflow) -> None:
+    """A running sub-process left with no token inside is cancelled too (Camunda's cancellation
+    propagation), innermost first."""
+    changed = True
+    while changed:
+        changed = False
+        for scope in sorted(live_scopes(workflow)[1:], key=lambda s: -s.depth):
+            owner = owner_of(workflow, scope)
+            if owner is not None and owner.state == TaskState.STARTED and not tokens_in(scope):
+                cancel_task(workflow, owner)
+                changed = True
+                break
+
+
+def start_at(workflow: BatonWorkflow, place: Place, data: dict[str, Any], variables: dict[str, Any],
+             anchors: dict[int, Task], *, what: str) -> Task:
+    """A new token at ``place``: inside the running instance of each sub-process around it (one
+    is made where none runs, as Camunda instantiates missing parent scopes; two running ones are
+    ambiguous), under the task its scope's first cancelled token hung from, else the scope's root.
+    Its data: ``data``, then what a token of that running scope holds (its local variables),
+    then ``variables``."""
+    scope: Any = workflow
+    for owner_id in place.chain:
+        running = running_owners(workflow, scope, owner_id)
+        if len(running) > 1:
+            raise InvalidRequest(f"{what}: the sub-process {owner_id} runs {len(running)} times; which one "
+                                 "to start in is ambiguous (cancel all but one first)")
+        if running:
+            scope = workflow.subprocesses[running[0].id]
+            if id(scope) not in anchors:
+                inside = tokens_in(scope)
+                data = {**data, **(inside[0].data if inside else {})}
+            continue
+        owner_spec = next(s for s in scope.spec.task_specs.values() if s.bpmn_id == owner_id)
+        scope = enter_scope(workflow, scope, anchors.get(id(scope), scope.task_tree), owner_spec,
+                            {**data, **variables})
+    return new_token(scope, anchors.get(id(scope), scope.task_tree), place.spec, {**data, **variables})
 
 
 # -- the operations --------------------------------------------------------------------------------
@@ -206,33 +239,33 @@ def modify_instance(engine: Engine, instance_id: str, instructions: list[Instruc
 
 
 def _apply_instructions(workflow: BatonWorkflow, instructions: list[Instruction], fallback: dict[str, Any]) -> None:
-    anchor: Task | None = None
+    anchors: dict[int, Task] = {}  # per scope, the task its first cancelled token hung from
     data: dict[str, Any] | None = None
-    starts: list[tuple[Any, dict[str, Any]]] = []
+    starts: list[tuple[Place, dict[str, Any], str]] = []
     for n, instruction in enumerate(instructions, start=1):
         what = f"instruction {n} ({instruction.kind} {instruction.element_id})"
         if instruction.kind == "cancel":
-            element_spec(workflow, instruction.element_id, what=what)
+            locate(workflow, instruction.element_id, what=what)
             cancelled = cancel_tokens(workflow, instruction.element_id)
             if not cancelled:
                 raise InvalidRequest(f"{what}: no token is at {instruction.element_id}; "
                                      f"tokens are at {', '.join(_token_places(workflow)) or 'no element'}")
-            if anchor is None:
-                first = cancelled[0]
-                anchor = first.parent.parent if isinstance(first.parent.task_spec, BoundaryEventSplit) else first.parent
-                data = dict(first.data)
+            for task in cancelled:
+                parent = task.parent.parent if isinstance(task.parent.task_spec, BoundaryEventSplit) else task.parent
+                anchors.setdefault(id(task.workflow), parent)
+            if data is None:
+                data = dict(cancelled[0].data)
         else:
             target = instruction.element_id if instruction.kind == "start_before" else \
                 next_element(workflow, instruction.element_id, what=what)
-            starts.append((element_spec(workflow, target, what=what), instruction.variables))
+            starts.append((locate(workflow, target, what=what), instruction.variables, what))
     if data is None:
-        tokens = live_tokens(workflow)
+        tokens = [t for t in live_tokens(workflow) if t.workflow is workflow]
         data = dict(tokens[0].data) if tokens else dict(fallback)
-    parent = anchor if anchor is not None else workflow.task_tree
-    for spec, variables in starts:
-        start_token(workflow, parent, spec, {**data, **variables})
-    if not live_tokens(workflow) and not any(t.has_state(LIVE) for _, s in workflow.subprocesses.items()
-                                             for t in s.tasks.values()):
+    for place, variables, what in starts:
+        start_at(workflow, place, data, variables, anchors, what=what)
+    end_empty_scopes(workflow)
+    if not live_tokens(workflow):
         raise InvalidRequest("the modification would leave the instance without a token; "
                              "start a token somewhere, or cancel the instance instead")
 
@@ -256,7 +289,7 @@ def restart_instance(engine: Engine, instance_id: str, element_ids: list[str], *
         if instance.parent_instance_id:
             raise InvalidRequest(f"instance {instance.id} was called by instance {instance.parent_instance_id}; "
                                  "restart or modify the caller instead")
-        specs = [element_spec(workflow, e, what=f"restart at {e}") for e in element_ids]
+        places = [locate(workflow, e, what=f"restart at {e}") for e in element_ids]
         data = {**(instance.variables or {}), **extra}
         step.events.append(Note("process", "restarted", {
             "by": by, "reason": reason, "elements": list(element_ids), "was": instance.status,
@@ -265,8 +298,8 @@ def restart_instance(engine: Engine, instance_id: str, element_ids: list[str], *
         if workflow.compensation is not None and workflow.specs is not None:
             # a fresh ledger: the restarted run compensates what it did, not what the ended run did
             workflow.compensation = CompensationState(workflow.specs.plan, workflow.specs.units)
-        for spec in specs:
-            start_token(workflow, workflow.task_tree, spec, data)
+        for place, element in zip(places, element_ids, strict=True):
+            start_at(workflow, place, data, {}, {}, what=f"restart at {element}")
         instance.ended_at = None
         instance.status = "running"
 

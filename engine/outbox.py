@@ -16,6 +16,8 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
+from ._bpmn import commit_points
+from ._bpmn.feel_targets import called_key, topic_of
 from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
@@ -63,19 +65,19 @@ def create_service_jobs(engine: Engine, session: Session, instance: ProcessInsta
     """One job per service task that started in this advance (handlers of compensation included)."""
     tickets = []
     for task, binding in _started(session, instance, workflow, changes, "ServiceTask"):
-        element_id = task.task_spec.bpmn_id
+        element_id, topic = task.task_spec.bpmn_id, topic_of(task, binding)
         if binding.get("external"):  # waits for a worker to fetch it (external_tasks.py): never sent
             session.add(Job(
                 id=new_id(), status="pending", instance_id=instance.id, task_id=str(task.id), element_id=element_id,
-                kind="external", topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
+                kind="external", topic=topic, idempotency_key=f"{instance.id}:{task.id}:{element_id}",
                 payload={"variables": json_copy(task.data), "priority": binding.get("priority", 0), "retries": None},
                 max_attempts=1))
             continue
         endpoint = (Endpoint.from_dict(binding["endpoint"]) if "endpoint" in binding
-                    else engine.endpoints.resolve(binding.get("topic", "")))
+                    else engine.endpoints.resolve(topic or ""))
         tickets.append(_add(session, Job(
             instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="service",
-            topic=binding.get("topic"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
+            topic=topic, idempotency_key=f"{instance.id}:{task.id}:{element_id}",
             payload={"endpoint": binding.get("endpoint"), "variables": json_copy(task.data),
                      "headers": binding.get("headers")},  # zeebe:taskHeaders (_bpmn/task_headers.py)
             max_attempts=binding.get("retries") or ((endpoint.retries + 1) if endpoint else 1))))
@@ -88,7 +90,7 @@ def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkfl
     tickets = []
     for task, binding in _started(session, instance, workflow, changes, "CallActivity"):
         target = binding.get("call") or {}
-        element_id = task.task_spec.bpmn_id
+        element_id, key = task.task_spec.bpmn_id, called_key(task, target)
         tickets.append(_add(session, Job(
             instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="call",
             topic=target.get("key"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",

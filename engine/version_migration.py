@@ -10,17 +10,24 @@ kind; elements of N left without a target are listed in ``unmapped``.
 version N), each in its own ``instances.advance`` (row lock, one transaction, a ``migrated``
 history row with who and why), in batches of ids read ``batch_size`` at a time, and answers a
 result per instance: one refused does not stop the others. An instance is refused when the plan
-cannot map its state: it has ended, is of another version, is compensating, has a token inside an
-embedded sub-process, or has a token at an element the plan leaves unmapped.
+cannot map its state: it has ended, is of another version, is compensating, or has a token at an
+element the plan leaves unmapped. A plan is refused when a pair is not of one kind, or would take
+an element out of the sub-process its closest mapped sub-process maps to (Camunda's hierarchy
+preservation), or maps a boundary event whose activity does not map to the target's activity.
 
-How a token moves, in SpiffWorkflow's terms: the workflow keeps its object and its live tasks
-(same task ids, so jobs, user tasks and subscriptions keep pointing at them) and gets M's specs;
-each live task is re-parented under the root with its mapped spec, and its predicted children are
-made again from M (``_predict``). A join a token waits at keeps the branches that came in already
-(each arrival with the completed task it came from), since that is how SpiffWorkflow counts them.
-A token at an activity with boundary events (in N or in M) is entered again at its mapped
-activity instead, so its boundary events are M's: its user task is offered again, its call made
-again with the same variables.
+How a token moves, in SpiffWorkflow's terms (Camunda's migration in place): the workflow keeps its
+object and its live tasks, same ids, states, data and internal data, so a user task keeps its row
+(assignee, claim), a service task its job (idempotency key, attempts, an external task's lock), a
+waiting catch its subscription; nothing is entered again. Each scope (the process, and each
+running embedded sub-process, whose sub-workflow is kept with its local data when the sub-process
+is mapped) gets M's specs; each token is hung under its scope's root with its mapped spec, and its
+predicted children are made again from M (``_predict``). Its boundary events become M's
+(``_bpmn/scopes.attach_task``): a waiting one that the plan maps keeps its task (a timer its due
+date, Camunda's default without ``updateEventTrigger``), M's others are armed from now, N's
+unmapped ones go with their jobs. A sub-process of M that no running one maps to is instantiated
+around the tokens that move into it; a running one that maps to nothing is cancelled and its
+tokens move out. A join a token waits at keeps the branches that came in already (each arrival
+with the completed task it came from), since that is how SpiffWorkflow counts them.
 """
 
 from __future__ import annotations
@@ -30,15 +37,16 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
 from ._bpmn.saga import CompensationState
+from ._bpmn.scopes import LIVE, Attached, Place, ScopeIndex, attach_task, enter_scope, live_scopes, owner_of, tokens_in
 from .definitions import get_definition
 from .errors import BatonError, InstanceNotActive, InvalidRequest
 from .instances import ENDED, Note, Step, advance
 from .models import Job, MessageSubscription, ProcessInstance, UserTaskRow, utcnow
-from .modification import LIVE, live_tokens, start_token, sub_process_tokens
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -49,16 +57,22 @@ if TYPE_CHECKING:
 MAX_INSTANCES = 10_000  # ids one call takes; more: call again (every running one: no ids)
 
 
-def _elements(specs: DefinitionSpecs) -> dict[str, str]:
-    """Each top-level BPMN element id of a version with its kind (the spec class's name)."""
-    return {s.bpmn_id: type(s).__name__ for s in specs.spec.task_specs.values() if s.bpmn_id}
+def _elements(specs: DefinitionSpecs) -> dict[str, Place]:
+    """Each BPMN element of a version (inside its sub-processes too) with its place."""
+    return ScopeIndex(specs.spec, specs.subprocess_specs).elements()
+
+
+def _kind(place: Place) -> str:
+    return type(place.spec).__name__
 
 
 def migration_plan(engine: Engine, key: str, source_version: int, target_version: int | None = None,
                    mapping: dict[str, str | None] | None = None) -> dict[str, Any]:
     """The checked plan from ``key`` v``source_version`` to ``target_version`` (default: latest).
 
-    Raises :class:`InvalidRequest` naming every pair that cannot be."""
+    By default an element maps to the element of M with its id, its kind and the same sub-process
+    around it (Camunda's equal activities). Raises :class:`InvalidRequest` naming every pair that
+    cannot be."""
     with engine.db.reading() as session:
         source = get_definition(session, key, source_version)
         target = get_definition(session, key, target_version)
@@ -67,7 +81,9 @@ def migration_plan(engine: Engine, key: str, source_version: int, target_version
         raise InvalidRequest(f"{key} v{source_version} is already the target version; choose another")
     source_elements = _elements(engine._spec(source_id))
     target_elements = _elements(engine._spec(target_id))
-    pairs = {e: e for e, kind in source_elements.items() if target_elements.get(e) == kind}
+    pairs = {e: e for e, place in source_elements.items()
+             if e in target_elements and _kind(target_elements[e]) == _kind(place)
+             and target_elements[e].chain == place.chain}
     problems = []
     for src, tgt in (mapping or {}).items():
         if src not in source_elements:
@@ -76,10 +92,13 @@ def migration_plan(engine: Engine, key: str, source_version: int, target_version
             pairs.pop(src, None)
         elif tgt not in target_elements:
             problems.append(f"{src} -> {tgt}: {key} v{target_number} has no element {tgt}")
-        elif source_elements[src] != target_elements[tgt]:
-            problems.append(f"{src} -> {tgt}: a {source_elements[src]} cannot become a {target_elements[tgt]}")
+        elif _kind(source_elements[src]) != _kind(target_elements[tgt]):
+            problems.append(f"{src} -> {tgt}: a {_kind(source_elements[src])} cannot become a "
+                            f"{_kind(target_elements[tgt])}")
         else:
             pairs[src] = tgt
+    if not problems:
+        problems = _scope_problems(pairs, source_elements, target_elements)
     if problems:
         raise InvalidRequest("the migration plan is refused: " + "; ".join(problems))
     return {
@@ -88,6 +107,33 @@ def migration_plan(engine: Engine, key: str, source_version: int, target_version
         "mapping": dict(sorted(pairs.items())),
         "unmapped": sorted(e for e in source_elements if e not in pairs),
     }
+
+
+def _scope_problems(pairs: dict[str, str], source: dict[str, Place], target: dict[str, Place]) -> list[str]:
+    """Camunda's creation-time checks on scopes: an element stays inside what its closest mapped
+    sub-process maps to; a boundary event maps along with the activity it is attached to."""
+    problems = []
+    for src, tgt in sorted(pairs.items()):
+        ancestor = next((a for a in reversed(source[src].chain) if a in pairs), None)
+        if ancestor is not None and pairs[ancestor] not in target[tgt].chain:
+            problems.append(f"{src} -> {tgt}: {src} is inside the sub-process {ancestor}, which maps to "
+                            f"{pairs[ancestor]}, and {tgt} is not inside {pairs[ancestor]} (an element stays "
+                            "inside the sub-process its closest mapped sub-process maps to)")
+        if isinstance(source[src].spec, BoundaryEvent):
+            activity, target_activity = _attached_to(source[src].spec), _attached_to(target[tgt].spec)
+            if activity is not None and pairs.get(activity) != target_activity:
+                problems.append(f"{src} -> {tgt}: the boundary event is attached to {activity}, which the plan "
+                                f"maps to {pairs.get(activity) or 'nothing'}, not to {target_activity}")
+    return problems
+
+
+def _attached_to(spec: Any) -> str | None:
+    """The activity a boundary event spec is attached to (the main output of its split)."""
+    for split in spec.inputs:
+        if isinstance(split, BoundaryEventSplit):
+            main = next((o for o in split.outputs if not isinstance(o, BoundaryEvent)), None)
+            return main.bpmn_id if main is not None else None
+    return None
 
 
 def migrate_instances(engine: Engine, plan: dict[str, Any], instance_ids: list[str] | None = None, *,
@@ -150,20 +196,17 @@ def migrate_instance(engine: Engine, plan: dict[str, Any], instance_id: str, *, 
             raise InvalidRequest(f"{what} is not of {plan['key']} v{plan['source_version']}")
         if workflow.compensation is not None and workflow.compensation.frames:
             raise InvalidRequest(f"{what} is compensating; migrate it once compensation has ended")
-        inside = sub_process_tokens(workflow)
-        if inside:
-            element, owner = inside[0]
-            raise InvalidRequest(f"{what} has a token at {element} inside the sub-process {owner}; "
-                                 "instances with tokens inside sub-processes are not migrated")
-        tokens = [t for t in live_tokens(workflow) if not isinstance(t.task_spec, BoundaryEvent)]
-        unmapped = sorted({t.task_spec.bpmn_id for t in tokens if t.task_spec.bpmn_id not in mapping})
+        scopes = live_scopes(workflow)
+        owners = {owner_of(workflow, scope).id for scope in scopes[1:]}  # type: ignore[union-attr]
+        leaves = [t for scope in scopes for t in tokens_in(scope) if t.id not in owners]
+        unmapped = sorted({t.task_spec.bpmn_id for t in leaves if t.task_spec.bpmn_id not in mapping})
         if unmapped:
             raise InvalidRequest(f"{what} has a token at {', '.join(unmapped)}, which the plan maps to nothing in "
                                  f"v{plan['target_version']}")
         note = Note("process", "migrated", {"by": by, "reason": reason, "from_version": plan["source_version"],
                                              "to_version": plan["target_version"]})
         step.events.append(note)
-        note.details["tokens"] = _move_tokens(session, instance, workflow, target_specs, tokens, mapping, step)
+        note.details["tokens"] = _move_tokens(session, instance, workflow, target_specs, leaves, mapping, step)
         _carry_ledger(engine, workflow, target_specs)
         instance.definition_id = plan["target_definition_id"]
 
@@ -171,99 +214,185 @@ def migrate_instance(engine: Engine, plan: dict[str, Any], instance_id: str, *, 
 
 
 def _move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, target: DefinitionSpecs,
-                 tokens: list[Any], mapping: dict[str, str], step: Step) -> dict[str, str]:
-    by_id = {s.bpmn_id: s for s in target.spec.task_specs.values() if s.bpmn_id}
+                 leaves: list[Task], mapping: dict[str, str], step: Step) -> dict[str, str]:
+    places = ScopeIndex(target.spec, target.subprocess_specs)
+    old_scopes = [workflow, *workflow.subprocesses.values()]
+    before = {t.id: t for scope in old_scopes for t in scope.tasks.values()}
     waiting_events = set(workflow.event_manager.tasks)
-    keep, again = [], []
-    for task in tokens:
-        spec = by_id[mapping[task.task_spec.bpmn_id]]
-        has_split = isinstance(task.parent.task_spec, BoundaryEventSplit) or \
-            any(isinstance(s, BoundaryEventSplit) for s in spec.inputs)
-        (again if has_split else keep).append((task, spec))
-    root = workflow.task_tree
-    data = dict(instance.variables or {})
-    arrivals = _join_arrivals(workflow, keep, mapping, by_id)
-    kept = {t.id for t, _ in keep} | {t.id for pair in arrivals for t, _ in pair}
-    dropped = [t for t in workflow.tasks.values() if t is not root and t.id not in kept]
-    for task, _ in again:
-        # history says the old token ended here: the diagram must not keep it active
-        step.events.append(Note(task.task_spec.bpmn_id, "cancelled", {"migration": True}, task))
+    attached = {t.id: Attached.of(t) for scope in old_scopes for t in tokens_in(scope)}
+    # each leaf's scope in M: per sub-process around its target, the running one of N mapped to
+    # it (kept, with its sub-workflow) or a new one (made once per parent scope)
+    keys: dict[Any, tuple[Any, ...]] = {}
+    kept_owners: dict[Any, Task] = {}
+    for task in leaves:
+        running = {owner.task_spec.bpmn_id: owner for owner in _owners(workflow, task)}
+        by_target = {mapping[o]: running[o] for o in running if o in mapping}
+        key: tuple[Any, ...] = ()
+        for sub_id in places.place(mapping[task.task_spec.bpmn_id]).chain:  # type: ignore[union-attr]
+            owner = by_target.get(sub_id)
+            key += (("kept", owner.id) if owner is not None else ("new", sub_id),)
+            if owner is not None:
+                kept_owners[owner.id] = owner
+        keys[task.id] = key
+    arrivals = _join_arrivals(leaves, mapping, places)
     workflow.spec, workflow.subprocess_specs, workflow.specs = target.spec, target.subprocess_specs, target
-    root.task_spec = target.spec.task_specs[root.task_spec.name]
-    root._children = []
-    root.data = data
-    workflow.tasks = {root.id: root}
+    _reset_scope(workflow, workflow, target.spec)
+    roots = {id(workflow): workflow.task_tree}
+    for owner in kept_owners.values():
+        owner_spec = places.place(mapping[owner.task_spec.bpmn_id]).spec  # type: ignore[union-attr]
+        scope = workflow.subprocesses[owner.id]
+        _reset_scope(workflow, scope, target.subprocess_specs[owner_spec.spec])
+        roots[id(scope)] = scope.task_tree
+    workflow.task_tree.data = dict(instance.variables or {})
+    old_subprocesses, workflow.subprocesses = workflow.subprocesses, {}
     workflow.event_manager.tasks = {}
-    workflow.last_task = root
-    workflow.completed = False
-    moved: dict[str, str] = {}
-    parent_of: dict[Any, Any] = {}
-    for (arrival, arrival_spec), (source, source_spec) in arrivals:
-        if source.id not in workflow.tasks:
-            source.task_spec, source._parent, source._children = source_spec, root.id, []
-            workflow.tasks[source.id] = source
-            root._children.append(source.id)
-        source._children.append(arrival.id)
+    scope_of: dict[tuple[Any, ...], Any] = {(): workflow}
+    kept: list[Task] = []
+    for key in sorted(set(k[:n] for k in keys.values() for n in range(1, len(k) + 1)), key=len):
+        parent_scope = scope_of[key[:-1]]
+        how, ident = key[-1]
+        if how == "kept":
+            owner = kept_owners[ident]
+            spec = _spec_in(parent_scope, mapping[owner.task_spec.bpmn_id])
+            sub = old_subprocesses[owner.id]
+            _hang(workflow, parent_scope, owner, spec, roots[id(parent_scope)], mapping, attached[owner.id],
+                  waiting_events, kept)
+            sub.completed_event.disconnect_all()
+            sub.completed_event.connect(spec._on_subworkflow_completed, owner)
+            workflow.subprocesses[owner.id] = sub
+            scope_of[key] = sub
+        else:
+            data = next(dict(t.data) for t in leaves if keys[t.id][:len(key)] == key)
+            sub = enter_scope(workflow, parent_scope, roots[id(parent_scope)], _spec_in(parent_scope, ident), data)
+            roots[id(sub)] = sub.task_tree
+            scope_of[key] = sub
+    parent_of: dict[Any, Task] = {}
+    for join, (arrival, arrival_spec), (source, source_spec) in arrivals:
+        scope = scope_of[keys[join.id]]
+        if source.id not in scope.tasks:
+            scope_root = roots[id(scope)]
+            source.task_spec, source.workflow, source._parent, source._children = \
+                source_spec, scope, scope_root.id, []
+            scope.tasks[source.id] = source
+            scope_root._children.append(source.id)
         parent_of[arrival.id] = source
         if not arrival.has_state(LIVE):  # an earlier arrival: it only says its branch came in
-            arrival.task_spec, arrival._parent, arrival._children = arrival_spec, source.id, []
-            workflow.tasks[arrival.id] = arrival
-    for task, spec in keep:
+            arrival.task_spec, arrival.workflow, arrival._parent, arrival._children = \
+                arrival_spec, scope, source.id, []
+            scope.tasks[arrival.id] = arrival
+            source._children.append(arrival.id)
+    moved: dict[str, str] = {}
+    for task in leaves:
+        scope = scope_of[keys[task.id]]
+        spec = _spec_in(scope, mapping[task.task_spec.bpmn_id])
         moved[task.task_spec.bpmn_id] = spec.bpmn_id
-        parent = parent_of.get(task.id, root)
-        task.task_spec = spec
-        task._parent, task._children = parent.id, []
-        workflow.tasks[task.id] = task
-        if parent is root:
-            root._children.append(task.id)
-        spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
-        if task.id in waiting_events:
-            workflow.event_manager.add_task(task)
-    for task, spec in again:
-        moved[task.task_spec.bpmn_id] = spec.bpmn_id
-        start_token(workflow, root, spec, {**data, **task.data})
-    gone = [str(t.id) for t in dropped]
+        _hang(workflow, scope, task, spec, parent_of.get(task.id, roots[id(scope)]), mapping, attached[task.id],
+              waiting_events, kept)
+    for owner_id in old_subprocesses:
+        owner = before.get(owner_id)
+        if owner_id not in kept_owners and owner is not None and owner.state == TaskState.STARTED:
+            # a running sub-process the plan maps to nothing ends; its tokens moved out of it
+            step.events.append(Note(owner.task_spec.bpmn_id, "cancelled", {"migration": True}, owner))
+    _rewrite_rows(session, instance, workflow, before, kept)
+    return moved
+
+
+def _owners(workflow: BatonWorkflow, task: Task) -> list[Task]:
+    """The running sub-process tasks around ``task``, outermost first."""
+    found: list[Task] = []
+    scope = task.workflow
+    while (owner := owner_of(workflow, scope)) is not None:
+        found.insert(0, owner)
+        scope = owner.workflow
+    return found
+
+
+def _spec_in(scope: Any, element_id: str) -> Any:
+    return next(s for s in scope.spec.task_specs.values() if s.bpmn_id == element_id)
+
+
+def _reset_scope(workflow: BatonWorkflow, scope: Any, spec: Any) -> None:
+    """``scope`` keeps only its root, under M's process spec ``spec`` for it (the tokens are hung
+    again after)."""
+    if scope is not workflow:
+        scope.spec = spec
+    root = scope.task_tree
+    root.task_spec = spec.task_specs[root.task_spec.name]
+    root._children = []
+    scope.tasks = {root.id: root}
+    scope.last_task = root
+    scope.completed = False
+
+
+def _hang(workflow: BatonWorkflow, scope: Any, task: Task, spec: Any, parent: Task, mapping: dict[str, str],
+          before: Attached, waiting_events: set[Any], kept: list[Task]) -> None:
+    """Hang the kept ``task`` with its boundary events (``attach_task``); it and the boundary
+    events it keeps wait for their events again."""
+    _, boundaries = attach_task(workflow, scope, task, spec, parent, mapping, before)
+    for waiting in (task, *boundaries):
+        kept.append(waiting)
+        if waiting.id in waiting_events:
+            workflow.event_manager.add_task(waiting)
+
+
+def _rewrite_rows(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, before: dict[Any, Task],
+                  kept: list[Task]) -> None:
+    """Jobs of tasks that are gone are cancelled; kept tasks keep their rows (job, user task,
+    subscription) under their new element id (a timer's job keeps its due date)."""
+    now_present = {t.id for scope in [workflow, *workflow.subprocesses.values()] for t in scope.tasks.values()}
+    gone = [str(task_id) for task_id in before if task_id not in now_present]
     if gone:
         session.execute(update(Job).where(Job.instance_id == instance.id, Job.task_id.in_(gone),
                                           Job.status.in_(("pending", "running")))
                         .values(status="cancelled", updated_at=utcnow()))
-    for task, spec in keep:  # kept tasks keep their rows, under their new element id
+    for task in kept:
+        element_id = task.task_spec.bpmn_id
         for model in (Job, UserTaskRow, MessageSubscription):
             column = model.id if model is UserTaskRow else model.task_id
             session.execute(update(model).where(model.instance_id == instance.id, column == str(task.id))
-                            .values(element_id=spec.bpmn_id))
-    return moved
+                            .values(element_id=element_id))
+        for job in session.scalars(select(Job).where(Job.instance_id == instance.id, Job.task_id == str(task.id),
+                                                     Job.kind == "timer", Job.status == "pending")):
+            # timer keys name the element (outbox.schedule_timers): the kept timer is not made twice
+            parts = job.idempotency_key.split(":", 3)
+            if len(parts) == 4 and parts[2] != element_id:
+                job.idempotency_key = ":".join((parts[0], parts[1], element_id, parts[3]))
 
 
-def _join_arrivals(workflow: BatonWorkflow, keep: list[tuple[Any, Any]], mapping: dict[str, str],
-                   by_id: dict[str, Any]) -> list[tuple[tuple[Any, Any], tuple[Any, Any]]]:
+def _join_arrivals(leaves: list[Task], mapping: dict[str, str],
+                   places: ScopeIndex) -> list[tuple[Task, tuple[Any, Any], tuple[Any, Any]]]:
     """For each join a token waits at (a parallel or inclusive gateway), the branches that already
     came in: SpiffWorkflow counts an arrival as a task of the join's spec whose parent completed,
-    so each such task and its parent go over too, mapped like the tokens. Pairs of
-    ((arrival, its spec in M), (the completed task it came from, that task's spec in M))."""
-    joins = {t.task_spec for t, _ in keep if isinstance(t.task_spec, UnstructuredJoin)}
+    so each such task and its parent go over too, mapped like the tokens. Triples of (the token
+    waiting at the join, (arrival, its spec in M), (the completed task it came from, its spec in M))."""
+    joins = {t.task_spec: t for t in leaves if isinstance(t.task_spec, UnstructuredJoin)}
     found = []
-    for task in list(workflow.tasks.values()):
-        parent = task.parent
-        if task.task_spec not in joins or parent is None or parent.state != TaskState.COMPLETED:
-            continue
-        source_spec = _mapped_spec(parent.task_spec, mapping, by_id)
-        if source_spec is None:
-            raise InvalidRequest(f"the join {task.task_spec.bpmn_id} has a branch in from "
-                                 f"{parent.task_spec.bpmn_id or parent.task_spec.name}, which the plan maps to nothing")
-        found.append(((task, by_id[mapping[task.task_spec.bpmn_id]]), (parent, source_spec)))
+    for join_spec, join in joins.items():
+        for task in list(join.workflow.tasks.values()):
+            parent = task.parent
+            if task.task_spec is not join_spec or parent is None or parent.state != TaskState.COMPLETED:
+                continue
+            source_spec = _mapped_spec(parent.task_spec, mapping, places)
+            if source_spec is None:
+                raise InvalidRequest(f"the join {join_spec.bpmn_id} has a branch in from "
+                                     f"{parent.task_spec.bpmn_id or parent.task_spec.name}, which the plan maps "
+                                     "to nothing")
+            arrival_spec = places.place(mapping[join_spec.bpmn_id]).spec  # type: ignore[union-attr]
+            found.append((join, (task, arrival_spec), (parent, source_spec)))
     return found
 
 
-def _mapped_spec(spec: Any, mapping: dict[str, str], by_id: dict[str, Any]) -> Any:
+def _mapped_spec(spec: Any, mapping: dict[str, str], places: ScopeIndex) -> Any:
     """``spec``'s counterpart in M: by the plan for an element, by its element's name for one of
     SpiffWorkflow's helpers (``review.BoundaryEventJoin``)."""
     if spec.bpmn_id:
-        return by_id.get(mapping.get(spec.bpmn_id, ""))
+        place = places.place(mapping.get(spec.bpmn_id, ""))
+        return place.spec if place is not None else None
     element, dot, suffix = spec.name.rpartition(".")
-    if not dot or element not in mapping:
+    place = places.place(mapping.get(element, "")) if dot else None
+    if place is None:
         return None
-    return by_id[mapping[element]]._wf_spec.task_specs.get(f"{mapping[element]}.{suffix}")
+    return place.spec._wf_spec.task_specs.get(f"{mapping[element]}.{suffix}")
 
 
 def _carry_ledger(engine: Engine, workflow: BatonWorkflow, target: DefinitionSpecs) -> None:
@@ -282,7 +411,7 @@ def element_kinds(engine: Engine, key: str, version: int) -> dict[str, str]:
     """Each top-level element of ``key`` v``version`` with its kind (what a plan editor offers)."""
     with engine.db.reading() as session:
         definition_id = get_definition(session, key, version).id
-    return _elements(engine._spec(definition_id))
+    return {e: _kind(place) for e, place in _elements(engine._spec(definition_id)).items()}
 
 
 def latest_version(engine: Engine, key: str) -> int:

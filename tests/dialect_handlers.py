@@ -26,6 +26,10 @@ CORPUS_ANSWERS: dict[str, dict[str, Any]] = {
     "generate-ticket": {"ticketId": "t-1"},
     "ed/GetFiles": {"do_not_fail": True},
     "c-set-variables": {"listOfColors": []},  # zeebe-cherry's load test: no load, so no 30 s timers per color
+    # zeebe-chaos's toolkit: one experiment, whose probe and method run the job "chaos-action"
+    "readExperiments": {"experiments": [{"title": "t", "description": "d", "method": [
+        {"name": "m", "provider": {"path": "chaos-action"}}],
+        "steady-state-hypothesis": {"probes": [{"name": "p", "provider": {"path": "chaos-action"}}]}}]},
     "aws/ScanDynamoTable": {"Count": 2, "Items": [{"Subject": "color", "Label": "Red", "Value": "red"},
                                                   {"Subject": "size", "Label": "Large", "Value": "L"}]},
 }
@@ -45,3 +49,13 @@ def headers_job(variables: dict[str, Any], call: Any) -> dict[str, Any]:
 def failing_job(variables: dict[str, Any]) -> dict[str, Any]:
     """Always fails, as a service that is down: the job is retried, then an incident."""
     raise ConnectionError("the service is down")
+
+
+def square_job(variables: dict[str, Any]) -> dict[str, Any]:
+    """``result`` = n * n for a positive ``n``, nothing otherwise (tests/test_zeebe_loops.py). It
+    also answers what it saw of ``result`` before: Zeebe makes the output element local, null."""
+    n = variables.get("n")
+    answer: dict[str, Any] = {"result_before": variables.get("result", "absent")}
+    if isinstance(n, int) and n > 0:
+        answer["result"] = n * n
+    return answer

@@ -33,12 +33,16 @@ class CallActivityParser(CamundaTaskParser):
 
 
 def call_targets_of(el: etree._Element) -> dict[str, Any]:
-    """{"key": called process id, "version": the pinned version or None (the latest)}."""
+    """{"key": called process id, "version": the pinned version or None (the latest)}; a FEEL id is
+    {"key": None, "expression": "=..."}."""
     version = None
     if el.get(f"{{{CAMUNDA}}}calledElementBinding") == "version":
         raw = el.get(f"{{{CAMUNDA}}}calledElementVersion") or ""
         version = int(raw) if raw.isdigit() else None
-    return {"key": (el.get("calledElement") or "").strip(), "version": version}
+    key = (el.get("calledElement") or "").strip()
+    if key.startswith("="):  # Zeebe's FEEL processId: evaluated when the call is reached (feel_targets.py)
+        return {"key": None, "expression": key, "version": version}
+    return {"key": key, "version": version}
 
 
 def call_targets(root: etree._Element) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,10 @@ Camunda 7 evaluates ``camunda:assignee``, ``camunda:candidateUsers`` and
 one name, a list is several, a comma-separated String is split, null leaves it unassigned; an
 unknown variable is an error (an incident on the task). Baton does the same when the task
 becomes ready, inside the advance, and keeps the answer in the task's internal data, which
-``usertasks.py`` reads instead of the diagram's text.
+``usertasks.py`` reads instead of the diagram's text. Zeebe's ``zeebe:assignmentDefinition``
+(translated into these attributes) may hold FEEL instead (``=assignee``, ``=["sales", "ops"]``):
+it is evaluated the same way, at the same moment (a string is one name, or comma-separated
+names for candidates; a list is several; null leaves it unassigned).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from .. import juel
-from . import juel_expressions
+from .. import feel, juel
+from . import feel_expressions, juel_expressions
 
 RESOLVED = "baton:people"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -56,7 +59,7 @@ def resolve(tasks: list[Any], bindings: dict[str, Any]) -> None:
         if task.state != TaskState.READY or not isinstance(task.task_spec, UserTask) or RESOLVED in task.internal_data:
             continue
         people = (bindings.get(task.task_spec.bpmn_id) or {}).get("user_task") or {}
-        if not any(juel.is_template(v) for v in _texts(people)):
+        if not any(_is_expression(v) for v in _texts(people)):
             continue
         try:
             task.internal_data[RESOLVED] = _evaluate(task, people)
@@ -77,22 +80,35 @@ def _texts(people: dict[str, Any]) -> list[str]:
     return found
 
 
+def _is_expression(text: str) -> bool:
+    return juel.is_template(text) or feel.feel_text(text) is not None
+
+
 def _evaluate(task: Any, people: dict[str, Any]) -> dict[str, Any]:
     data = dict(task.data)
     found: dict[str, Any] = {}
     assignee = people.get("assignee")
     if assignee:
-        names = _names(juel_expressions.run(task, assignee, data) if juel.is_template(assignee) else assignee)
+        names = _names(_value(task, assignee, data))
         if len(names) > 1:
-            raise WorkflowTaskException(f"camunda:assignee {assignee!r} gave {len(names)} names; a task has one "
-                                        "assignee (use camunda:candidateUsers for several)", task=task)
+            raise WorkflowTaskException(f"the assignee {assignee!r} gave {len(names)} names; a task has one "
+                                        "assignee (name several as candidate users)", task=task)
         found["assignee"] = names[0] if names else None
     for key in ("candidate_users", "candidate_groups"):
         candidates: list[str] = []
         for text in people.get(key) or []:
-            candidates += _names(juel_expressions.run(task, text, data) if juel.is_template(text) else text)
+            candidates += _names(_value(task, text, data))
         found[key] = candidates
     return found
+
+
+def _value(task: Any, text: str, data: dict[str, Any]) -> Any:
+    """A JUEL template (Camunda 7) or a FEEL expression (Zeebe's =...) evaluated; other text as it is."""
+    if juel.is_template(text):
+        return juel_expressions.run(task, text, data)
+    if feel.feel_text(text) is not None:
+        return feel_expressions.evaluate(task, text, data)
+    return text
 
 
 def _names(value: Any) -> list[str]:

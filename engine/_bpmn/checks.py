@@ -29,6 +29,7 @@ from . import (
     decision_graph,
     delegates,
     feel_expressions,
+    feel_targets,
     juel_sites,
     quartz,
     task_scope,
@@ -275,7 +276,8 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
     if topic is None:
         found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
         if found is not None:
-            topic = found.get("type")
+    zeebe_type = False
+            topic, zeebe_type = found.get("type"), True
     if topic is None:
         found = el.find(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}serviceTaskOperator")
         if found is not None:
@@ -292,6 +294,12 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
     binding: dict[str, Any] = {"topic": topic}
     if endpoints.resolve(topic) is None:
         if el.get(f"{{{CAMUNDA}}}type") == "external":
+    if zeebe_type and feel_targets.is_expression(topic):  # FEEL: evaluated when the task is reached (feel_targets.py)
+        reason = feel_expressions.refusal(topic.strip())
+        if reason is not None:
+            refuse(el, f"zeebe:taskDefinition type {topic[:80]!r} cannot run: {reason}")
+            return None
+        return {"topic_expression": topic.strip()}
             # Camunda 7's own meaning: the task waits for a worker to fetch it (/engine-rest)
             binding["external"] = True
             priority = (el.get(f"{{{CAMUNDA}}}taskPriority") or "").strip()
@@ -341,8 +349,8 @@ def _check_call(el: etree._Element, deployment: Deployment, refuse: Refuse) -> N
     target = calls.call_targets_of(el)
     if not called:
         refuse(el, "call activity names no process: set calledElement to the id of a deployed process")
-    elif _JUEL.search(called):
-        return  # refused as JUEL
+    elif _JUEL.search(called) or called.startswith("="):
+        return  # JUEL is refused; FEEL (Zeebe's processId, checked in dialect_translation) runs when reached
     elif called in deployment.processes:
         if deployment.processes[called].get("isExecutable") != "true":
             refuse(el, f"calls process {called!r}, which is not marked isExecutable=\"true\"")

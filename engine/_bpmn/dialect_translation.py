@@ -1,8 +1,8 @@
 """Zeebe and SpiffArena constructs that mean what a Camunda 7 attribute means, written as that
 attribute before Baton's parser (SpiffWorkflow's Camunda parser) and checks read the tree.
 
-- ``zeebe:calledElement processId="p"`` is ``calledElement="p"`` (a FEEL ``processIdExpression``
-  or ``processId="=..."`` is refused: Baton resolves what a call activity calls at deploy);
+- ``zeebe:calledElement processId="p"`` is ``calledElement="p"``; a FEEL ``processId="=..."``
+  is kept as ``calledElement="=..."`` and evaluated when the call is reached (``feel_targets.py``);
   ``propagateAllChildVariables`` is read by ``task_scope.py``.
 - ``zeebe:calledDecision decisionId="d"`` and ``spiffworkflow:calledDecisionId`` are
   ``camunda:decisionRef="d"``; Zeebe's ``resultVariable`` (the decision's result in one
@@ -11,10 +11,12 @@ attribute before Baton's parser (SpiffWorkflow's Camunda parser) and checks read
   ``camunda:collection="items" camunda:elementVariable="item"`` (Camunda 7's loop, ``camunda_loops.py``:
   the element is local to each instance, what an instance sets reaches the process, as in Zeebe);
   a collection that is other FEEL is evaluated into a variable local to the loop when it starts
-  (``task_scope.py``); an ``outputCollection`` is refused.
-- ``zeebe:assignmentDefinition`` with plain ``assignee`` / ``candidateUsers`` /
-  ``candidateGroups`` is ``camunda:assignee`` / ``camunda:candidateUsers`` /
-  ``camunda:candidateGroups``; a FEEL value (``=...``) is refused.
+  (``task_scope.py``); ``outputCollection`` / ``outputElement`` are collected by
+  ``zeebe_loops.py``.
+- ``zeebe:assignmentDefinition`` ``assignee`` / ``candidateUsers`` / ``candidateGroups`` are
+  ``camunda:assignee`` / ``camunda:candidateUsers`` / ``camunda:candidateGroups``; a FEEL value
+  (``=assignee``, ``=["a", "b"]``) is kept whole and evaluated when the task is ready
+  (``camunda_people.py``).
 
 The diagram a user deployed is stored unchanged; only the parsed tree is translated.
 """
@@ -24,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lxml import etree
+
+from . import feel_expressions, zeebe_loops
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -60,9 +64,9 @@ def _called_element(owner: etree._Element | None, called: etree._Element, refuse
     if owner is None:
         return
     process_id = (called.get("processId") or "").strip()
-    if called.get("processIdExpression") or process_id.startswith("="):
-        refuse(owner, f"zeebe:calledElement {process_id or called.get('processIdExpression')!r} is a FEEL "
-                      "expression: Baton resolves the called process at deploy; name its id")
+    reason = feel_expressions.refusal(process_id) if process_id.startswith("=") else None
+    if reason is not None:
+        refuse(owner, f"zeebe:calledElement processId {process_id[:80]!r} cannot run: {reason}")
     elif not process_id:
         refuse(owner, "zeebe:calledElement has no processId: name the id of the process to call")
     elif called.get("propagateAllParentVariables") == "false":
@@ -93,11 +97,11 @@ def _assignment(owner: etree._Element | None, assignment: etree._Element, refuse
         value = (assignment.get(attr) or "").strip()
         if not value:
             continue
-        if value.startswith("="):
-            refuse(owner, f"zeebe:assignmentDefinition {attr} {value!r} is a FEEL expression, which Baton does not "
-                          "evaluate for assignments yet; name the user or groups")
+        reason = feel_expressions.refusal(value) if value.startswith("=") else None
+        if reason is not None:
+            refuse(owner, f"zeebe:assignmentDefinition {attr} {value[:80]!r} cannot run: {reason}")
             continue
-        owner.set(f"{{{CAMUNDA}}}{attr}", value)
+        owner.set(f"{{{CAMUNDA}}}{attr}", value)  # FEEL (=...) is evaluated when the task is ready (camunda_people.py)
 
 
 def _loop(owner: etree._Element | None, loop: etree._Element, refuse: Refuse) -> None:
@@ -114,10 +118,7 @@ def _loop(owner: etree._Element | None, loop: etree._Element, refuse: Refuse) ->
     if not name.isidentifier():
         # other FEEL: task_scope.py evaluates it into this variable of the loop's own when it starts
         name = loop_collection_variable(where.get("id", ""))
-    if loop.get("outputCollection") or loop.get("outputElement"):
-        refuse(where, "zeebe:loopCharacteristics outputCollection/outputElement are not collected by Baton yet: "
-                      "each instance's variables reach the process instead")
-        return
+    zeebe_loops.check(where, refuse)  # outputCollection / outputElement, collected by zeebe_loops.py
     characteristics.set(f"{{{CAMUNDA}}}collection", name)
     element = (loop.get("inputElement") or "").strip()
     if element:

@@ -72,7 +72,9 @@ def user_task_people(root: Any) -> dict[str, dict[str, Any]]:
             entry["assignee"] = el.get(f"{{{camunda}}}assignee")
         for attr, key in (("candidateUsers", "candidate_users"), ("candidateGroups", "candidate_groups")):
             value = el.get(f"{{{camunda}}}{attr}")
-            if value:
+            if value and value.strip().startswith("="):  # Zeebe FEEL (=["a", "b"]): evaluated whole when ready
+                entry[key] = [value.strip()]
+            elif value:
                 entry[key] = [v.strip() for v in value.split(",") if v.strip()]
         if entry:
             people[el.get("id", "")] = {"user_task": entry}

@@ -38,7 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
 from .. import feel
 from ..errors import InvalidVariables
-from . import dialect_translation
+from . import dialect_translation, zeebe_loops
 
 # what the sandbox's scripts may call (sandbox_child.py: RestrictedPython's safe builtins and these)
 _SANDBOX_NAMES = frozenset(safe_builtins) | {
@@ -74,6 +74,7 @@ class TaskScope:
         self.decision_result = False  # Zeebe calledDecision: the result is the decision's output columns
         self.decision_outputs: list[str] = []
         self.collect = False  # the decision's hit policy is COLLECT: each output is a list of matches
+        self.keeps_locals = False  # an instance of a Zeebe loop with outputElement: its locals are read there
 
     def get(self, my_task: Any) -> None:
         """At ready: the pre-script, then the inputs and parameters into the task's scope."""
@@ -119,6 +120,9 @@ class TaskScope:
             result.update(worked)
         for target, value in values:
             _set_path(result, target, value)
+        if self.keeps_locals:  # what stayed in the scope, for the loop's outputElement (zeebe_loops.py)
+            my_task.internal_data[zeebe_loops.LOCALS] = json.loads(json.dumps(
+                {n: v for n, v in local.items() if n in made or n not in result}, default=str))
         my_task.data = result
 
 
@@ -184,11 +188,12 @@ class TaskScopeConverter(BpmnConverter):
                 "pre_script": spec.pre_script, "post_script": spec.post_script, "maps": spec.maps,
                 "parameters": spec.parameters, "result_variable": spec.result_variable,
                 "decision": [spec.decision_outputs, spec.collect] if spec.decision_result else None,
-                "isolated": spec.isolated}
+                "isolated": spec.isolated, "keeps_locals": spec.keeps_locals}
 
     def from_dict(self, dct: dict[str, Any]) -> TaskScope:
         scope = self._scope(dct)
         scope.isolated = bool(dct.get("isolated", False))
+        scope.keeps_locals = bool(dct.get("keeps_locals", False))
         if dct.get("decision") is not None:
             scope.decision_result = True
             scope.decision_outputs, scope.collect = list(dct["decision"][0]), bool(dct["decision"][1])
@@ -340,6 +345,13 @@ def attach(root: etree._Element, specs: list[Any]) -> None:
                 if on_instances:
                     mappings.pre_script, mappings.post_script = scope.pre_script, scope.post_script
                 _add(task_spec, mappings)
+    zeebe_loops.attach(root, specs, _keep_locals)
+
+
+def _keep_locals(task_spec: Any) -> None:
+    for association in task_spec.data_input_associations:
+        if isinstance(association, TaskScope):
+            association.keeps_locals = True
 
 
 def _loop_collection(el: etree._Element, looped: etree._Element, task_spec: Any) -> None:

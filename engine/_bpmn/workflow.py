@@ -66,6 +66,7 @@ from .sandbox import SandboxScriptEngine
 from .task_scope import TaskScope, TaskScopeConverter
 
 UNLIMITED_DEPTH = 10**9
+from .zeebe_loops import LoopOutput, LoopOutputConverter
 _SCRIPT_ENGINE = SandboxScriptEngine()
 PRUNE_ABOVE_TASKS = 400  # between the engine passes of one advance
 KEEP_TASKS = 16  # at the end of an advance: a tree this small is stored as it is
@@ -280,6 +281,7 @@ def _serializer_config() -> dict[Any, Any]:
     config[CamundaMappings] = CamundaMappingsConverter  # camunda:inputOutput
     config[QuartzCycleTimer] = TimerConditionalEventDefinitionConverter  # cron cycles
     config[CallMappings] = CallMappingsConverter  # camunda:in / camunda:out
+    config[LoopOutput] = LoopOutputConverter  # Zeebe outputCollection / outputElement
     return config
 
 

@@ -1,0 +1,219 @@
+"""Scopes: the embedded sub-processes around an element, and the tree moves that put a task in one.
+
+SpiffWorkflow runs an embedded (event, transaction) sub-process as a sub-workflow of the top
+workflow, ``workflow.subprocesses[owner task id]``, made from ``subprocess_specs[name]``; its
+*owner* is a task of a ``SubWorkflowTask`` spec whose ``spec`` is that name. An element's *scope
+chain* is the ids of the sub-process elements around it, outermost first (``()`` at the process's
+top level). Modification and migration use this module to find where an element sits in a
+version (:class:`ScopeIndex`), to enter a sub-process without running its start event
+(:func:`enter_scope`), and to hang an existing task under a new spec with the boundary events
+that spec has (:func:`attach_task`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+LIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an element sits in a version: its spec and the sub-process ids around it."""
+
+    spec: Any
+    chain: tuple[str, ...]
+
+    @property
+    def scope(self) -> str | None:
+        """The innermost sub-process around the element (None: the process's top level)."""
+        return self.chain[-1] if self.chain else None
+
+
+class ScopeIndex:
+    """Each BPMN element of one version (top level and inside its sub-processes) with its place."""
+
+    def __init__(self, spec: Any, subprocess_specs: dict[str, Any]) -> None:
+        self.spec = spec
+        self.subprocess_specs = subprocess_specs
+        containers: dict[str, str | None] = {}  # element id -> name of the sub spec holding it
+        owners: dict[str, tuple[str, str | None]] = {}  # sub spec name -> (owner id, its container)
+        self._specs: dict[str, Any] = {}
+        for name, process_spec in [(None, spec), *subprocess_specs.items()]:
+            for task_spec in process_spec.task_specs.values():
+                if not task_spec.bpmn_id or task_spec.bpmn_id in containers:
+                    continue
+                containers[task_spec.bpmn_id] = name
+                self._specs[task_spec.bpmn_id] = task_spec
+                if isinstance(task_spec, SubWorkflowTask) and task_spec.spec in subprocess_specs:
+                    owners[task_spec.spec] = (task_spec.bpmn_id, name)
+        self._places: dict[str, Place] = {}
+        for element_id, name in containers.items():
+            chain: list[str] = []
+            seen: set[str] = set()
+            while name is not None and name in owners and name not in seen:
+                seen.add(name)
+                owner_id, name = owners[name]
+                chain.insert(0, owner_id)
+            self._places[element_id] = Place(self._specs[element_id], tuple(chain))
+
+    def place(self, element_id: str) -> Place | None:
+        return self._places.get(element_id)
+
+    def elements(self) -> dict[str, Place]:
+        return dict(self._places)
+
+
+# -- a running workflow's scopes -----------------------------------------------------------------
+
+def owner_of(workflow: Any, scope: Any) -> Task | None:
+    """The sub-process task that runs the sub-workflow ``scope`` (None for the top workflow)."""
+    parent_id = getattr(scope, "parent_task_id", None)
+    if parent_id is None:
+        return None
+    try:
+        return workflow.get_task_from_id(parent_id)
+    except Exception:
+        return None
+
+
+def chain_of(workflow: Any, scope: Any) -> tuple[str, ...]:
+    """The ids of the sub-process elements a running scope sits in, itself included."""
+    chain: list[str] = []
+    while (owner := owner_of(workflow, scope)) is not None:
+        chain.insert(0, owner.task_spec.bpmn_id)
+        scope = owner.workflow
+    return tuple(chain)
+
+
+def live_scopes(workflow: Any) -> list[Any]:
+    """The top workflow and every sub-workflow whose sub-process task is still running."""
+    found = [workflow]
+    for sub in workflow.subprocesses.values():
+        owner = owner_of(workflow, sub)
+        if owner is not None and owner.state == TaskState.STARTED and not sub.completed:
+            found.append(sub)
+    return found
+
+
+def tokens_in(scope: Any) -> list[Task]:
+    """The live tasks of BPMN elements in one scope (boundary events wait with their activity)."""
+    return [t for t in scope.tasks.values() if t.has_state(LIVE) and t.task_spec.bpmn_id
+            and not isinstance(t.task_spec, BoundaryEvent)]
+
+
+def running_owners(workflow: Any, scope: Any, element_id: str) -> list[Task]:
+    """The running tasks of sub-process ``element_id`` inside ``scope`` that have their sub-workflow."""
+    return [t for t in scope.tasks.values() if t.task_spec.bpmn_id == element_id and t.state == TaskState.STARTED
+            and t.id in workflow.subprocesses]
+
+
+# -- tree moves --------------------------------------------------------------------------------------
+
+def new_token(scope: Any, parent: Task, spec: Any, data: dict[str, Any]) -> Task:
+    """A new token at ``spec`` under the finished task ``parent`` of ``scope``, made ready as
+    SpiffWorkflow resets a branch (``Task.reset_branch``): FUTURE, predicted, updated. An activity
+    with boundary events is entered through its split."""
+    split = next((s for s in spec.inputs if isinstance(s, BoundaryEventSplit)), None)
+    start_spec = split or spec
+    task = Task(scope, start_spec, parent, state=TaskState.FUTURE)
+    task.data = dict(data)
+    start_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+    start_spec._update(task)
+    return task
+
+
+def enter_scope(workflow: Any, scope: Any, parent: Task, owner_spec: Any, data: dict[str, Any]) -> Any:
+    """Instantiate the sub-process ``owner_spec`` under ``parent`` in ``scope`` and return its
+    sub-workflow, with no token inside yet (Camunda's nested instantiation): the sub-process task
+    starts as SpiffWorkflow starts it (data copied in, boundary events around it waiting), and the
+    start event its start readied is taken away again, since the caller puts the token elsewhere."""
+    task = new_token(scope, parent, owner_spec, data)
+    if isinstance(task.task_spec, BoundaryEventSplit) and task.state == TaskState.READY:
+        task.run()  # its boundary events wait; its main child, the sub-process, starts
+        task = next(c for c in task.children if c.task_spec is owner_spec)
+    sub = workflow.subprocesses.get(task.id)
+    if sub is None:
+        raise ValueError(f"the sub-process {owner_spec.bpmn_id} did not start")
+    root = sub.task_tree
+    for child in list(root.children):
+        sub._remove_task(child.id)
+    return sub
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What hung around a task before it moves: its boundary-event split, its waiting boundary events."""
+
+    split: Task | None
+    boundaries: tuple[Task, ...]
+
+    @classmethod
+    def of(cls, task: Task) -> Attached:
+        split = task.parent if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit) \
+            else None
+        return cls(split, tuple(t for t in (split.children if split else [])
+                                if isinstance(t.task_spec, BoundaryEvent) and t.state == TaskState.WAITING))
+
+
+def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, boundary_map: dict[str, str],
+                before: Attached) -> tuple[Task, list[Task]]:
+    """Hang the live ``task`` (its id, state, data and internal data kept) under ``parent`` in
+    ``scope`` with the spec ``spec`` of another version, and give it ``spec``'s boundary events:
+    a waiting boundary event that ``boundary_map`` maps onto one of them keeps its task (a timer
+    its due date); the others of ``spec`` are armed now. Returns the task the caller hangs under
+    ``parent`` (the split, or ``task``) and the boundary tasks kept from before (``before``: what
+    hung around it, taken before its scope was cleared)."""
+    old_split = before.split
+    old_boundaries = {t.task_spec.bpmn_id: t for t in before.boundaries}
+    split_spec = next((s for s in spec.inputs if isinstance(s, BoundaryEventSplit)), None)
+    if split_spec is None:
+        _adopt(scope, task, spec, parent)
+        _predict(task, spec)
+        return task, []
+    split = old_split or Task(scope, split_spec, None, state=TaskState.COMPLETED)
+    if old_split is None:
+        split.data = dict(task.data)
+    _adopt(scope, split, split_spec, parent)
+    _adopt(scope, task, spec, split)
+    _predict(task, spec)
+    kept: list[Task] = []
+    for output in split_spec.outputs:
+        if not isinstance(output, BoundaryEvent):
+            continue
+        source = next((old for old_id, old in old_boundaries.items() if boundary_map.get(old_id) == output.bpmn_id),
+                      None)
+        if source is not None:
+            _adopt(scope, source, output, split)
+            _predict(source, output)
+            kept.append(source)
+            continue
+        fresh = Task(scope, output, split, state=TaskState.MAYBE)
+        fresh.data = dict(task.data)
+        fresh._set_state(TaskState.WAITING)
+        output._update(fresh)  # waits: its timer is due from now, its message subscribed
+        _predict(fresh, output)
+    return split, kept
+
+
+def _adopt(scope: Any, task: Task, spec: Any, parent: Task | None) -> None:
+    """``task`` becomes a task of ``scope`` with ``spec``, under ``parent`` (None: detached)."""
+    task.task_spec = spec
+    task.workflow = scope
+    task._children = []
+    task._parent = parent.id if parent is not None else None
+    scope.tasks[task.id] = task
+    if parent is not None and task.id not in parent._children:
+        parent._children.append(task.id)
+
+
+def _predict(task: Task, spec: Any) -> None:
+    """Make ``task``'s predicted children again from its (new) spec (``_adopt`` left it none)."""
+    spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
