@@ -297,3 +297,49 @@ def test_a_plan_that_takes_a_token_out_of_its_mapped_sub_process_is_refused_nami
     engine.deploy([("nested.bpmn", renamed)])
     with pytest.raises(InvalidRequest, match="first -> after: first is inside the sub-process sub"):
         engine.migration_plan("nested", 1, 2, {"first": "after"})
+
+
+def flat() -> bytes:
+    """``nested`` without its sub-process: prepare, first and second at the top level."""
+    return (HEAD + '<bpmn:process id="nested" isExecutable="true"><bpmn:startEvent id="s"/>'
+            '<bpmn:userTask id="first"/><bpmn:userTask id="second"/><bpmn:userTask id="after"/>'
+            '<bpmn:endEvent id="e"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="first"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="second"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="after"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="after" targetRef="e"/>'
+            '</bpmn:process></bpmn:definitions>').encode()
+
+
+def test_a_sub_process_the_target_adds_is_instantiated_around_the_migrated_token(bare_engine):
+    engine = bare_engine
+    engine.deploy([("nested.bpmn", flat())])
+    instance_id = engine.start("nested")
+    [task] = engine.list_user_tasks(instance_id=instance_id)
+    engine.deploy([("nested.bpmn", nested())])
+    _migrate(engine, "nested", instance_id, {"first": "first"})  # by id it would stay outside: say so
+    events = _history(engine, instance_id)
+    assert events[events.index(("process", "migrated")):] == [("process", "migrated"), ("sub", "entered")]
+    assert [t["id"] for t in engine.list_user_tasks(instance_id=instance_id)] == [task["id"]]
+    for element in ("first", "second", "after"):
+        engine.complete_user_task(instance_id, element)
+    assert engine.get_instance(instance_id, history=False)["status"] == "completed"
+
+
+def test_a_sub_process_the_target_removes_ends_and_its_token_moves_out(bare_engine):
+    engine = bare_engine
+    engine.deploy([("nested.bpmn", nested())])
+    instance_id = engine.start("nested")
+    [task] = engine.list_user_tasks(instance_id=instance_id)
+    engine.deploy([("nested.bpmn", flat())])
+    plan = engine.migration_plan("nested", 1, 2, {"first": "first", "second": "second"})
+    assert "sub" in plan["unmapped"]
+    result = engine.migrate_instances(plan, [instance_id], by="test")
+    assert result["migrated"] == 1, result
+    events = _history(engine, instance_id)
+    assert events[events.index(("process", "migrated")):] == [("process", "migrated"), ("sub", "cancelled")]
+    assert [t["id"] for t in engine.list_user_tasks(instance_id=instance_id)] == [task["id"]]
+    for element in ("first", "second", "after"):
+        engine.complete_user_task(instance_id, element)
+    doc = engine.get_instance(instance_id, history=False)
+    assert doc["status"] == "completed" and doc["variables"]["limit"] == 10
