@@ -16,7 +16,6 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from ._bpmn import commit_points
 from ._bpmn.feel_targets import called_key, topic_of
 from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
@@ -93,8 +92,9 @@ def call_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkfl
         element_id, key = task.task_spec.bpmn_id, called_key(task, target)
         tickets.append(_add(session, Job(
             instance_id=instance.id, task_id=str(task.id), element_id=element_id, kind="call",
-            topic=target.get("key"), idempotency_key=f"{instance.id}:{task.id}:{element_id}",
-            payload={"key": target.get("key"), "version": target.get("version"), "variables": json_copy(task.data)},
+            topic=key, idempotency_key=f"{instance.id}:{task.id}:{element_id}",
+            payload={"key": key, "version": target.get("version"), "variables": json_copy(task.data),
+                     "expression": target.get("expression")},
             max_attempts=ENGINE_JOB_ATTEMPTS)))
     return tickets
 

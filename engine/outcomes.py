@@ -229,7 +229,9 @@ def start_child(engine: Engine, job_id: str) -> str | None:
             child = start(engine, payload["key"], payload.get("variables") or {}, business_key=business_key,
                           version=payload.get("version"), parent=(instance_id, task_id))
         except BatonError as exc:
-            fail_job(engine, job_id, FatalFailure(f"cannot start {payload.get('key')!r}: {exc}"))
+            made = f" (zeebe:calledElement processId {payload['expression']!r} gave it; deploy a process with that " \
+                "id, then retry this incident)" if payload.get("expression") else ""
+            fail_job(engine, job_id, FatalFailure(f"cannot start {payload.get('key')!r}: {exc}{made}"))
             return None
 
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:

@@ -48,6 +48,8 @@ class HappyPath:
 
 
 C8 = "camunda8/"
+CHAOS_ACTION = {"name": "probe", "provider": {"path": "chaos-action"}}
+CHAOS_EXPERIMENT = {"steadyState": {"probes": [CHAOS_ACTION]}, "method": [CHAOS_ACTION]}
 SPIFF = "spiffarena/"
 HAPPY: dict[str, HappyPath] = {
     C8 + "berndruecker__ticket-booking-camunda-8/booking-service-java/src/main/resources/ticket-booking.bpmn":
@@ -65,6 +67,20 @@ HAPPY: dict[str, HappyPath] = {
                   expect={"ran_process_message": True}),
     C8 + "camunda__camunda-8-js-sdk/src/__tests__/testdata/Signal.bpmn":
         HappyPath(signals=["test-signal"], expect={"ran_signal_service_task": True}),
+    C8 + "camunda-community-hub__camunda-8-benchmark/src/main/resources/bpmn/typical_process.bpmn":
+        # every task's type is FEEL ("benchmark-task-" + benchmark_starter_id): each runs the job it names
+        HappyPath(start={"benchmark_starter_id": "b1", "var2": False}, expect={"ran_benchmark_task_b1": True}),
+    C8 + "camunda__zeebe-chaos/go-chaos/internal/bpmn/chaos/actionRunner.bpmn":
+        # the task's type is FEEL (=action.provider.path); the process starts with the action to run
+        HappyPath(start={"action": {"name": "probe", "provider": {"path": "chaos-action"}}},
+                  expect={"ran_chaos_action": True, "successfulRun": True}),
+    C8 + "camunda__zeebe-chaos/go-chaos/internal/bpmn/chaos/chaosExperiment.bpmn":
+        # calls actionRunner (deployed before it here) per probe and per method action
+        HappyPath(start={"experiment": {"title": "t"}, **CHAOS_EXPERIMENT},
+                  expect={"successfulExperiment": True, "ran_chaos_action": True}),
+    C8 + "camunda__zeebe-chaos/go-chaos/internal/bpmn/chaos/chaosToolkit.bpmn":
+        # reads the experiments (dialect_handlers.py), calls chaosExperiment for each
+        HappyPath(expect={"ran_readExperiments": True}),
     C8 + "camunda__zeebe-chaos/go-chaos/internal/bpmn/multi-version/multiVersionModel.bpmn":
         HappyPath(expect={"out": "yolo"}),  # zeebe:calledDecision resultVariable: the decision's one output
     C8 + "camunda__zeebe-process-test/examples/src/test/resources/automated-tests.bpmn":
@@ -105,8 +121,12 @@ def side_files(path: Path) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in sorted(path.parent.rglob("*")) if p.suffix in SIDE and p.is_file()]
 
 
+# The job types the corpus's FEEL task types give on the happy paths below (bound like static ones).
+FEEL_TOPICS = {"benchmark-task-b1", "benchmark-task-b1-completed", "chaos-action"}
+
+
 def topics() -> dict[str, Endpoint]:
-    found: set[str] = set()
+    found: set[str] = set(FEEL_TOPICS)
     for path in FILES:
         text = path.read_text(encoding="utf-8", errors="replace")
         found |= set(re.findall(r'taskDefinition type="([^"=][^"]*)"', text))

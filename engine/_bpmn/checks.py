@@ -273,10 +273,10 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
             refuse(el, "camunda:type=\"external\" needs a camunda:topic: an endpoint in BATON_ENDPOINTS, "
                        "or the topic external workers fetch")
             return None
+    zeebe_type = False
     if topic is None:
         found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
         if found is not None:
-    zeebe_type = False
             topic, zeebe_type = found.get("type"), True
     if topic is None:
         found = el.find(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}serviceTaskOperator")
@@ -291,15 +291,15 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
         refuse(el, f"{_local(el).replace('Task', ' task')} has no endpoint binding: give it camunda:type=\"external\" "
                    "camunda:topic, a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
         return None
-    binding: dict[str, Any] = {"topic": topic}
-    if endpoints.resolve(topic) is None:
-        if el.get(f"{{{CAMUNDA}}}type") == "external":
     if zeebe_type and feel_targets.is_expression(topic):  # FEEL: evaluated when the task is reached (feel_targets.py)
         reason = feel_expressions.refusal(topic.strip())
         if reason is not None:
             refuse(el, f"zeebe:taskDefinition type {topic[:80]!r} cannot run: {reason}")
             return None
         return {"topic_expression": topic.strip()}
+    binding: dict[str, Any] = {"topic": topic}
+    if endpoints.resolve(topic) is None:
+        if el.get(f"{{{CAMUNDA}}}type") == "external":
             # Camunda 7's own meaning: the task waits for a worker to fetch it (/engine-rest)
             binding["external"] = True
             priority = (el.get(f"{{{CAMUNDA}}}taskPriority") or "").strip()

@@ -64,9 +64,9 @@ from .quartz import QuartzCycleTimer
 from .saga import CompensationState
 from .sandbox import SandboxScriptEngine
 from .task_scope import TaskScope, TaskScopeConverter
+from .zeebe_loops import LoopOutput, LoopOutputConverter
 
 UNLIMITED_DEPTH = 10**9
-from .zeebe_loops import LoopOutput, LoopOutputConverter
 _SCRIPT_ENGINE = SandboxScriptEngine()
 PRUNE_ABOVE_TASKS = 400  # between the engine passes of one advance
 KEEP_TASKS = 16  # at the end of an advance: a tree this small is stored as it is
@@ -277,11 +277,11 @@ def _serializer_config() -> dict[Any, Any]:
     config[BusinessRuleTask] = BaseBusinessRuleTaskConverter
     config[DecisionGraphTask] = DecisionGraphTaskConverter
     config[TaskScope] = TaskScopeConverter  # Zeebe mappings, Spiff pre/post scripts
+    config[LoopOutput] = LoopOutputConverter  # Zeebe outputCollection / outputElement
     config[PlainTask] = BpmnTaskSpecConverter
     config[CamundaMappings] = CamundaMappingsConverter  # camunda:inputOutput
     config[QuartzCycleTimer] = TimerConditionalEventDefinitionConverter  # cron cycles
     config[CallMappings] = CallMappingsConverter  # camunda:in / camunda:out
-    config[LoopOutput] = LoopOutputConverter  # Zeebe outputCollection / outputElement
     return config
 
 
