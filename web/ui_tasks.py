@@ -152,7 +152,7 @@ def _schema_form(form: list[dict[str, Any]], values: dict[str, Any], errors: dic
     root = next((f for f in form if "root_schema" in f), None)
     if root is None:
         return None
-    return {"schema": root["root_schema"], "ui": root.get("root_ui") or {},
+    return {"schema": root["root_schema"], "ui": root.get("root_ui") or {}, "orders": root.get("root_orders") or {},
             "values": {k: v for k, v in values.items() if v is not None}, "errors": errors}
 
 

@@ -159,7 +159,8 @@ def _spiff_form(el: etree._Element, extensions: etree._Element, side_files: dict
     if schema.get("type", "object") != "object" or not isinstance(schema.get("properties", {}), dict):
         refuse(el, f"{schema_name}: a form's JSON Schema describes an object with properties")
         return None
-    return {"kind": "json-schema", "schema": schema, "ui": ui or {}, "file": schema_name}
+    return {"kind": "json-schema", "schema": schema, "ui": ui or {}, "file": schema_name,
+            "orders": _json_schema.property_orders(schema)}
 
 
 def task_fields(binding: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -177,7 +178,7 @@ def task_fields(binding: dict[str, Any], data: dict[str, Any]) -> list[dict[str,
         elif form["kind"] == "embedded-html":
             made = _embedded_html.fields(form)
         else:
-            made = _json_schema.fields(form["schema"], form.get("ui"))
+            made = _json_schema.fields(form["schema"], form.get("ui"), form.get("orders"))
         for field in made:
             if field["type"] == "text":
                 field["html"] = _instructions.render(field.pop("text", ""), data)

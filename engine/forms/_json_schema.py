@@ -18,13 +18,33 @@ from typing import Any
 _KINDS = {"boolean": "boolean", "integer": "long", "number": "number", "object": "json", "array": "json"}
 
 
-def fields(schema: dict[str, Any], ui: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The form fields of ``schema`` (an object schema), in the UI schema's order."""
+def property_orders(schema: dict[str, Any], path: str = "root") -> dict[str, list[str]]:
+    """Each object's property names in the file's order, by path (``root``, ``root.order``,
+    ``root.lines.items``), taken at deploy: a form without ``ui:order`` shows its fields in that
+    order, and a JSON column (PostgreSQL's jsonb) keeps no order of keys."""
+    orders: dict[str, list[str]] = {}
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        orders[path] = list(props)
+        for name, sub in props.items():
+            if isinstance(sub, dict):
+                orders.update(property_orders(sub, f"{path}.{name}"))
+    if isinstance(schema.get("items"), dict):
+        orders.update(property_orders(schema["items"], f"{path}.items"))
+    return orders
+
+
+def fields(schema: dict[str, Any], ui: dict[str, Any] | None,
+           orders: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """The form fields of ``schema`` (an object schema), in the UI schema's order, else the file's
+    (``orders``, from :func:`property_orders`)."""
     ui = ui or {}
+    orders = orders or {}
     props: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     result: list[dict[str, Any]] = []
-    for name in _ordered(list(props), ui.get("ui:order")):
+    in_file = [n for n in orders.get("root") or [] if n in props]
+    for name in _ordered(in_file + [n for n in props if n not in in_file], ui.get("ui:order")):
         prop = props[name] if isinstance(props[name], dict) else {}
         hints = ui.get(name) if isinstance(ui.get(name), dict) else {}
         if hints.get("ui:widget") == "hidden":
@@ -45,6 +65,7 @@ def fields(schema: dict[str, Any], ui: dict[str, Any] | None) -> list[dict[str, 
     if result:  # the whole of both, for the server's validation and the browser's form
         result[0]["root_schema"] = schema
         result[0]["root_ui"] = ui
+        result[0]["root_orders"] = orders
     return result
 
 

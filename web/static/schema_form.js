@@ -11,7 +11,7 @@
   const config = document.getElementById('schema-form-config');
   const form = document.getElementById('task-form');
   if (!config || !form || !window.JSONEditor) return;
-  const { schema, ui, values, errors } = JSON.parse(config.textContent);
+  const { schema, ui, orders, values, errors } = JSON.parse(config.textContent);
 
   // rjsf's UI schema (SpiffArena's form library) as json-editor's keywords on a copy of the
   // schema; the copy only steers drawing, the server validates against the deployed schema.
@@ -36,7 +36,7 @@
 
   const help = {};  // json-editor path -> ui:help, shown under the field once drawn
   const locked = [];  // paths of ui:disabled / ui:readonly fields
-  const radios = [];  // paths of radio groups without a default: json-editor would pick the first
+  const unchosen = [];  // choices without a default: json-editor would pick the first (or false)
 
   function browserSchema(source, hints, path) {
     if (!source || typeof source !== 'object' || Array.isArray(source)) return source;
@@ -69,13 +69,14 @@
         if (node.enum) delete node.enum;
         options.has_placeholder_option = true;
         options.placeholder_option_text = '— choose —';
+        if (node.default === undefined) unchosen.push(path);
       } else {
         node.format = 'checkbox';
       }
     } else if (node.enum) {
       node.format = widget === 'radio' ? 'radio' : 'select';
-      if (widget === 'radio' && node.default === undefined) radios.push(path);
       if (node.default === undefined) {
+        unchosen.push(path);
         options.has_placeholder_option = true;
         options.placeholder_option_text = '— choose —';
       }
@@ -90,7 +91,9 @@
 
     if (node.properties && typeof node.properties === 'object') {
       const props = {};
-      ordered(Object.keys(node.properties), hints['ui:order']).forEach((name, i) => {
+      const names = Object.keys(node.properties);
+      const inFile = (orders[path] || []).filter((n) => names.includes(n));  // the file's order
+      ordered(inFile.concat(names.filter((n) => !inFile.includes(n))), hints['ui:order']).forEach((name, i) => {
         props[name] = Object.assign(browserSchema(node.properties[name], hints[name], `${path}.${name}`),
           { propertyOrder: i + 1 });
       });
@@ -120,10 +123,13 @@
   form.appendChild(posted);
 
   const root = browserSchema(schema, ui, 'root');
-  root.options = Object.assign(root.options, { disable_collapse: true, disable_edit_json: true, disable_properties: true });
+  holder.classList.toggle('untitled', !schema.title);  // json-editor would head it "root"
   const editor = new window.JSONEditor(holder, {
     schema: root,  // the values are set per property once drawn (see 'ready')
     theme: 'html',
+    disable_collapse: true,  // a task form, not a JSON document editor: no collapse, JSON, property buttons
+    disable_edit_json: true,
+    disable_properties: true,
     iconlib: null,
     show_errors: 'interaction',  // the browser's hints as one types; the server's word on submit
     use_name_attributes: false,  // the json field carries the value, not one input per property
@@ -137,11 +143,13 @@
   window.Baton.schemaForm = editor;  // for tests and the curious
 
   editor.on('ready', () => {
-    radios.forEach((path) => {  // nothing chosen until someone chooses (json-editor has no empty radio)
+    unchosen.forEach((path) => {  // nothing chosen until someone chooses, as in rjsf
       const field = editor.getEditor(path);
-      if (!field || !field.radioGroup) return;
-      field.radioGroup.forEach((input) => { input.checked = false; });
+      if (!field) return;
+      if (field.radioGroup) field.radioGroup.forEach((input) => { input.checked = false; });
+      else if (field.input) field.input.value = '_placeholder_';  // json-editor's empty option
       field.value = undefined;
+      field.onChange(true);  // the parent object keeps its own copy of the value: tell it
     });
     // Property by property: a start value for the root would drop every optional property it lacks.
     Object.keys(values || {}).forEach((name) => {
