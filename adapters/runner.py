@@ -151,7 +151,7 @@ def _run_guarded(engine: Engine, call: JobCall, owner: str, may_continue: bool) 
 
 
 def _run_claimed(engine: Engine, call: JobCall, owner: str, may_continue: bool) -> tuple[str, JobCall | None]:
-    """Run one claimed job; with ``may_continue``, also claim the instance's next service job."""
+    """Run one claimed job; with ``may_continue``, also claim the instance's next service or continue job."""
     job_id = call.job_id
     if call.kind == "timer":
         engine.fire_timer(job_id)
@@ -164,6 +164,8 @@ def _run_claimed(engine: Engine, call: JobCall, owner: str, may_continue: bool) 
         return "returned", None
     if call.kind in ("publish", "signal"):
         return _hand_on(engine, call, owner), None
+    if call.kind == "continue":  # camunda:asyncBefore/asyncAfter: go on from the commit point
+        return "continued", engine.continue_job(job_id, owner=owner, attempt=call.attempt, take_next=may_continue)
     started = time.time()
     try:
         result = adapter_for(call.endpoint).call(call)

@@ -40,8 +40,9 @@ SUMMARY_INSTANCE = (ProcessInstance.id, ProcessInstance.status, ProcessInstance.
 SUMMARY_DEFINITION = (ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.name)
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 # Events that leave a task running; the last event of each task decides its state.
-_ACTIVE_EVENTS = {"entered", "retrying", "retried"}
-_TASK_EVENTS = _ACTIVE_EVENTS | {"completed", "cancelled", "failed", "error"}
+# "waiting": held at camunda:asyncBefore/asyncAfter until its continue job runs ("continued")
+_ACTIVE_EVENTS = {"entered", "retrying", "retried", "waiting"}
+_TASK_EVENTS = _ACTIVE_EVENTS | {"completed", "cancelled", "failed", "error", "continued"}
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -311,6 +312,7 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
     task_element: dict[str, str] = {}
     latest_task: dict[str, str] = {}
     errored: set[str] = set()
+    counted: set[str] = set()
     for seq, element_id, element_type, name, event, task_id in rows:
         if not element_id or element_id == "process":
             continue
@@ -321,7 +323,8 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
             if task_id is None:
                 continue
         if event == "entered":
-            if task_id not in task_element:
+            if task_id not in counted:  # (a task held at asyncBefore has a row before it enters)
+                counted.add(task_id)
                 info["runs"] += 1
             info["last_entered"] = seq
             latest_task[element_id] = task_id
@@ -345,7 +348,7 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
             info["state"] = "failed"
         elif any(task_last.get(t) in _ACTIVE_EVENTS for t in tasks):
             info["state"] = "active"
-        elif any(task_last.get(t) == "completed" for t in tasks):
+        elif any(task_last.get(t) in ("completed", "continued") for t in tasks):
             info["state"] = "completed"
         else:
             info["state"] = "cancelled" if tasks else "completed"

@@ -16,6 +16,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
+from ._bpmn import commit_points
 from ._bpmn.feel_targets import called_key, topic_of
 from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
@@ -30,12 +31,15 @@ SEND_TIMERS_WITHIN = 60.0
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from .instances import Step
     from .runtime import Engine
 
 
 # Timer, call and return jobs run inside Baton: a failure there (a sandbox that would not start,
 # a lost connection) is retried like a service call's before it is an incident. Each is idempotent.
 ENGINE_JOB_ATTEMPTS = 4
+#: A continue job (asyncBefore/asyncAfter) fails as Camunda 7's do: three runs in all, then an incident.
+CONTINUE_ATTEMPTS = 3
 
 
 def _started(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, changes: list[Change],
@@ -173,6 +177,30 @@ def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: lis
                         .values(status="cancelled", updated_at=utcnow()))
 
 
+def continue_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
+                  step: Step) -> list[JobTicket]:
+    """A ``continue`` job per commit point (``camunda:asyncBefore``/``asyncAfter``) this advance
+    reached, with a ``waiting`` history row (``engine/continuations.py`` runs it)."""
+    from .instances import Note  # instances imports this module
+
+    holds, workflow.new_holds = workflow.new_holds, []
+    tickets = []
+    for hold in holds:
+        held = [t for t in hold.held if commit_points.is_held(t)]
+        if not held:
+            continue
+        now = utcnow()
+        job = Job(id=new_id(), instance_id=instance.id, task_id=str(held[0].id), element_id=hold.element_id,
+                  kind="continue", idempotency_key=f"{instance.id}:continue:{new_id()}", status="pending",
+                  max_attempts=CONTINUE_ATTEMPTS, next_run_at=now, sent_at=now,
+                  payload={"async": hold.at, "tasks": [str(t.id) for t in held], "reached_by": str(hold.task.id)})
+        session.add(job)
+        tickets.append(JobTicket(job.id, instance.id, "continue"))
+        shown = hold.task if hold.task.task_spec.bpmn_id == hold.element_id else None  # not a boundary split
+        step.events.append(Note(hold.element_id, "waiting", {"async": hold.at, "job": job.id}, shown))
+    return tickets
+
+
 def timer_due(workflow: BatonWorkflow, task_id: str) -> datetime | None:
     """When the waiting timer task ``task_id`` fires next, or None if it is not a waiting timer."""
     task = workflow.find_task(task_id)
@@ -228,4 +256,4 @@ def schedule_timers(session: Session, instance: ProcessInstance, workflow: Baton
 
 
 
-__all__ = ["cancel_orphan_jobs", "create_service_jobs", "publish_jobs", "schedule_timers", "timer_due"]
+__all__ = ["cancel_orphan_jobs", "continue_jobs", "create_service_jobs", "publish_jobs", "schedule_timers", "timer_due"]

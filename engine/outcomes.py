@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from . import outbox
+from ._bpmn import commit_points
 from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
 from .attempts import attempt_row, keep_attempt
@@ -127,7 +128,7 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure, *,
         job.last_error = str(failure)
         job.settle(job.status)
         handing_on = job.kind in ("publish", "signal")  # its thrower completed already; only the job waits
-        if not handing_on and not _job_task_waits(job, task):
+        if not handing_on and not _job_task_waits(job, task, workflow):
             job.status = "cancelled"
             return
         if isinstance(failure, RetryableFailure) and job.attempts < job.max_attempts:
@@ -156,8 +157,11 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure, *,
         return _settle_without_workflow(engine, job_id, failure, owner, attempt)
 
 
-def _job_task_waits(job: Job, task: Task | None) -> bool:
-    """Whether the job's task still waits for it: a call's task is STARTED, a timer's WAITING."""
+def _job_task_waits(job: Job, task: Task | None, workflow: BatonWorkflow) -> bool:
+    """Whether the job's task still waits for it: a call's task is STARTED, a timer's WAITING, a
+    continue job's tasks held (``_bpmn/commit_points.py``)."""
+    if job.kind == "continue":
+        return any(commit_points.is_held(workflow.find_task(t)) for t in (job.payload or {}).get("tasks", []))
     if task is None:
         return False
     return task.state == TaskState.STARTED or (job.kind == "timer" and task.state == TaskState.WAITING)

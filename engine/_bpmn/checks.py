@@ -312,9 +312,7 @@ def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse)
                    "(url = \"...\" or python = \"module:function\") in the endpoint map, or mark the task "
                    "camunda:type=\"external\" for workers that fetch it")
         return None
-    if any(el.get(f"{{{CAMUNDA}}}{flag}") == "true" for flag in ("asyncBefore", "asyncAfter")):
-        binding["async"] = True  # its own job and commit, even for an in-process endpoint
-    return binding
+    return binding  # camunda:asyncBefore makes it "async" (commit_points.py)
 
 
 def _connector_binding(connector: etree._Element, refuse: Refuse) -> dict[str, Any] | None:

@@ -71,7 +71,4 @@ def _delegate(el: etree._Element, attr: str, value: str, endpoints: EndpointMap,
                    f"([delegates.\"{value.strip()}\"] with url or python; {where}), or use camunda:type=\"external\" "
                    "with camunda:topic")
         return {}
-    found: dict[str, Any] = {"topic": endpoint.topic}
-    if any(el.get(f"{{{CAMUNDA}}}{flag}") == "true" for flag in ("asyncBefore", "asyncAfter")):
-        found["async"] = True
-    return found
+    return {"topic": endpoint.topic}  # camunda:asyncBefore makes it "async" (commit_points.py)

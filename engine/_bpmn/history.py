@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import decision_record
+from . import commit_points, decision_record
 from .compensation import CANCELLED_TRANSACTION, SYNTHETIC_PREFIX
 from .workflow import BatonWorkflow
 
@@ -75,29 +75,29 @@ class Tracker:
     @classmethod
     def watch(cls, workflow: BatonWorkflow) -> Tracker:
         tracker = cls()
-        tracker.states = {t.id: t.state for t in all_tasks(workflow)}
+        tracker.states = {t.id: commit_points.shown_state(t) for t in all_tasks(workflow)}
         return tracker
 
     def collect(self, workflow: BatonWorkflow) -> None:
         """Diff now against the last snapshot; keep the changes; take a new snapshot."""
         states: dict[UUID, int] = {}
         for task in all_tasks(workflow):
-            states[task.id] = task.state
+            state = states[task.id] = commit_points.shown_state(task)  # a held task has not entered
             old = self.states.get(task.id)
             bpmn_id = task.task_spec.bpmn_id
-            if old == task.state or bpmn_id is None or bpmn_id.startswith(SYNTHETIC_PREFIX):
+            if old == state or bpmn_id is None or bpmn_id.startswith(SYNTHETIC_PREFIX):
                 continue
-            self._record(task, old)
+            self._record(task, old, state)
         self.states = states
 
-    def _record(self, task: Task, old: int | None) -> None:
-        new = task.state
+    def _record(self, task: Task, old: int | None, new: int) -> None:
         if isinstance(task.task_spec, BoundaryEvent):
             # A boundary event "waits" as long as its activity runs: only its firing is news.
             if new != TaskState.COMPLETED:
                 return
             old = None
-        was_active = old is not None and bool(old & _ACTIVE)
+        # a task held at camunda:asyncBefore was waiting there, though not entered (commit_points.py)
+        was_active = old is not None and (bool(old & _ACTIVE) or task.internal_data.get(commit_points.BEFORE) == "held")
         at = datetime.fromtimestamp(task.last_state_change, UTC)
         spec = task.task_spec
 

@@ -46,6 +46,7 @@ from . import (
     camunda_io,
     camunda_loops,
     camunda_people,
+    commit_points,
     compensation,
     decision_graph,
     dialect_translation,
@@ -211,8 +212,11 @@ def read_deployment(
         dialect_translation.translate(doc.executable, refuser(doc, problems))  # Zeebe/Spiff as Camunda 7 reads
         problems.extend(check_document(doc, endpoints, deployment))
         plans[doc.file_name] = compensation.check(doc.root, refuser(doc, problems))
+        commit_points.check(doc.executable, refuser(doc, problems))  # camunda:asyncBefore/asyncAfter
         task_forms[doc.file_name] = forms.task_forms(doc.root, side_files, refuser(doc, problems))
         python_tasks = task_headers.python_tasks(deployment.bindings.get(doc.file_name, {}), endpoints)
+        for element_id, entry in commit_points.read(doc.executable, deployment.bindings.get(doc.file_name, {})).items():
+            task_forms[doc.file_name].setdefault(element_id, {}).update(entry)
         for found in (task_headers.task_headers(doc.executable, refuser(doc, problems), python_tasks),
                       task_headers.task_retries(doc.executable, refuser(doc, problems))):
             for element_id, entry in found.items():  # zeebe:taskHeaders, zeebe:taskDefinition retries

@@ -52,6 +52,7 @@ from .calls import CallActivityTask
 from .camunda_calls import CallMappings, CallMappingsConverter
 from .camunda_io import CamundaMappings, CamundaMappingsConverter
 from .camunda_loops import CamundaParallelLoop, CamundaSequentialLoop
+from .commit_points import Hold, attach
 from .compensation import (
     CompensationEndEvent,
     CompensationIntermediateThrowEvent,
@@ -138,6 +139,8 @@ class BatonWorkflow(BpmnWorkflow):
         # Scripts and expressions never run with plain eval/exec: see sandbox.py.
         super().__init__(spec, subprocess_specs, script_engine=script_engine or _SCRIPT_ENGINE, **kwargs)
         self.event_manager = ScopedEventManager(self)
+        # camunda:asyncBefore/asyncAfter reached since the advance began (commit_points.py)
+        self.new_holds: list[Hold] = []
 
     def _task_completed_notify(self, task: Task) -> None:
         super()._task_completed_notify(task)
@@ -294,6 +297,7 @@ class DefinitionSpecs:
     plan: CompensationPlan = field(default_factory=CompensationPlan)
     units: dict[str, DefinitionSpecs] = field(default_factory=dict)
     bindings: dict[str, Any] = field(default_factory=dict)  # deploy-time facts per element id
+    commit_points_attached: bool = False  # commit_points.attach wrapped the marked specs
 
     @cached_property
     def waits_for_people_or_events(self) -> bool:
@@ -355,6 +359,7 @@ class WorkflowCodec:
         )
 
     def new_workflow(self, specs: DefinitionSpecs) -> BatonWorkflow:
+        attach(specs)
         workflow = BatonWorkflow(specs.spec, specs.subprocess_specs)
         workflow.specs = specs
         if specs.plan.active:
@@ -370,6 +375,7 @@ class WorkflowCodec:
             workflow.data.pop(COMPENSATION_KEY, None)
 
     def state_from_json(self, text: str, specs: DefinitionSpecs) -> BatonWorkflow:
+        attach(specs)
         dct = json.loads(text)
         self._serializer.migrate(dct)
         workflow = self.workflow_from_dict(dct, specs)
