@@ -189,7 +189,8 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:elementVariable": runs("multi-instance element variable (SpiffWorkflow's Camunda parser)"),
     "camunda:calledElementBinding": runs("which version a call activity calls (calls.py)"),
     "camunda:calledElementVersion": runs("the version a call activity pins (calls.py)"),
-    "camunda:calledElementTenantId": refused("tenants are not supported: a call names a process key"),
+    "camunda:calledElementTenantId": runs("Baton has one tenant (as tenant-id on a deployment): the call finds "
+                                          "calledElement among all deployed processes"),
     "camunda:decisionRef": runs("the DMN decision a business rule task evaluates"),
     "camunda:historyTimeToLive": ignored("history clean-up is one setting in Baton (engine/retention.py), "
                                          "not per diagram"),
@@ -237,7 +238,7 @@ def attribute_treatment(name: str) -> Treatment:
     return ATTRIBUTES.get(name) or refused(f"{name} " + _UNKNOWN.format(dialect=DIALECT_OF[name.split(':')[0]]))
 
 
-_CONNECTOR_PARAMETERS = ("url", "method")
+_CONNECTOR_PARAMETERS = ("url", "method", "headers")
 
 
 def _in_connector(el: etree._Element) -> bool:
@@ -285,12 +286,18 @@ def _check_element(el: etree._Element, name: str, refuse: Refuse) -> None:
     parent = el.getparent()
     if name in ("camunda:inputParameter", "camunda:outputParameter") and _in_connector(el):
         param = el.get("name") or ""
-        if name == "camunda:outputParameter":
+        script = el.find(f"{{{CAMUNDA}}}script")
+        if name == "camunda:outputParameter" and script is not None:
+            fmt = script.get("scriptFormat") or ""
+            refuse(el, f"http-connector outputParameter {param!r} runs a {fmt} script (camunda:script), which Baton "
+                       "cannot run: Baton merges the JSON object the endpoint answers into the variables; compute "
+                       "the value in a Python script task after the call")
+        elif name == "camunda:outputParameter":
             refuse(el, f"http-connector outputParameter {param!r} is not applied: Baton merges the JSON object "
                        "the endpoint answers into the variables; remove the mapping")
         elif param not in _CONNECTOR_PARAMETERS:
             refuse(el, f"http-connector parameter {param!r} is not sent: Baton sends the variables as JSON to "
-                       f"'url' with 'method' and reads no other parameter")
+                       f"'url' with 'method' and 'headers' and reads no other parameter")
         return
     if treatment.verdict == "refused":
         # one refusal per construct: the children of a refused element are not repeated

@@ -1,6 +1,11 @@
-"""A DMN file deployed alone, as Camunda 7 (and Camunda Modeler's Deploy on a DMN tab) deploys it:
-its decisions are kept and listed, an identical redeploy makes no new version, and a diagram
-deployed later names one of them in camunda:decisionRef and runs it.
+"""What Camunda 7 resolves later than the deploy of the diagram that names it.
+
+- A DMN file deployed alone (Camunda Modeler's Deploy on a DMN tab): its decisions are kept and
+  listed, an identical redeploy makes no new version, and a diagram deployed later names one of
+  them in camunda:decisionRef and runs it.
+- A call activity's calledElement is looked up when the call is reached: the caller deploys alone,
+  a process still missing then is an incident naming it, and deploying it and retrying the
+  incident runs the call.
 """
 
 from __future__ import annotations
@@ -44,3 +49,41 @@ def test_a_dmn_file_alone_deploys_and_a_later_diagram_runs_its_decision(bare_eng
     with pytest.raises(DeploymentError) as caught:
         engine.deploy([("dinner.bpmn", DIAGRAM % b"nowhere")])
     assert "decision 'nowhere' is not in this deployment" in caught.value.problems[0].reason
+
+
+CALLER = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="caller" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:callActivity id="call_child" calledElement="late_child"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call_child"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call_child" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+CHILD = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="c" targetNamespace="t">
+  <bpmn:process id="late_child" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="g" sourceRef="s" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_called_process_missing_when_the_call_is_reached_is_an_incident_naming_it(bare_engine):  # type: ignore[no-untyped-def]
+    engine = bare_engine
+    engine.deploy([("caller.bpmn", CALLER)])
+    instance_id = engine.start("caller", {})
+    engine.driver.drain()
+    doc = engine.get_instance(instance_id)
+    assert doc["status"] == "incident"
+    [incident] = doc["incidents"]
+    assert incident["element_id"] == "call_child" and "'late_child'" in incident["message"]
+    assert "deploy it, then retry this incident" in incident["message"]
+
+    engine.deploy([("child.bpmn", CHILD)])
+    engine.retry_incident(incident["id"])
+    engine.driver.drain()
+    assert engine.get_instance(instance_id)["status"] == "completed"

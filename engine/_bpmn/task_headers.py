@@ -54,6 +54,17 @@ def task_headers(processes: list[etree._Element], refuse: Refuse,
     return found
 
 
+def http_header_problem(key: str, value: str) -> str | None:
+    """Why ``key: value`` cannot be sent as an HTTP request header by Baton, or None."""
+    if not key or not _TOKEN.match(key):
+        return f"{key!r} is not a valid HTTP header name"
+    if key.lower() in _RESERVED or key.lower().startswith("x-baton-"):
+        return f"{key!r} would replace a header Baton sends itself; rename it"
+    if any(c in value for c in "\r\n"):
+        return f"{key!r} has a line break in its value"
+    return None
+
+
 def python_tasks(bindings: dict[str, dict[str, Any]], endpoints: Any) -> frozenset[str]:
     """The tasks bound to a Python endpoint: their header names need not be HTTP field names."""
     return frozenset(element_id for element_id, binding in bindings.items() if "endpoint" not in binding

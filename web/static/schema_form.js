@@ -36,7 +36,7 @@
 
   const help = {};  // json-editor path -> ui:help, shown under the field once drawn
   const locked = [];  // paths of ui:disabled / ui:readonly fields
-  const unchosen = [];  // choices without a default: json-editor would pick the first (or false)
+  const unchosen = [];  // choices and numbers without a default: json-editor would pick the first, false or 0
 
   function browserSchema(source, hints, path) {
     if (!source || typeof source !== 'object' || Array.isArray(source)) return source;
@@ -80,6 +80,9 @@
         options.has_placeholder_option = true;
         options.placeholder_option_text = '— choose —';
       }
+    } else if ((type === 'number' || type === 'integer') && node.default === undefined) {
+      unchosen.push(path);  // json-editor starts a required number at 0; rjsf leaves it empty
+      if (widget === 'range') node.format = 'range';
     } else if (widget === 'textarea' || widget === 'password' || widget === 'color' || widget === 'email' || widget === 'uri') {
       node.format = widget === 'uri' ? 'url' : widget;
     } else if (widget === 'range') {
@@ -147,7 +150,9 @@
       const field = editor.getEditor(path);
       if (!field) return;
       if (field.radioGroup) field.radioGroup.forEach((input) => { input.checked = false; });
-      else if (field.input) field.input.value = '_placeholder_';  // json-editor's empty option
+      else if (field.input && field.input.tagName === 'SELECT') field.input.value = '_placeholder_';  // its empty option
+      else if (field.input && field.input.type !== 'range') { field.setValue(''); return; }  // a number: empty
+      else return;
       field.value = undefined;
       field.onChange(true);  // the parent object keeps its own copy of the value: tell it
     });
