@@ -70,6 +70,9 @@ class Step:
     #: (``next_call``) instead of sending it through the broker (``adapters.runner``).
     take_next_for: str | None = None
     next_call: JobCall | None = None
+    #: A continue job's advance (``continuations.py``): a failing script or condition rolls the
+    #: advance back to its commit point and the job is retried, instead of an incident in place.
+    raise_failures: bool = False
 
 
 def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
@@ -172,6 +175,8 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
                 if not waits or not messages.sync_subscriptions(session, instance, workflow, step):
                     break
         except SpiffWorkflowException as exc:
+            if step.raise_failures:
+                raise
             _script_incident(session, instance, exc, step)
     elif waits:
         messages.sync_subscriptions(session, instance, workflow, step)
@@ -186,6 +191,8 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
         if change.details and "decision" in change.details:
             change.details["decision"]["definition_id"] = instance.definition_id
     tickets = list(step.tickets) + outbox.create_service_jobs(engine, session, instance, workflow, changes)
+    if workflow.new_holds:  # camunda:asyncBefore/asyncAfter reached: commit there, a job continues
+        tickets += outbox.continue_jobs(session, instance, workflow, step)
     outbox.cancel_orphan_jobs(session, instance, changes)
     tickets += outbox.schedule_timers(session, instance, workflow)
     tickets += outbox.publish_jobs(session, instance, workflow, changes)
@@ -214,9 +221,10 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
 
 def _take_next(engine: Engine, session: Session, instance: ProcessInstance, step: Step,
                tickets: list[JobTicket]) -> list[JobTicket]:
-    """Claim the first due service job of this advance for ``step.take_next_for``; it is not announced."""
+    """Claim the first due service or continue job of this advance for ``step.take_next_for``; it is
+    not announced."""
     for ticket in tickets:
-        if ticket.kind != "service" or ticket.eta_seconds or ticket.instance_id != instance.id:
+        if ticket.kind not in ("service", "continue") or ticket.eta_seconds or ticket.instance_id != instance.id:
             continue
         job = next((o for o in session.new if isinstance(o, Job) and o.id == ticket.id), None)
         if job is None:
