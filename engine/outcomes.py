@@ -234,7 +234,8 @@ def start_child(engine: Engine, job_id: str) -> str | None:
                           version=payload.get("version"), parent=(instance_id, task_id))
         except BatonError as exc:
             made = f" (zeebe:calledElement processId {payload['expression']!r} gave it; deploy a process with that " \
-                "id, then retry this incident)" if payload.get("expression") else ""
+                "id, then retry this incident)" if payload.get("expression") else \
+                " (the called process is looked up when the call is reached: deploy it, then retry this incident)"
             fail_job(engine, job_id, FatalFailure(f"cannot start {payload.get('key')!r}: {exc}{made}"))
             return None
 
