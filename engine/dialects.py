@@ -146,10 +146,14 @@ ELEMENTS: dict[str, Treatment] = {
     "spiffworkflow:inputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:expectedOutputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:calledDecisionId": runs("the DMN decision a business rule task evaluates, deployed with it"),
-    "spiffworkflow:messagePayload": refused("message payloads are not sent by Baton yet"),
-    "spiffworkflow:messageVariable": refused("message variables are not set by Baton yet"),
-    "spiffworkflow:payloadExpression": refused("signal/escalation payloads are not sent by Baton"),
-    "spiffworkflow:variableName": refused("event payload variables are not set by Baton"),
+    "spiffworkflow:messagePayload": runs("Python, evaluated in the script sandbox when the message is thrown: the "
+                                         "message's body, a dict (_bpmn/spiff_events.py)"),
+    "spiffworkflow:messageVariable": runs("where a catch stores the message's body (_bpmn/spiff_events.py); "
+                                          "correlation values are recorded per conversation (messages.py)"),
+    "spiffworkflow:payloadExpression": runs("on a bpmn:error, escalation or signal: Python evaluated at the throw, "
+                                            "the event's payload (_bpmn/spiff_events.py)"),
+    "spiffworkflow:variableName": runs("on a bpmn:error, escalation or signal: where the catch stores the payload "
+                                       "(_bpmn/spiff_events.py)"),
     "spiffworkflow:allowGuest": refused("guest (anonymous) task completion is not supported: every user task "
                                         "needs a signed-in user"),
     "spiffworkflow:guestConfirmation": refused("guest (anonymous) task completion is not supported"),
@@ -207,7 +211,8 @@ ATTRIBUTES: dict[str, Treatment] = {
     "zeebe:modelerTemplateIcon": ignored("drawing only: the element template's icon"),
     # SpiffArena
     "spiffworkflow:scriptsOnInstances": runs("pre/post scripts run on each instance instead of around the loop"),
-    "spiffworkflow:isOutputSynced": refused("spiffworkflow:isOutputSynced is not read by Baton"),
+    "spiffworkflow:isOutputSynced": ignored("editing only: SpiffArena's editor keeps a loop's outputDataItem equal to "
+                                            "its inputDataItem; the XML carries both, which run"),
     # bpmn.io modeller metadata
     "modeler:executionPlatform": ignored("editing only: which engine the modeller targets"),
     "modeler:executionPlatformVersion": ignored("editing only: which engine version the modeller targets"),

@@ -31,6 +31,7 @@ from SpiffWorkflow.task import Task
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ._bpmn import spiff_events
 from ._bpmn.workflow import BatonWorkflow
 from .errors import MessageNotCorrelated
 from .models import BufferedMessage, MessageReceipt, MessageSubscription, ProcessDefinition, ProcessInstance, utcnow
@@ -80,6 +81,10 @@ def _correlation_values(task: Task, definition: MessageEventDefinition,
         expressions[zeebe[definition.name]] = "=" + zeebe[definition.name]  # Zeebe's key is FEEL (engine.feel)
     values: dict[str, Any] = {}
     for name, expression in expressions.items():
+        found, value = spiff_events.recorded_correlation(task, name)
+        if found:  # the conversation this (sub-)process had: the answer must carry the same value
+            values[name] = value
+            continue
         try:
             values[name] = task.workflow.script_engine.evaluate(task, expression)
         except Exception:
@@ -104,11 +109,13 @@ def deliver_to_task(task: Task, name: str, variables: dict[str, Any]) -> None:
     if isinstance(task.task_spec.event_definition, MultipleEventDefinition):
         task.task_spec.catch(task, event)
     else:
-        # Not MessageEventDefinition.catch: it would compute SpiffWorkflow's own correlations from
-        # the payload; Baton has routed the message already.
+        # Not MessageEventDefinition.catch: it would check SpiffWorkflow's own correlations; Baton
+        # has routed the message already. What it records of the conversation is kept.
         definition.update_internal_data(task, event)
+        spiff_events.record_correlations(task, definition, variables)
         task._set_internal_data(event_fired=True)
-    task.data.update(variables)
+    if spiff_events.message_variable(definition) is None:
+        task.data.update(variables)  # else the catch stores the body in its messageVariable
     task.task_spec._update(task)
 
 

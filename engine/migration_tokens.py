@@ -154,7 +154,7 @@ def _hang(workflow: BatonWorkflow, scope: Any, task: Task, spec: Any, parent: Ta
     """Hang the kept ``task`` with its boundary events (``attach_task``); it and the boundary
     events it keeps wait for their events again."""
     _, boundaries = attach_task(workflow, scope, task, spec, parent, mapping, before)
-    for waiting in (task, *boundaries):
+    for waiting in (task, *boundaries, *before.instances):
         kept.append(waiting)
         if waiting.id in waiting_events:
             workflow.event_manager.add_task(waiting)

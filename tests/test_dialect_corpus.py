@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from engine import DeploymentError, Endpoint, EndpointMap
+from engine import DeploymentError, Endpoint, EndpointMap, TaskNotFound
 from tests.conftest import IN_CI, ROOT, SHARED
 
 CORPUS = SHARED / "bpmn"
@@ -45,6 +45,9 @@ class HappyPath:
     signals: list[str] = field(default_factory=list)
     expect: dict[str, Any] = field(default_factory=dict)  # variables the end must hold
     absent: list[str] = field(default_factory=list)  # variables the end must not hold
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)  # element id -> what a person enters there
+    leave: list[str] = field(default_factory=list)  # tasks a person leaves open (a "cancel" offered alongside)
+    also: list[str] = field(default_factory=list)  # corpus files deployed before the run (a called process)
 
 
 C8 = "camunda8/"
@@ -98,6 +101,29 @@ HAPPY: dict[str, HappyPath] = {
         HappyPath(start={"name": "test"}),
     C8 + "camunda-community-hub__zeebe-cherry-runtime/src/test/resources/loadtest/LoadTest.bpmn":
         HappyPath(expect={"listOfColors": []}),  # its task headers (names with spaces) reach Python handlers
+    SPIFF + "sartography__SpiffWorkflow/tests/SpiffWorkflow/spiff/data/correlation.bpmn":
+        # proc_1's two sub-process instances each ask a proc_2 (started by their message, source_task holds the
+        # payload); each answer carries the asker's correlation value back to the instance that waits for it
+        HappyPath(values={"configure": {"task_num": 7, "task_name": "subprocess 7"},
+                          "prepare_response": {"response": "OK"}}),
+    SPIFF + "sartography__SpiffWorkflow/tests/SpiffWorkflow/spiff/data/escalation_event_payload.bpmn":
+        # the escalation's payloadExpression reaches the boundary event's variableName
+        HappyPath(start={"escalation": True, "payload": "ERROR!"}, expect={"result": "ERROR!"}),
+    SPIFF + "sartography__SpiffWorkflow/tests/SpiffWorkflow/spiff/data/script_on_mi.bpmn":
+        # a loop over loopDataInputRef with scripts on each instance; its post-script reads output_item,
+        # which a person enters on the plain task (a manual task in SpiffArena)
+        HappyPath(start={"input_data": [1, 2, 3]}, values={"any_task": {"output_item": 5}},
+                  expect={"input_data": [1, 2, 3], "output_data": [4, 4, 4]}),
+    SPIFF + "sartography__example-process-models/examples/2-in-depth/2-4-messages/chef/simple-message-chef.bpmn":
+        # started by the waiter's order: its body lands in messageVariable order_to_cook, and goes back as
+        # the payload of order_dispatch (no waiter is deployed yet: unrouted)
+        HappyPath(start_message=("order_accept", {}, {"table_number": 3, "drink": "tea", "meal": "soup"}),
+                  expect={"order_to_cook": {"table_number": 3, "drink": "tea", "meal": "soup"}}),
+    SPIFF + "sartography__example-process-models/examples/2-in-depth/2-4-messages/waiter/simple-message-waiter.bpmn":
+        # its order starts the chef deployed before it; the chef's answer for its table comes back into order
+        HappyPath(values={"Activity_0mg4xyf": {"order": {"table_number": 1, "drink": "tea", "meal": "soup"}}},
+                  messages=[("order_dispatch", {"table_number": 1}, {"table_number": 1, "meal": "soup"})],
+                  expect={"order": {"table_number": 1, "meal": "soup"}}),
     SPIFF + "sartography__example-process-models/examples/1-basic-concepts/understanding-data-part-1/python.bpmn":
         HappyPath(),
     SPIFF + "sartography__sample-process-models/misc/shared/build-enum-list-from-aws/"
@@ -108,6 +134,26 @@ HAPPY: dict[str, HappyPath] = {
     SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/sample/sample.bpmn": HappyPath(),
     SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/service_task/service_task.bpmn":
         HappyPath(expect={"response": {"do_not_fail": True, "ran_ed_GetFiles": True}}),
+    SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/manual_task_with_subprocesses/"
+            "manual_task_with_subprocesses.bpmn":
+        # loops until the process it calls has set its variable (the second round), then ends
+        HappyPath(also=[SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/"
+                                "manual_task_with_subprocesses/test_process_to_call.bpmn"],
+                  expect={"we_move_on": True, "set_top_level_process_script_after_gate": 1}),
+    SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/manual_task_with_subprocesses/"
+            "test_process_to_call.bpmn":
+        HappyPath(expect={"set_in_test_process_to_call_script": 1}),
+    SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/multiinstance_with_data/"
+            "multiinstance_with_data.bpmn":
+        HappyPath(expect={"i": 0}),
+    SPIFF + "sartography__spiff-arena/spiffworkflow-backend/tests/data/multiinstance_with_inner_error_boundary_event/"
+            "multiinstance_with_inner_error_boundary_event.bpmn":
+        HappyPath(),
+    SPIFF + "sartography__spiff-example-cli/bpmn/tutorial/top_level_multi.bpmn":
+        # calls customize_product (deployed before it); the order is placed, and the multi-instance
+        # "Retrieve Product" over loopDataInputRef products collects each product_available into availability
+        HappyPath(values={"Activity_0h1938t": {"place_order": "Y"}}, leave=["Activity_1f7q7oz"],
+                  expect={"place_order": "Y", "availability": ["Y"], "product_shipped": "Y"}),
     SPIFF + "sartography__spiff-example-cli/bpmn/tutorial/call_activity_multi.bpmn":
         HappyPath(start={"products": []}),
 }
@@ -219,7 +265,19 @@ def sample(field: dict[str, Any]) -> Any:
     return {"boolean": True, "long": 1, "number": 1, "date": "2026-01-01", "json": []}.get(kind, "text")
 
 
-def run_happy_path(engine: Any, key: str, happy: HappyPath) -> dict[str, Any]:
+def family(engine: Any, instance_id: str) -> list[str]:
+    """The instance and the instances its call activities started (their user tasks are part of its path)."""
+    found, queue = [], [instance_id]
+    while queue:
+        current = queue.pop(0)
+        found.append(current)
+        queue += [c["id"] if isinstance(c, dict) else c
+                  for c in engine.get_instance(current, history=False).get("children") or []]
+    return found
+
+
+def run_happy_path(engine: Any, key: str, happy: HappyPath, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run ``key``'s happy path; ``keys`` are the file's other processes, whose tasks are part of it."""
     if happy.start_message:
         name, correlation, variables = happy.start_message
         instance_id = engine.correlate(name, correlation=correlation, variables=variables)["instance_id"]
@@ -231,11 +289,18 @@ def run_happy_path(engine: Any, key: str, happy: HappyPath) -> dict[str, Any]:
         doc = engine.get_instance(instance_id, history=False)
         if doc["status"] in ("completed", "cancelled", "terminated", "incident"):
             return doc
-        tasks = engine.list_user_tasks(instance_id=instance_id)
+        mine = family(engine, instance_id) + [row["id"] for k in keys
+                                              for row in engine.list_instances(definition=k)["items"]]
+        tasks = [t for i in dict.fromkeys(mine) for t in engine.list_user_tasks(instance_id=i)
+                 if t["element_id"] not in happy.leave]
         if tasks:
             for task in tasks:
-                values = {f["id"]: sample(f) for f in task["form"] if f.get("type") != "text"}
-                engine.complete_user_task_by_id(task["id"], values)
+                values = happy.values.get(task["element_id"]) or {
+                    f["id"]: sample(f) for f in task["form"] if f.get("type") != "text"}
+                try:
+                    engine.complete_user_task_by_id(task["id"], values)
+                except TaskNotFound:  # closed by completing another (a boundary event, a loop's end)
+                    continue
         elif messages:
             name, correlation, *variables = messages.pop(0)
             engine.correlate(name, correlation=correlation, variables=variables[0] if variables else None)
@@ -261,7 +326,9 @@ def test_each_diagram_runs_its_happy_path_or_is_refused_naming_element_and_const
         return
     assert name in HAPPY, f"{name} deploys ({[d.key for d in deployed]}) but has no happy path in this test"
     happy = HAPPY[name]
-    doc = run_happy_path(engine, deployed[0].key, happy)
+    for other in happy.also:
+        engine.deploy([(Path(other).name, (CORPUS / other).read_bytes()), *side_files(CORPUS / other)])
+    doc = run_happy_path(engine, deployed[0].key, happy, tuple(d.key for d in deployed[1:]))
     OUTCOMES[name] = ("ran", [f"{doc['status']}: {sorted(doc['variables'])}"])
     open_incidents = [i for i in doc.get("incidents") or [] if i.get("status", "open") == "open"]
     assert doc["status"] == "completed", (doc["status"], open_incidents)

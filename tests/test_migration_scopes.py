@@ -343,3 +343,27 @@ def test_a_sub_process_the_target_removes_ends_and_its_token_moves_out(bare_engi
         engine.complete_user_task(instance_id, element)
     doc = engine.get_instance(instance_id, history=False)
     assert doc["status"] == "completed" and doc["variables"]["limit"] == 10
+
+
+def approvals(boundary: str = "") -> bytes:
+    """Three parallel approvals (a multi-instance user task)."""
+    return (HEAD + '<bpmn:process id="approvals" isExecutable="true"><bpmn:startEvent id="s"/>'
+            '<bpmn:userTask id="approve"><bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>3'
+            '</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>' + boundary +
+            '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="approve"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="approve" targetRef="e"/></bpmn:process></bpmn:definitions>').encode()
+
+
+def test_a_multi_instance_activity_migrates_with_its_iterations_done_and_open(bare_engine):
+    engine = bare_engine
+    engine.deploy([("approvals.bpmn", approvals())])
+    instance_id = engine.start("approvals")
+    engine.complete_user_task(instance_id, "approve")
+    open_before = {t["id"] for t in engine.list_user_tasks(instance_id=instance_id)}
+    engine.deploy([("approvals.bpmn", approvals(_timer("late", "approve", "PT1H")))])
+    _migrate(engine, "approvals", instance_id)
+    assert {t["id"] for t in engine.list_user_tasks(instance_id=instance_id)} == open_before
+    engine.complete_user_task(instance_id, "approve")
+    assert engine.get_instance(instance_id, history=False)["status"] == "waiting"
+    engine.complete_user_task(instance_id, "approve")
+    assert engine.get_instance(instance_id, history=False)["status"] == "completed"

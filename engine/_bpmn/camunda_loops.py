@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask, ServiceTask
@@ -50,6 +51,9 @@ class CamundaParallelLoop(_LoopMixin, ParallelMultiInstanceTask):
     pass
 
 
+_DATA_REFS = ("loopDataInputRef", "loopDataOutputRef", "inputDataItem", "outputDataItem")
+
+
 class _CamundaLoopParsing:
     """``_add_multiinstance_task`` as Camunda 7 reads a multi-instance activity."""
 
@@ -59,6 +63,11 @@ class _CamundaLoopParsing:
         cardinality = this.xpath(f"./{prefix}/bpmn:loopCardinality")
         cardinality = cardinality[0].text if len(cardinality) > 0 else None
         collection = this.attribute("collection", "camunda", loop_characteristics)
+        if collection is None and any(this.xpath(f"./{prefix}/bpmn:{ref}") for ref in _DATA_REFS):
+            # standard BPMN data references (SpiffArena writes them): SpiffWorkflow's own loop, where
+            # each instance reads inputDataItem and its outputDataItem is collected into loopDataOutputRef
+            TaskParser._add_multiinstance_task(this, loop_characteristics)
+            return
         if cardinality is None and collection is None:
             this.raise_validation_exception("a multi-instance activity needs a loopCardinality or a "
                                             "camunda:collection")

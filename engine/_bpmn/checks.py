@@ -32,6 +32,7 @@ from . import (
     feel_targets,
     juel_sites,
     quartz,
+    spiff_events,
     task_scope,
 )
 from .task_headers import http_header_problem
@@ -238,6 +239,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
                 _check_timer(el, refuse, language)
             elif local in ("dataInputAssociation", "dataOutputAssociation"):
                 _check_data_association(el, doc, refuse)
+    spiff_events.check(doc.root, refuse)  # SpiffArena message and event payload expressions
     dialects.check(doc.root, doc.executable, refuse)  # no extension is silently dropped
     return problems
 

@@ -51,7 +51,9 @@ from . import (
     decision_graph,
     dialect_translation,
     events,
+    plain_task,
     quartz,
+    spiff_events,
     task_headers,
     task_scope,
 )
@@ -209,6 +211,7 @@ def read_deployment(
     plans: dict[str, CompensationPlan] = {}
     task_forms: dict[str, dict[str, Any]] = {}
     for doc in bpmn_docs:
+        plain_task.spiffarena_tasks_wait(doc.root, doc.executable)  # SpiffArena shows them to a person
         dialect_translation.translate(doc.executable, refuser(doc, problems))  # Zeebe/Spiff as Camunda 7 reads
         problems.extend(check_document(doc, endpoints, deployment))
         plans[doc.file_name] = compensation.check(doc.root, refuser(doc, problems))
@@ -255,6 +258,7 @@ def read_deployment(
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
             task_scope.attach(doc.root, [spec, *subprocess_specs.values()])
+            spiff_events.attach(doc.root, [spec, *subprocess_specs.values()])  # Spiff event payloads
             camunda_io.attach(doc.root, [spec, *subprocess_specs.values()])
             quartz.attach([spec, *subprocess_specs.values()])
             camunda_calls.attach(doc.root, [spec, *subprocess_specs.values()])

@@ -17,6 +17,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -104,9 +105,16 @@ def live_scopes(workflow: Any) -> list[Any]:
 
 
 def tokens_in(scope: Any) -> list[Task]:
-    """The live tasks of BPMN elements in one scope (boundary events wait with their activity)."""
+    """The live tasks of BPMN elements in one scope (boundary events wait with their activity,
+    the instances of a loop or multi-instance activity with the activity)."""
     return [t for t in scope.tasks.values() if t.has_state(LIVE) and t.task_spec.bpmn_id
-            and not isinstance(t.task_spec, BoundaryEvent)]
+            and not isinstance(t.task_spec, BoundaryEvent) and not _is_instance(t)]
+
+
+def _is_instance(task: Task) -> bool:
+    parent = task.parent
+    return parent is not None and isinstance(parent.task_spec, LoopTask) and \
+        task.task_spec.name == parent.task_spec.task_spec
 
 
 def running_owners(workflow: Any, scope: Any, element_id: str) -> list[Task]:
@@ -154,13 +162,15 @@ class Attached:
 
     split: Task | None
     boundaries: tuple[Task, ...]
+    instances: tuple[Task, ...]  # of a loop or multi-instance activity: every iteration, done or not
 
     @classmethod
     def of(cls, task: Task) -> Attached:
         split = task.parent if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit) \
             else None
         return cls(split, tuple(t for t in (split.children if split else [])
-                                if isinstance(t.task_spec, BoundaryEvent) and t.state == TaskState.WAITING))
+                                if isinstance(t.task_spec, BoundaryEvent) and t.state == TaskState.WAITING),
+                   tuple(c for c in task.children if _is_instance(c)))
 
 
 def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, boundary_map: dict[str, str],
@@ -177,6 +187,7 @@ def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, 
     if split_spec is None:
         _adopt(scope, task, spec, parent)
         _predict(task, spec)
+        _carry_instances(scope, task, spec, before.instances)
         return task, []
     split = old_split or Task(scope, split_spec, None, state=TaskState.COMPLETED)
     if old_split is None:
@@ -184,6 +195,7 @@ def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, 
     _adopt(scope, split, split_spec, parent)
     _adopt(scope, task, spec, split)
     _predict(task, spec)
+    _carry_instances(scope, task, spec, before.instances)
     kept: list[Task] = []
     for output in split_spec.outputs:
         if not isinstance(output, BoundaryEvent):
@@ -201,6 +213,18 @@ def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, 
         output._update(fresh)  # waits: its timer is due from now, its message subscribed
         _predict(fresh, output)
     return split, kept
+
+
+def _carry_instances(scope: Any, task: Task, spec: Any, instances: tuple[Task, ...]) -> None:
+    """A loop or multi-instance activity keeps its iterations (the finished ones count them) under
+    the target's instance spec, whose completions its new spec merges."""
+    if not instances:
+        return
+    child_spec = spec._wf_spec.task_specs[spec.task_spec]
+    if not child_spec.completed_event.is_connected(spec.merge_child):
+        child_spec.completed_event.connect(spec.merge_child)
+    for instance in instances:
+        _adopt(scope, instance, child_spec, task)
 
 
 def _adopt(scope: Any, task: Task, spec: Any, parent: Task | None) -> None:

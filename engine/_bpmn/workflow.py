@@ -64,6 +64,7 @@ from .plain_task import PlainTask
 from .quartz import QuartzCycleTimer
 from .saga import CompensationState
 from .sandbox import SandboxScriptEngine
+from .spiff_events import register as register_spiff_events
 from .task_scope import TaskScope, TaskScopeConverter
 from .zeebe_loops import LoopOutput, LoopOutputConverter
 
@@ -330,6 +331,7 @@ class WorkflowCodec:
         MessageEventDefinitionConverter(MessageEventDefinition, self._registry, "BpmnMessageEventDefinition")
         MultiInstanceTaskConverter(CamundaSequentialLoop, self._registry)
         MultiInstanceTaskConverter(CamundaParallelLoop, self._registry)
+        register_spiff_events(self._registry)  # SpiffArena's message and event payloads
         self._serializer = BpmnWorkflowSerializer(self._registry)
 
     def spec_to_json(self, spec: Any, subprocess_specs: dict[str, Any], plan: CompensationPlan | None = None,

@@ -1,0 +1,108 @@
+"""SpiffArena's messages, event payloads and data-reference loops run as SpiffArena runs them.
+
+The waiter and chef are SpiffArena's own example pair (``../shared/bpmn/spiffarena``, two
+processes deployed separately): the waiter's order (``spiffworkflow:messagePayload``) starts a
+chef, whose start event keeps it in ``messageVariable`` order_to_cook; the chef's answer carries
+the order back, and correlation property ``table_number`` (recorded when the waiter sent its
+order) takes it to the waiter of that table, whose catch keeps it in ``messageVariable`` order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SHARED
+
+SPIFF = SHARED / "bpmn" / "spiffarena"
+MESSAGES = SPIFF / "sartography__example-process-models" / "examples" / "2-in-depth" / "2-4-messages"
+CHEF = MESSAGES / "chef" / "simple-message-chef.bpmn"
+WAITER = MESSAGES / "waiter" / "simple-message-waiter.bpmn"
+ESCALATION = SPIFF / "sartography__SpiffWorkflow" / "tests" / "SpiffWorkflow" / "spiff" / "data" / \
+    "escalation_event_payload.bpmn"
+LOOP = Path(__file__).parent / "diagrams" / "spiff_loop_data.bpmn"
+
+if not CHEF.is_file():
+    pytest.skip(f"the SpiffArena corpus {SPIFF} is missing", allow_module_level=True)
+
+
+def deploy(engine: Any, path: Path) -> None:
+    side = [(p.name, p.read_bytes()) for p in sorted(path.parent.glob("*.json"))]
+    engine.deploy([(path.name, path.read_bytes()), *side])
+
+
+@pytest.fixture
+def restaurant(bare_engine):  # type: ignore[no-untyped-def]
+    deploy(bare_engine, CHEF)
+    deploy(bare_engine, WAITER)
+    return bare_engine
+
+
+def take_order(engine: Any, table: int, meal: str) -> str:
+    waiter = engine.start("Process_k6u417e", {})
+    engine.complete_user_task(waiter, "Activity_0mg4xyf", {"order": {"table_number": table, "meal": meal}})
+    engine.driver.drain()  # the publish job: the order starts a chef
+    return waiter
+
+
+def chef_of(engine: Any, table: int) -> str:
+    """The chef instance the order of ``table`` started (it waits at its manual task)."""
+    for task in engine.list_user_tasks():
+        doc = engine.get_instance(task["instance_id"], history=False)
+        if (doc["variables"].get("order_to_cook") or {}).get("table_number") == table:
+            return doc["id"]
+    raise AssertionError(f"no chef cooks for table {table}")
+
+
+def test_the_order_reaches_the_chef_in_its_message_variable_and_the_answer_the_waiter(restaurant):  # type: ignore[no-untyped-def]
+    waiter = take_order(restaurant, 4, "soup")
+    chef = chef_of(restaurant, 4)
+    assert restaurant.get_instance(chef, history=False)["variables"]["order_to_cook"] == {"table_number": 4,
+                                                                                         "meal": "soup"}
+    restaurant.complete_user_task(chef, "Activity_01hg2o8", {})
+    restaurant.driver.drain()  # the chef's order_dispatch
+    doc = restaurant.get_instance(waiter, history=False)
+    assert doc["status"] == "completed"
+    # the catch stores the body in messageVariable "order" (not merged: no top-level table_number)
+    assert doc["variables"]["order"] == {"table_number": 4, "meal": "soup"}
+    assert "table_number" not in doc["variables"]
+
+
+def test_the_answer_goes_to_the_waiter_whose_table_it_is(restaurant):  # type: ignore[no-untyped-def]
+    first = take_order(restaurant, 1, "soup")
+    second = take_order(restaurant, 2, "pie")
+    restaurant.complete_user_task(chef_of(restaurant, 2), "Activity_01hg2o8", {})  # table 2 is served first
+    restaurant.driver.drain()
+    assert restaurant.get_instance(second, history=False)["status"] == "completed"
+    assert restaurant.get_instance(second, history=False)["variables"]["order"]["meal"] == "pie"
+    assert restaurant.get_instance(first, history=False)["status"] == "waiting"
+    # the public message API routes by the same recorded correlation value
+    result = restaurant.correlate("order_dispatch", correlation={"table_number": 1},
+                                  variables={"table_number": 1, "meal": "soup", "note": "from the API"})
+    assert result["instance_id"] == first
+    doc = restaurant.get_instance(first, history=False)
+    assert doc["status"] == "completed"
+    assert doc["variables"]["order"]["note"] == "from the API"
+
+
+def test_an_escalation_payload_is_caught_by_the_boundary_event_into_its_variable(bare_engine):  # type: ignore[no-untyped-def]
+    deploy(bare_engine, ESCALATION)
+    instance = bare_engine.start("event_test", {})
+    # "Set Data" is a plain task, which SpiffArena shows to a person: the values are entered there
+    bare_engine.complete_user_task(instance, "set_data", {"escalation": True, "payload": "ERROR!"})
+    doc = bare_engine.get_instance(instance, history=False)
+    assert doc["status"] == "completed"
+    assert doc["variables"]["result"] == "ERROR!"  # payloadExpression "payload" into variableName "result"
+
+
+def test_a_loop_over_loop_data_input_ref_collects_each_output_item(bare_engine):  # type: ignore[no-untyped-def]
+    deploy(bare_engine, LOOP)
+    parcels = [{"id": "p1", "kg": 1}, {"id": "p2", "kg": 3}]
+    instance = bare_engine.start("label_parcels", {"parcels": parcels})
+    doc = bare_engine.get_instance(instance, history=False)
+    assert doc["status"] == "completed"
+    assert doc["variables"]["labels"] == ["p1-2", "p2-6"]
+    assert doc["variables"]["parcels"] == parcels
+    assert "parcel" not in doc["variables"] and "label" not in doc["variables"]  # each instance's own
