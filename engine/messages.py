@@ -32,6 +32,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ._bpmn import spiff_events
+from ._bpmn.juel_sites import message_name  # a name with JUEL is evaluated on the waiting task
 from ._bpmn.workflow import BatonWorkflow
 from .errors import MessageNotCorrelated
 from .models import BufferedMessage, MessageReceipt, MessageSubscription, ProcessDefinition, ProcessInstance, utcnow
@@ -101,7 +102,7 @@ def matches(correlation: dict[str, Any], business_key: str | None, wanted: dict[
 
 def deliver_to_task(task: Task, name: str, variables: dict[str, Any]) -> None:
     """Hand the message to the waiting task; its variables join the task's data."""
-    definition = next(d for d in message_definitions(task) if d.name == name)
+    definition = next(d for d in message_definitions(task) if message_name(task, d) == name)
     payload: Any = variables
     if isinstance(definition, CamundaMessageDefinition):
         payload = {"payload": variables, "result_var": "message"}
@@ -130,7 +131,7 @@ def sync_subscriptions(session: Session, instance: ProcessInstance, workflow: Ba
     desired: dict[tuple[str, str, str], tuple[Task, dict[str, Any]]] = {}
     for task in list(workflow.event_manager.tasks.values()):
         for definition in message_definitions(task):
-            desired[(str(task.id), "message", definition.name)] = (
+            desired[(str(task.id), "message", message_name(task, definition))] = (
                 task, _correlation_values(task, definition, zeebe))
         for definition in signal_definitions(task):
             desired[(str(task.id), "signal", definition.name)] = (task, {})
@@ -246,7 +247,7 @@ def _deliver(engine: Engine, subscription: _Found, name: str, variables: dict[st
         except Exception:
             task = None
         session.delete(row)
-        if task is None or not any(d.name == name for d in message_definitions(task)):
+        if task is None or not any(message_name(task, d) == name for d in message_definitions(task)):
             session.flush()
             raise _Gone()
         deliver_to_task(task, name, variables)

@@ -113,11 +113,9 @@ def test_juel_where_baton_does_not_evaluate_it_is_refused(bare_engine) -> None: 
     xml = diagram("assigned").replace(
         b'<bpmn:endEvent id="Event_approved" name="Approved">',
         b'<bpmn:userTask id="Review" camunda:formKey="${formName}"><bpmn:incoming>x</bpmn:incoming></bpmn:userTask>'
-        b'<bpmn:endEvent id="Event_approved" name="Approved">').replace(
-        b'<bpmn:process ', b'<bpmn:message id="Message_1" name="${orderMessage}"/><bpmn:process ')
+        b'<bpmn:endEvent id="Event_approved" name="Approved">')
     with pytest.raises(DeploymentError) as refused:
         bare_engine.deploy([("assigned.bpmn", xml)])
     reasons = {p.element_id: p.reason for p in refused.value.problems}
     assert "JUEL expression '${formName}' in camunda:formKey cannot run: Baton does not evaluate JUEL here" \
-        in reasons["Review"]
-    assert "JUEL expression '${orderMessage}' in the message name cannot run" in reasons["Message_1"]
+        in reasons["Review"]  # (JUEL message names: tests/test_juel_message_names.py)

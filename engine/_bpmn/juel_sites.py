@@ -19,7 +19,13 @@ element and the expression. The places JUEL runs, and who evaluates it:
   (``${execution.setVariable('done', true)}``; ``camunda:resultVariable`` takes its value), run
   inside the advance (``in_process.py``).
 
-Everywhere else (a message name, ``calledElement``, a ``decisionRef``, a form key...), JUEL is
+- a message name (``<bpmn:message name="order-${orderId}">``) caught by an intermediate or
+  boundary event or a receive task: evaluated over the waiting task's variables when its
+  subscription is made, and the message correlates by the evaluated name (:func:`message_name`,
+  called by ``messages.py``). A message start event's (or a throw's) name must be constant, as
+  Camunda 7 requires: there is no instance to evaluate it on.
+
+Everywhere else (a signal name, ``calledElement``, a ``decisionRef``, a form key...), JUEL is
 refused, naming the element, the attribute and the expression.
 """
 
@@ -27,10 +33,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from lxml import etree
 
 from .. import juel
+from .juel_expressions import run as run_juel
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -131,11 +139,56 @@ def collection_variable(el: etree._Element, refuse: Refuse) -> None:
     el.set(attr, found.group(1))
 
 
+_CATCHES = {"intermediateCatchEvent", "boundaryEvent", "receiveTask"}
+_NAMES = "baton:message-names"  # a waiting task's evaluated message names, in its internal data
+
+
 def check_names(root: etree._Element, refuse: Refuse) -> None:
-    """Message and signal names are read as written: one holding JUEL is refused, not matched literally."""
-    for tag in ("message", "signal"):
-        for el in root.iterfind(f"{{{BPMN}}}{tag}"):
-            name = el.get("name") or ""
-            if juel.is_template(name):
-                refuse(el, f"JUEL expression {_shown(name)} in the {tag} name cannot run: Baton matches {tag}s by "
-                           f"the name as written; give the {tag} a fixed name")
+    """A message name with JUEL is evaluated where a catch waits for it (:func:`message_name`);
+    refused on a message start event or a throw, and outside the subset. Signal names are read
+    as written: one holding JUEL is refused, not matched literally."""
+    for el in root.iterfind(f"{{{BPMN}}}message"):
+        name = el.get("name") or ""
+        if not juel.is_template(name):
+            continue
+        constant = [user for user in _message_users(root, el.get("id")) if etree.QName(user).localname not in _CATCHES]
+        if constant:
+            user = constant[0]
+            kind = "message start event" if etree.QName(user).localname == "startEvent" else etree.QName(user).localname
+            refuse(user, f"JUEL expression {_shown(name)} in the name of message {el.get('id')!r} cannot run on a "
+                         f"{kind}: Camunda 7 requires a constant name there (nothing to evaluate it on); give the "
+                         "message a fixed name")
+        elif (reason := refusal(name)) is not None:
+            refuse(el, f"JUEL expression {_shown(name)} in the message name cannot run: {reason}")
+    for el in root.iterfind(f"{{{BPMN}}}signal"):
+        name = el.get("name") or ""
+        if juel.is_template(name):
+            refuse(el, f"JUEL expression {_shown(name)} in the signal name cannot run: Baton matches signals by "
+                       "the name as written; give the signal a fixed name")
+
+
+def _message_users(root: etree._Element, message_id: str | None) -> list[etree._Element]:
+    """The events and tasks that catch or throw the message ``message_id``."""
+    if not message_id:
+        return []
+    users = []
+    for el in root.iter(f"{{{BPMN}}}messageEventDefinition", f"{{{BPMN}}}receiveTask", f"{{{BPMN}}}sendTask"):
+        if (el.get("messageRef") or "").strip() == message_id:
+            parent = el.getparent()
+            users.append(parent if etree.QName(el).localname == "messageEventDefinition" and parent is not None
+                         else el)
+    return users
+
+
+def message_name(task: Any, definition: Any) -> str:
+    """The name ``task`` waits for with message ``definition``: its name, or with JUEL, its value
+    over the task's variables when first asked (the subscription), kept on the task so it never
+    changes while the task waits. An unknown variable is an incident on the task."""
+    name = definition.name
+    if not isinstance(name, str) or not juel.is_template(name):
+        return name
+    names = task.internal_data.setdefault(_NAMES, {})
+    if name not in names:
+        value = run_juel(task, name, task.data)
+        names[name] = "" if value is None else str(value)
+    return str(names[name])
