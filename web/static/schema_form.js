@@ -4,8 +4,8 @@
 // <script type="application/json" id="schema-form-config"> (ui_tasks.py). On submit the form
 // posts the value as JSON in one field, `json`; the server validates it against the same schema
 // and, on refusal, renders this page again with that value and the errors per field.
-// The server-rendered fields stay in the page for a browser without JavaScript; here they are
-// hidden and disabled (a disabled field is not posted), the instructions above them stay.
+// The server-rendered fields are in the page for a browser without JavaScript; once the form is
+// drawn here they are removed, the instructions above them stay.
 (function () {
   'use strict';
   const config = document.getElementById('schema-form-config');
@@ -108,40 +108,50 @@
     return node;
   }
 
-  // The fallback's inputs: hidden and not posted. Instructions (.form-text) stay.
-  form.querySelectorAll('.form-fields > .form-field').forEach((el) => {
-    el.hidden = true;
-    el.querySelectorAll('input, select, textarea').forEach((input) => { input.disabled = true; });
-  });
-  const legend = document.getElementById('required-legend');
-  if (legend) legend.hidden = true;
   const holder = document.createElement('div');
   holder.id = 'schema-form';
   holder.className = 'schema-form';
   const fields = form.querySelector('.form-fields');
   (fields || form.querySelector('.form-actions')).insertAdjacentElement(fields ? 'beforeend' : 'beforebegin', holder);
-  const posted = document.createElement('input');
-  posted.type = 'hidden';
-  posted.name = 'json';
-  form.appendChild(posted);
+
+  // Once json-editor has drawn the form, the server-rendered fields go (with their inputs and
+  // error messages) and the value is posted as `json` instead. Until then, or if it cannot draw
+  // this schema, they are the form. Instructions (.form-text) stay either way.
+  function takeOver() {
+    form.querySelectorAll('.form-fields > .form-field').forEach((el) => el.remove());
+    const legend = document.getElementById('required-legend');
+    if (legend) legend.hidden = true;
+    const posted = document.createElement('input');
+    posted.type = 'hidden';
+    posted.name = 'json';
+    form.appendChild(posted);
+    form.addEventListener('submit', () => { posted.value = JSON.stringify(editor.getValue() || {}); });
+  }
 
   const root = browserSchema(schema, ui, 'root');
   holder.classList.toggle('untitled', !schema.title);  // json-editor would head it "root"
-  const editor = new window.JSONEditor(holder, {
-    schema: root,  // the values are set per property once drawn (see 'ready')
-    theme: 'html',
-    disable_collapse: true,  // a task form, not a JSON document editor: no collapse, JSON, property buttons
-    disable_edit_json: true,
-    disable_properties: true,
-    iconlib: null,
-    show_errors: 'interaction',  // the browser's hints as one types; the server's word on submit
-    use_name_attributes: false,  // the json field carries the value, not one input per property
-    remove_empty_properties: true,  // an empty input is no value, as in rjsf
-    disable_array_delete_all_rows: true,
-    disable_array_delete_last_row: true,
-    prompt_before_delete: false,
-    form_name_root: 'root',
-  });
+  let editor;
+  try {
+    editor = new window.JSONEditor(holder, {
+      schema: root,  // the values are set per property once drawn (see 'ready')
+      theme: 'html',
+      disable_collapse: true,  // a task form, not a JSON document editor: no collapse, JSON, property buttons
+      disable_edit_json: true,
+      disable_properties: true,
+      iconlib: null,
+      show_errors: 'interaction',  // the browser's hints as one types; the server's word on submit
+      use_name_attributes: false,  // the json field carries the value, not one input per property
+      remove_empty_properties: true,  // an empty input is no value, as in rjsf
+      disable_array_delete_all_rows: true,
+      disable_array_delete_last_row: true,
+      prompt_before_delete: false,
+      form_name_root: 'root',
+    });
+  } catch (error) {  // a schema json-editor cannot draw: the server-rendered form stays
+    holder.remove();
+    console.warn('The form is shown without json-editor:', error);
+    return;
+  }
   window.Baton = window.Baton || {};
   window.Baton.schemaForm = editor;  // for tests and the curious
 
@@ -176,6 +186,7 @@
       field.container.appendChild(note);
     });
     locked.forEach((path) => { const field = editor.getEditor(path); if (field) field.disable(); });
+    takeOver();
     showServerErrors();
     holder.dataset.ready = 'true';
   });
@@ -201,16 +212,15 @@
         holder.insertAdjacentElement('beforebegin', message);
       }
     });
-    editor.on('change', () => {
-      shown.forEach((s) => {
-        const changed = JSON.stringify(s.field.getValue()) !== s.before;
-        s.message.hidden = changed;
-        s.field.container.classList.toggle('has-error', !changed);
-      });
+    const settle = (s, changed) => {
+      s.message.hidden = changed;
+      s.field.container.classList.toggle('has-error', !changed);
+    };
+    editor.on('change', () => {  // json-editor's: on leaving a field, choosing, ticking
+      shown.forEach((s) => settle(s, JSON.stringify(s.field.getValue()) !== s.before));
+    });
+    holder.addEventListener('input', (ev) => {  // while typing
+      shown.forEach((s) => { if (s.field.container.contains(ev.target)) settle(s, true); });
     });
   }
-
-  form.addEventListener('submit', () => {
-    posted.value = JSON.stringify(editor.getValue() || {});
-  });
 })();
