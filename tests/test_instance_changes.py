@@ -215,6 +215,11 @@ def test_cancelling_a_sub_process_ends_its_inner_tokens_and_an_emptied_one_ends_
                          json={"instructions": [{"type": "cancel", "element": "inner"}]})
     # the sub-process's only token cancelled: the sub-process ends too, and nothing would be left
     assert inside.status_code == 400 and "without a token" in inside.json["detail"]
+    again = client.post(f"/api/v1/process-instances/{instance_id}/modification", json={
+        "instructions": [{"type": "cancel", "element": "inner"}, {"type": "start_before", "element": "inner"}]})
+    assert again.status_code == 200, again.json  # the inner task anew, inside the same sub-process
+    events = [(h["element_id"], h["event"]) for h in _history(client, instance_id)]
+    assert events.count(("inner", "entered")) == 2 and ("sub", "cancelled") not in events
     moved = client.post(f"/api/v1/process-instances/{instance_id}/modification", json={
         "instructions": [{"type": "cancel", "element": "sub"}, {"type": "start_before", "element": "after"}]})
     assert moved.status_code == 200, moved.json
