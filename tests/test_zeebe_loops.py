@@ -3,7 +3,8 @@
 - A multi-instance activity's ``outputCollection`` holds each instance's ``outputElement`` in the
   order of the input collection, whatever order the instances complete in (parallel: user tasks
   completed last to first); an instance that sets nothing gives null; the element's variable is
-  local to each instance (null when it starts, never reaching the process).
+  local to each instance (null when it starts, never reaching the process); a multi-instance
+  call activity collects from each child instance.
 - ``zeebe:taskDefinition type="=handler"`` runs the job the variable names; a type no endpoint
   serves is an incident naming the type and how to bind it.
 - ``zeebe:calledElement processId="=..."`` calls the process it names; a missing one is an
@@ -79,6 +80,18 @@ def test_an_empty_input_collection_gives_an_empty_output_collection(engine):  # 
     doc = run(engine, "square_each", {"numbers": []})
     assert doc["status"] == "completed", doc
     assert doc["variables"]["squares"] == []
+
+
+def test_a_parallel_call_activity_collects_each_child_instance_output(engine):  # type: ignore[no-untyped-def]
+    deploy(engine, "zeebe_quote_each.bpmn")
+    instance_id = engine.start("quote_each", {"carriers": ["ups", "fedex", "dhl"]})
+    for _ in range(4):  # the calls, the children, the returns
+        engine.driver.drain()
+    doc = engine.get_instance(instance_id)
+    assert doc["status"] == "completed", doc
+    assert doc["variables"]["quotes"] == [{"carrier": "ups", "price": 30}, {"carrier": "fedex", "price": 50},
+                                          {"carrier": "dhl", "price": 30}]
+    assert len(doc["children"]) == 3
 
 
 OUTPUT_WITH_MAPPINGS = """

@@ -8,9 +8,9 @@ completion condition (``juel_expressions.py``).
 
 SpiffWorkflow's Camunda parser reads these attributes on a few task types only (not on service
 tasks), writes each instance's element back into the collection, and drops every other variable
-an instance set. Baton's parsers here read them on tasks, service, user and manual tasks and
-sub-processes, and its loop specs keep the collection as it is and merge what an instance set,
-without its element variable.
+an instance set. Baton's parsers here read them on tasks, service, user and manual tasks,
+sub-processes and call activities, and its loop specs keep the collection as it is and merge
+what an instance set, without its element variable.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask, ServiceTask
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, SubWorkflowParser, UserTaskParser
+
+from .calls import CallActivityParser, CallActivityTask
 
 
 class _LoopMixin:
@@ -100,6 +102,10 @@ class LoopSubWorkflowParser(_CamundaLoopParsing, SubWorkflowParser):
     pass
 
 
+class LoopCallActivityParser(_CamundaLoopParsing, CallActivityParser):
+    pass
+
+
 def _spec(tag: str) -> Any:
     return CamundaParser.OVERRIDE_PARSER_CLASSES[full_tag(tag)][1]
 
@@ -111,4 +117,5 @@ PARSERS = {
     full_tag("userTask"): (LoopUserTaskParser, _spec("userTask")),
     full_tag("subProcess"): (LoopSubWorkflowParser, _spec("subProcess")),
     full_tag("transaction"): (LoopSubWorkflowParser, _spec("transaction")),
+    full_tag("callActivity"): (LoopCallActivityParser, CallActivityTask),  # Baton's call (calls.py)
 }
