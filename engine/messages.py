@@ -3,8 +3,10 @@
 SpiffWorkflow lets the first message set a workflow's correlation values whatever its keys, so
 routing is Baton's: every waiting message catch (intermediate event, receive task, boundary
 event, event-based gateway branch) is a ``message_subscription`` row with the instance's business
-key and its correlation values (each correlation property of the message, evaluated on the
-waiting task's data). A message matches a subscription when the names are equal, the business
+key and its correlation values: for each correlation property of the message, the value the
+waiting (sub-)process recorded when it sent or received a message of that conversation (BPMN's
+and SpiffArena's meaning, ``_bpmn/spiff_events.py``), else the property evaluated on the waiting
+task's data. A message matches a subscription when the names are equal, the business
 key (if given) is the instance's, and every correlation key given has the subscription's value.
 
 Otherwise a deployed process whose start event catches that message is started. Otherwise,
