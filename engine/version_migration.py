@@ -213,7 +213,8 @@ def _carry_ledger(engine: Engine, workflow: BatonWorkflow, target: DefinitionSpe
 
 
 def element_kinds(engine: Engine, key: str, version: int) -> dict[str, str]:
-    """Each top-level element of ``key`` v``version`` with its kind (what a plan editor offers)."""
+    """Each element of ``key`` v``version`` (inside its sub-processes too) with its kind (what a plan
+    editor and the modification form offer)."""
     with engine.db.reading() as session:
         definition_id = get_definition(session, key, version).id
     return {e: _kind(place) for e, place in _elements(engine._spec(definition_id)).items()}

@@ -71,6 +71,7 @@ def test_a_claimed_user_task_with_a_boundary_timer_migrates_in_place_keeping_cla
     assert not [h for h in after if h["element_id"] == "check"]  # not cancelled, not entered again
     [same] = engine.list_user_tasks(instance_id=instance_id)
     assert same["id"] == task["id"] and same["claimed_by"] == "alice"
+    assert (same["created_at"], same["form"], same["name"]) == (task["created_at"], task["form"], task["name"])
     pending = {j["element_id"]: j for j in _timers(engine, instance_id) if j["status"] == "pending"}
     assert set(pending) == {"remind", "escalate"}
     assert pending["remind"]["id"] == timer["id"] and pending["remind"]["next_run_at"] == timer["next_run_at"]
