@@ -175,6 +175,7 @@ def test_a_json_schema_form_posted_as_json_is_judged_against_the_deployed_schema
     drawn = config(page)
     assert drawn["schema"]["required"] == ["name"] and drawn["ui"]["ui:order"] == ["name", "department"]
     assert drawn["values"] == {"name": "World"} and drawn["errors"] == {}
+    assert drawn["orders"] == {"root": ["name", "department"]}  # the file's order, which jsonb would not keep
 
     sent = {"name": "", "department": "Sales"}
     refused = client.post(f"/tasks/{task['id']}", data={"json": json.dumps(sent), "csrf_token": csrf_of(page)})
