@@ -176,11 +176,12 @@ ATTRIBUTES: dict[str, Treatment] = {
                                       "refuses"),
     "camunda:type": runs("\"external\": the task is a job for the endpoint of camunda:topic"),
     "camunda:topic": runs("names the endpoint (BATON_ENDPOINTS)"),
-    "camunda:asyncBefore": runs("on a service or send task: its own job and commit (checks.py); elsewhere Baton "
-                                "commits at every wait state"),
-    "camunda:asyncAfter": runs("on a service or send task: its own job and commit (checks.py); elsewhere Baton "
-                               "commits at every wait state"),
-    "camunda:async": runs("older spelling of asyncBefore"),
+    "camunda:asyncBefore": checked("a commit point before the element, on every task, gateway and event Camunda 7 "
+                                   "takes it on: a continue job goes on from it (_bpmn/commit_points.py); refused "
+                                   "where Baton cannot honour it, naming the element"),
+    "camunda:asyncAfter": checked("a commit point after the element: it completes, a continue job takes its "
+                                  "outgoing flows (_bpmn/commit_points.py); refused where Baton cannot honour it"),
+    "camunda:async": checked("older spelling of asyncBefore"),
     "camunda:exclusive": runs("Baton runs one advance of an instance at a time (its row is locked)"),
     "camunda:class": _JAVA,
     "camunda:delegateExpression": _JAVA,

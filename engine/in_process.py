@@ -8,7 +8,9 @@ adapter), completes it with the result, and lets the workflow move on, within a 
 and time. What stays a job, each its own durable step:
 
 - a remote call (HTTP endpoint), whatever its place;
-- a task marked ``camunda:asyncBefore`` or ``camunda:asyncAfter``;
+- a task marked ``camunda:asyncBefore`` (its job is the commit point; ``asyncAfter`` on any
+  element, and ``asyncBefore`` on the others, hold the workflow there and a ``continue`` job goes
+  on: ``_bpmn/commit_points.py``, ``continuations.py``);
 - every service task when ``BATON_COMMIT_EVERY_STEP`` is on;
 - a call that failed in process (it is retried as a job, with backoff, then an incident);
 - what is left when the budget is spent.

@@ -9,11 +9,14 @@ incident, and retrying the incident goes on from the commit point again.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from adapters.runner import run_job
 from engine import DeploymentError, EndpointMap, Engine
+from engine.models import Job, utcnow
 from tests.conftest import ROOT
 
 DIAGRAMS = ROOT / "tests" / "diagrams"
@@ -74,6 +77,22 @@ def test_async_before_commits_before_the_script_and_a_fresh_engine_finishes_it(b
     assert events(doc, "split") == ["waiting", "continued", "entered", "completed"]
     assert bare_engine.instance_view(instance_id)["elements"]["split"] == {
         **bare_engine.instance_view(instance_id)["elements"]["split"], "state": "completed", "runs": 1}
+
+
+def test_a_worker_that_dies_holding_the_job_loses_it_at_its_lease_and_another_goes_on(bare_engine):
+    deploy(bare_engine, BEFORE_SCRIPT)
+    instance_id = bare_engine.start("async_before_script", {"total": 9, "parts": 3})
+    ticket = bare_engine.driver.queue.popleft()
+    assert bare_engine.claim_job(ticket.id, "dead-worker") is not None  # claimed, then SIGKILL: nothing ran
+    assert bare_engine.due_jobs(0.0) == []  # leased: the relay leaves it alone
+    with bare_engine.db.transaction() as session:  # the lease runs out
+        session.execute(update(Job).where(Job.id == ticket.id).values(locked_until=utcnow() - timedelta(seconds=1)))
+    assert [t.id for t in bare_engine.due_jobs(0.0)] == [ticket.id]
+    assert run_job(bare_engine, ticket.id, "worker-2") == "continued"
+    doc = bare_engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and doc["variables"]["share"] == 3.0
+    assert [(j["kind"], j["status"], j["attempts"]) for j in doc["jobs"]] == [("continue", "done", 2)]
+    assert events(doc, "split") == ["waiting", "continued", "entered", "completed"]  # ran once
 
 
 def test_without_the_attribute_the_same_diagram_runs_in_one_advance(bare_engine):
