@@ -67,7 +67,10 @@ def test_latest_version_or_a_pinned_one(engine):
     assert engine.get_instance(pinned)["variables"]["score"] == 70
 
 
-def test_calling_a_process_that_does_not_exist_is_refused_at_deploy(engine):
+def test_a_caller_deploys_before_its_process_but_not_pinned_to_a_version_of_none(engine):
+    # Camunda 7 looks the called process up when the call is reached (tests/test_camunda7_late_binding.py)
+    engine.deploy([("caller.bpmn", CALLER.format(binding="").encode())])
+    pinned = CALLER.format(binding='camunda:calledElementBinding="version" camunda:calledElementVersion="1"')
     with pytest.raises(DeploymentError) as refused:
-        engine.deploy([("caller.bpmn", CALLER.format(binding="").encode())])
+        engine.deploy([("caller.bpmn", pinned.encode())])
     assert "get_score" in str(refused.value) and "score_customer" in str(refused.value)
