@@ -368,3 +368,14 @@ def test_a_multi_instance_activity_migrates_with_its_iterations_done_and_open(ba
     assert engine.get_instance(instance_id, history=False)["status"] == "waiting"
     engine.complete_user_task(instance_id, "approve")
     assert engine.get_instance(instance_id, history=False)["status"] == "completed"
+
+
+def test_a_boundary_event_maps_only_along_with_its_activity(bare_engine):
+    from engine import InvalidRequest
+
+    engine = bare_engine
+    engine.deploy([("review.bpmn", review(_timer("remind", "check", "PT1H")))])
+    engine.deploy([("review.bpmn", review(_timer("remind", "note", "PT1H")))])  # v2: on another task
+    assert "remind" in engine.migration_plan("review", 1, 2)["unmapped"]  # by id it is left out
+    with pytest.raises(InvalidRequest, match="remind -> remind: the boundary event is attached to check"):
+        engine.migration_plan("review", 1, 2, {"remind": "remind"})
