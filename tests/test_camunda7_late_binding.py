@@ -87,3 +87,20 @@ def test_a_called_process_missing_when_the_call_is_reached_is_an_incident_naming
     engine.retry_incident(incident["id"])
     engine.driver.drain()
     assert engine.get_instance(instance_id)["status"] == "completed"
+
+
+def test_the_modelers_deploy_of_a_dmn_tab_answers_camundas_decision_definitions(bare_engine):  # type: ignore[no-untyped-def]
+    import io
+
+    from web import create_app
+
+    bare_engine.create_user("modeler", "admin", "correct horse battery staple")
+    client = create_app(bare_engine.settings, engine=bare_engine).test_client()
+    answer = client.post("/engine-rest/deployment/create", headers={
+        "Authorization": "Basic bW9kZWxlcjpjb3JyZWN0IGhvcnNlIGJhdHRlcnkgc3RhcGxl"}, data={
+        "deployment-name": "dinner", "deployment-source": "Camunda Modeler",
+        "data": (io.BytesIO(DINNER.read_bytes()), "dinnerDecisions.dmn")}, content_type="multipart/form-data")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["deployedProcessDefinitions"] is None and answer.json["id"]
+    assert sorted(answer.json["deployedDecisionDefinitions"]) == ["beverages:1", "dish:1"]
+    assert answer.json["deployedDecisionDefinitions"]["dish:1"]["deploymentId"] == answer.json["id"]

@@ -93,18 +93,30 @@ def create_deployment() -> Response:
         raise _refusal(exc) from exc
     known = _definitions_by_id()
     made = {r.id: known[r.id] for r in results if r.id in known}
+    decisions = [r for r in results if r.kind == "decision"]  # a DMN file deployed alone
     # the deployment that holds them: the new one, or (all unchanged) the one that made them
     holder = next((d for d in engine().list_deployments(limit=200)["items"]
-                   if set(made) & {x["id"] for x in d["definitions"]}), None)
+                   if set(made) & {x["id"] for x in d["definitions"]}
+                   or {r.key for r in decisions} & {x["decision_id"] for x in d["decisions"]}), None)
     deployment_id = holder["id"] if holder else None
     answer: dict[str, Any] = _deployment(holder, source) if holder else {
         "links": [], "id": None, "name": name, "source": source, "deploymentTime": None, "tenantId": None}
     # Camunda lists only new definitions; Baton lists the unchanged ones too, so "Start instance"
     # after a deploy without changes still knows what to start (docs/camunda7.md).
     answer.update(deployedProcessDefinitions={i: _definition_dto(v, deployment_id) for i, v in made.items()} or None,
-                  deployedCaseDefinitions=None, deployedDecisionDefinitions=None,
+                  deployedCaseDefinitions=None,
+                  deployedDecisionDefinitions={f"{r.key}:{r.version}": _decision_dto(r, deployment_id)
+                                               for r in decisions} or None,
                   deployedDecisionRequirementsDefinitions=None)
     return jsonify(answer)
+
+
+def _decision_dto(result: Any, deployment_id: str | None) -> dict[str, Any]:
+    """Camunda's ``DecisionDefinitionDto`` for a decision deployed alone."""
+    return {"id": f"{result.key}:{result.version}", "key": result.key, "category": None, "name": None,
+            "version": result.version, "resource": None, "deploymentId": deployment_id, "tenantId": None,
+            "decisionRequirementsDefinitionId": None, "decisionRequirementsDefinitionKey": None,
+            "historyTimeToLive": None, "versionTag": None}
 
 
 def _instance_dto(instance_id: str, definition_id: str | None, business_key: str | None,
