@@ -379,3 +379,16 @@ def test_a_boundary_event_maps_only_along_with_its_activity(bare_engine):
     assert "remind" in engine.migration_plan("review", 1, 2)["unmapped"]  # by id it is left out
     with pytest.raises(InvalidRequest, match="remind -> remind: the boundary event is attached to check"):
         engine.migration_plan("review", 1, 2, {"remind": "remind"})
+
+
+def test_a_kept_boundary_timer_fires_at_its_first_due_time_and_interrupts_on_the_target(bare_engine):
+    engine = bare_engine
+    engine.deploy([("review.bpmn", review(_timer("remind", "check", "PT1S")))])
+    instance_id = engine.start("review")
+    engine.deploy([("review.bpmn", review(_timer("remind", "check", "PT1H")))])  # v2 would wait an hour
+    _migrate(engine, "review", instance_id)
+    engine.driver.drain()  # sleeps until the kept timer (a second after the start) is due
+    doc = engine.get_instance(instance_id, history=False)
+    assert (doc["status"], doc["definition"]["version"]) == ("completed", 2)
+    events = _history(engine, instance_id)
+    assert ("check", "cancelled") in events and ("remind_end", "completed") in events
