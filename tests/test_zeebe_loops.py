@@ -147,6 +147,13 @@ def test_a_feel_task_type_no_endpoint_serves_is_an_incident_naming_it(engine):  
     [incident] = doc["incidents"]
     assert incident["element_id"] == "handle"
     assert "'fax'" in incident["message"] and "[topics.fax]" in incident["message"], incident["message"]
+    # the type is evaluated again when the incident is retried: corrected, the task runs
+    engine.edit_variables(doc["id"], {"handler": "echo"}, by="operator", reason="fax is gone")
+    engine.retry_incident(incident["id"])
+    engine.driver.drain()
+    retried = engine.get_instance(doc["id"])
+    assert retried["status"] == "completed", retried
+    assert retried["variables"]["approved"] is True
 
 
 def test_a_feel_process_id_calls_the_process_it_names(engine):  # type: ignore[no-untyped-def]
@@ -166,3 +173,20 @@ def test_a_feel_process_id_naming_no_process_is_an_incident_naming_it(engine):  
     [incident] = doc["incidents"]
     assert incident["element_id"] == "route_it"
     assert "'dispatch_overnight'" in incident["message"], incident["message"]
+    # deployed afterwards, the process is called when the incident is retried
+    deploy(engine, "overnight.bpmn", OVERNIGHT)
+    engine.retry_incident(incident["id"])
+    for _ in range(3):
+        engine.driver.drain()
+    retried = engine.get_instance(doc["id"])
+    assert retried["status"] == "completed", retried
+
+
+OVERNIGHT = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="o" targetNamespace="t">
+  <bpmn:process id="dispatch_overnight" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
