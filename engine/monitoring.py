@@ -337,6 +337,8 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
                 errored.add(task_id)
             elif event in ("completed", "retried"):
                 errored.discard(task_id)
+    ended = status in ("completed", "cancelled", "terminated", "compensated")
+    held: set[str] = set()
     for element_id, info in elements.items():
         tasks = [t for t, e in task_element.items() if e == element_id]
         last = task_last.get(latest_task.get(element_id, ""), "")
@@ -346,14 +348,16 @@ def instance_view(engine: Engine, instance_id: str) -> dict[str, Any]:
             continue
         if element_id in open_incidents or last == "failed" or latest_task.get(element_id) in errored:
             info["state"] = "failed"
-        elif any(task_last.get(t) in _ACTIVE_EVENTS for t in tasks):
+        elif any(task_last.get(t) in _ACTIVE_EVENTS for t in tasks) and not (ended and last == "waiting"):
             info["state"] = "active"
-        elif any(task_last.get(t) in ("completed", "continued") for t in tasks):
-            info["state"] = "completed"
+            if all(task_last.get(t) == "waiting" for t in tasks if task_last.get(t) in _ACTIVE_EVENTS):
+                held.add(element_id)  # its continue job has not run: no user task yet
+        elif any(task_last.get(t) in ("completed", "continued", "waiting") for t in tasks):
+            info["state"] = "completed"  # ("waiting" here: held after it, then the instance ended)
         else:
             info["state"] = "cancelled" if tasks else "completed"
-    waiting = sorted(e for e, i in elements.items()
-                     if i["state"] == "active" and (i["type"] or "").endswith(("UserTask", "ManualTask")))
+    waiting = sorted(e for e, i in elements.items() if i["state"] == "active" and e not in held
+                     and (i["type"] or "").endswith(("UserTask", "ManualTask")))
     return {"id": instance_id, "status": status, "revision": revision, "elements": elements,
             "incident_elements": sorted(open_incidents), "waiting_user_tasks": waiting}
 

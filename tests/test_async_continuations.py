@@ -18,6 +18,9 @@ from adapters.runner import run_job
 from engine import DeploymentError, EndpointMap, Engine
 from engine.models import Job, utcnow
 from tests.conftest import ROOT
+from tests.ledger_handlers import effects
+from tests.test_in_process import LEDGER_ENDPOINTS
+from tests.test_in_process import diagram as ledger_diagram
 
 DIAGRAMS = ROOT / "tests" / "diagrams"
 BEFORE_SCRIPT = DIAGRAMS / "async_before_script.bpmn"
@@ -124,6 +127,42 @@ def test_async_after_commits_after_a_user_task_a_script_and_a_gateway(bare_engin
     assert events(doc, "announce") == ["waiting", "continued", "entered", "completed"]
     assert events(doc, "approved_end") == ["entered", "completed"]
     assert all(j[1:] == ("continue", "done") for j in jobs(doc))
+
+
+def test_async_before_a_user_task_makes_no_task_until_its_job_ran(bare_engine):
+    deploy(bare_engine, AFTER_CHAIN, AFTER_CHAIN.read_bytes().replace(
+        b'id="review" name="Review" camunda:asyncAfter="true"',
+        b'id="review" name="Review" camunda:asyncBefore="true"'))
+    instance_id = bare_engine.start("async_after_chain", {})
+    assert bare_engine.list_user_tasks(instance_id=instance_id) == []
+    view = bare_engine.instance_view(instance_id)
+    assert view["elements"]["review"]["state"] == "active" and view["waiting_user_tasks"] == []
+    run_one(bare_engine)
+    assert [t["element_id"] for t in bare_engine.list_user_tasks(instance_id=instance_id)] == ["review"]
+    assert bare_engine.instance_view(instance_id)["waiting_user_tasks"] == ["review"]
+    assert bare_engine.get_instance(instance_id)["status"] == "waiting"
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    path = tmp_path / "ledger.sqlite"
+    monkeypatch.setenv("BATON_TEST_LEDGER", str(path))
+    return path
+
+
+def test_async_after_an_in_process_service_call_commits_after_the_call(settings_factory, inline_engine_factory,
+                                                                        ledger):
+    engine = inline_engine_factory(settings_factory(endpoints=LEDGER_ENDPOINTS))
+    engine.deploy([("after.bpmn", ledger_diagram("after_step", [
+        ("first", "ledger-reserve", 'camunda:asyncAfter="true"'), ("second", "ledger-reserve", "")]))])
+    instance_id = engine.start("after_step", {})
+    doc = engine.get_instance(instance_id)  # the call ran inside the advance; the commit came after it
+    assert jobs(doc) == [("first", "continue", "pending")]
+    assert sorted(element for element, _ in effects(str(ledger)).values()) == ["first"]
+    engine.driver.drain()
+    doc = engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and jobs(doc) == [("first", "continue", "done")]
+    assert sorted(element for element, _ in effects(str(ledger)).values()) == ["first", "second"]
 
 
 def test_a_worker_goes_on_from_each_commit_point_itself_without_the_broker(bare_engine):

@@ -75,14 +75,18 @@ class Tracker:
     @classmethod
     def watch(cls, workflow: BatonWorkflow) -> Tracker:
         tracker = cls()
-        tracker.states = {t.id: commit_points.shown_state(t) for t in all_tasks(workflow)}
+        tracker.states = {t.id: t.state if t.state != TaskState.WAITING else commit_points.shown_state(t)
+                          for t in all_tasks(workflow)}
         return tracker
 
     def collect(self, workflow: BatonWorkflow) -> None:
         """Diff now against the last snapshot; keep the changes; take a new snapshot."""
         states: dict[UUID, int] = {}
         for task in all_tasks(workflow):
-            state = states[task.id] = commit_points.shown_state(task)  # a held task has not entered
+            state = task.state
+            if state == TaskState.WAITING:
+                state = commit_points.shown_state(task)  # a held task has not entered its element yet
+            states[task.id] = state
             old = self.states.get(task.id)
             bpmn_id = task.task_spec.bpmn_id
             if old == state or bpmn_id is None or bpmn_id.startswith(SYNTHETIC_PREFIX):
