@@ -343,7 +343,8 @@ def _deliver_signal(engine: Engine, found: _Found, name: str, variables: dict[st
             return
         session.delete(row)
         task.task_spec.catch(task, BpmnEvent(definition, payload=variables))
-        task.data.update(variables)
+        if spiff_events.payload_variable(definition) is None:
+            task.data.update(variables)  # else the catch stores them in its variableName
         task.task_spec._update(task)
         step.events.append(Note(row.element_id, "signal", {"name": name}, task))
         done.append(True)

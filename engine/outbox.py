@@ -16,7 +16,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from ._bpmn import commit_points
+from ._bpmn import commit_points, spiff_events
 from ._bpmn.feel_targets import called_key, topic_of
 from ._bpmn.history import Change, all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
@@ -133,7 +133,8 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
             continue
         job = Job(instance_id=instance.id, task_id=change.task_id, element_id=change.element_id, kind="signal",
                   topic=definition.name, idempotency_key=f"{instance.id}:signal:{new_id()}",
-                  payload={"name": definition.name, "variables": json_copy(task.data), "exclude_instance": instance.id},
+                  payload={"name": definition.name, "exclude_instance": instance.id,
+                           "variables": json_copy(_signal_variables(task, definition))},
                   status="pending", max_attempts=10, sent_at=utcnow())
         session.add(job)
         session.flush()
@@ -160,6 +161,12 @@ def publish_jobs(session: Session, instance: ProcessInstance, workflow: BatonWor
         session.flush()
         tickets.append(JobTicket(job.id, instance.id, "publish"))
     return tickets
+
+
+def _signal_variables(task: Task, definition: SignalEventDefinition) -> dict[str, Any]:
+    """A signal carries the thrower's data, or the payload its spiffworkflow:payloadExpression made."""
+    body = spiff_events.signal_body(task, definition)
+    return task.data if body is None else body
 
 
 def _thrower(workflow: BatonWorkflow, definition: MessageEventDefinition):  # type: ignore[no-untyped-def]

@@ -106,3 +106,43 @@ def test_a_loop_over_loop_data_input_ref_collects_each_output_item(bare_engine):
     assert doc["variables"]["labels"] == ["p1-2", "p2-6"]
     assert doc["variables"]["parcels"] == parcels
     assert "parcel" not in doc["variables"] and "label" not in doc["variables"]  # each instance's own
+
+
+SIGNALS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:signal id="paint" name="paint">
+    <bpmn:extensionElements>
+      <spiffworkflow:payloadExpression>{'colour': colour}</spiffworkflow:payloadExpression>
+      <spiffworkflow:variableName>paint_order</spiffworkflow:variableName>
+    </bpmn:extensionElements>
+  </bpmn:signal>
+  <bpmn:process id="painter" isExecutable="true">
+    <bpmn:startEvent id="p_start"/>
+    <bpmn:sequenceFlow id="p1" sourceRef="p_start" targetRef="wait_paint"/>
+    <bpmn:intermediateCatchEvent id="wait_paint">
+      <bpmn:signalEventDefinition signalRef="paint"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="p2" sourceRef="wait_paint" targetRef="p_end"/>
+    <bpmn:endEvent id="p_end"/>
+  </bpmn:process>
+  <bpmn:process id="foreman" isExecutable="true">
+    <bpmn:startEvent id="f_start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="f_start" targetRef="order_paint"/>
+    <bpmn:intermediateThrowEvent id="order_paint">
+      <bpmn:signalEventDefinition signalRef="paint"/>
+    </bpmn:intermediateThrowEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="order_paint" targetRef="f_end"/>
+    <bpmn:endEvent id="f_end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_signal_payload_reaches_another_instance_in_its_variable_name(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("paint.bpmn", SIGNALS)])
+    painter = bare_engine.start("painter", {})
+    bare_engine.start("foreman", {"colour": "red", "budget": 10})
+    bare_engine.driver.drain()  # the signal job: a broadcast to the other instances
+    doc = bare_engine.get_instance(painter, history=False)
+    assert doc["status"] == "completed"
+    assert doc["variables"] == {"paint_order": {"colour": "red"}}  # the payload, not the foreman's data

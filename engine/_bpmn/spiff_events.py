@@ -50,6 +50,7 @@ BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _MESSAGE_TAGS = ("messagePayload", "messageVariable")
 _ITEM_TAGS = ("payloadExpression", "variableName")
+SIGNAL_BODY = "baton:signal-body"  # a thrower's internal data: its signal's evaluated payload
 _REFS = {"errorEventDefinition": "errorRef", "escalationEventDefinition": "escalationRef",
          "signalEventDefinition": "signalRef", "messageEventDefinition": "messageRef"}
 
@@ -63,10 +64,6 @@ class SpiffMessageDefinition(MessageEventDefinition):
         self.expression = expression
         self.message_var = message_var
         self.process_correlations = process_correlations or []  # stored by SpiffWorkflow's converter
-
-    @property
-    def spiff(self) -> bool:
-        return self.expression is not None or self.message_var is not None
 
     def throw(self, my_task: Any) -> None:
         if self.expression is None:
@@ -150,7 +147,15 @@ class SpiffSignalDefinition(_Payload, SignalEventDefinition):
         self.expression, self.variable = expression, variable
 
     def throw(self, my_task: Any) -> None:
-        my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=self._payload(my_task)))
+        payload = self._payload(my_task)
+        if self.expression is not None:
+            if not isinstance(payload, dict):
+                raise WorkflowTaskException(
+                    f"spiffworkflow:payloadExpression {self.expression!r} of signal {self.name!r} is a "
+                    f"{type(payload).__name__}; a signal reaches other instances with variables, so it must be "
+                    "a dict", task=my_task)
+            my_task.internal_data[SIGNAL_BODY] = payload  # what the broadcast to other instances carries
+        my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=payload))
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, SignalEventDefinition) and self.name == other.name
@@ -162,6 +167,19 @@ def register(registry: Any) -> None:
     ErrorEscalationEventDefinitionConverter(SpiffErrorDefinition, registry)
     ErrorEscalationEventDefinitionConverter(SpiffEscalationDefinition, registry)
     ItemAwareEventDefinitionConverter(SpiffSignalDefinition, registry)
+
+
+def signal_body(task: Any, definition: Any) -> dict[str, Any] | None:
+    """The variables a thrown signal carries to other instances when its payload is SpiffArena's
+    ``payloadExpression`` (None: the thrower's data, as for any signal)."""
+    if getattr(definition, "expression", None) is None:
+        return None
+    return task.internal_data.get(SIGNAL_BODY)
+
+
+def payload_variable(definition: Any) -> str | None:
+    """The variable a caught error, escalation or signal stores its payload in, or None (merged)."""
+    return getattr(definition, "variable", None)
 
 
 def message_variable(definition: Any) -> str | None:
