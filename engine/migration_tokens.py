@@ -24,7 +24,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from ._bpmn.scopes import LIVE, Attached, ScopeIndex, attach_task, enter_scope, owner_of, tokens_in
+from ._bpmn.scopes import LIVE, Attached, ScopeIndex, attach_task, enter_scope, owners_around, tokens_in
 from .errors import InvalidRequest
 from .instances import Note, Step
 from .models import Job, MessageSubscription, ProcessInstance, UserTaskRow, utcnow
@@ -49,7 +49,7 @@ def move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWork
     keys: dict[Any, tuple[Any, ...]] = {}
     kept_owners: dict[Any, Task] = {}
     for task in leaves:
-        running = {owner.task_spec.bpmn_id: owner for owner in _owners(workflow, task)}
+        running = {owner.task_spec.bpmn_id: owner for owner in owners_around(workflow, task.workflow)}
         by_target = {mapping[o]: running[o] for o in running if o in mapping}
         key: tuple[Any, ...] = ()
         for sub_id in places.place(mapping[task.task_spec.bpmn_id]).chain:  # type: ignore[union-attr]
@@ -120,16 +120,6 @@ def move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWork
             step.events.append(Note(owner.task_spec.bpmn_id, "cancelled", {"migration": True}, owner))
     _rewrite_rows(session, instance, workflow, before, kept)
     return moved
-
-
-def _owners(workflow: BatonWorkflow, task: Task) -> list[Task]:
-    """The running sub-process tasks around ``task``, outermost first."""
-    found: list[Task] = []
-    scope = task.workflow
-    while (owner := owner_of(workflow, scope)) is not None:
-        found.insert(0, owner)
-        scope = owner.workflow
-    return found
 
 
 def _spec_in(scope: Any, element_id: str) -> Any:

@@ -12,6 +12,7 @@ that spec has (:func:`attach_task`).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,13 +86,13 @@ def owner_of(workflow: Any, scope: Any) -> Task | None:
         return None
 
 
-def chain_of(workflow: Any, scope: Any) -> tuple[str, ...]:
-    """The ids of the sub-process elements a running scope sits in, itself included."""
-    chain: list[str] = []
+def owners_around(workflow: Any, scope: Any) -> list[Task]:
+    """The running sub-process tasks a scope sits in, outermost first, its own owner last."""
+    found: list[Task] = []
     while (owner := owner_of(workflow, scope)) is not None:
-        chain.insert(0, owner.task_spec.bpmn_id)
+        found.insert(0, owner)
         scope = owner.workflow
-    return tuple(chain)
+    return found
 
 
 def live_scopes(workflow: Any) -> list[Any]:
@@ -132,7 +133,7 @@ def new_token(scope: Any, parent: Task, spec: Any, data: dict[str, Any]) -> Task
     split = next((s for s in spec.inputs if isinstance(s, BoundaryEventSplit)), None)
     start_spec = split or spec
     task = Task(scope, start_spec, parent, state=TaskState.FUTURE)
-    task.data = dict(data)
+    task.data = copy.deepcopy(data)
     start_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
     start_spec._update(task)
     return task
@@ -191,7 +192,7 @@ def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, 
         return task, []
     split = old_split or Task(scope, split_spec, None, state=TaskState.COMPLETED)
     if old_split is None:
-        split.data = dict(task.data)
+        split.data = copy.deepcopy(task.data)
     _adopt(scope, split, split_spec, parent)
     _adopt(scope, task, spec, split)
     _predict(task, spec)
@@ -208,7 +209,7 @@ def attach_task(workflow: Any, scope: Any, task: Task, spec: Any, parent: Task, 
             kept.append(source)
             continue
         fresh = Task(scope, output, split, state=TaskState.MAYBE)
-        fresh.data = dict(task.data)
+        fresh.data = copy.deepcopy(task.data)
         fresh._set_state(TaskState.WAITING)
         output._update(fresh)  # waits: its timer is due from now, its message subscribed
         _predict(fresh, output)
