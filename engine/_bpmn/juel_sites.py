@@ -56,7 +56,8 @@ _IDENTIFIER = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
 
 Refuse = Callable[[etree._Element, str], None]
 PLACES = ("it does in conditions, loop cardinalities and completion conditions, timers, I/O mappings, "
-          "camunda:in/out, assignees and candidates, multi-instance collections and camunda:expression tasks")
+          "camunda:in/out, assignees and candidates, multi-instance collections, camunda:expression tasks "
+          "and the names of messages that events and receive tasks wait for")
 
 
 def _shown(text: str) -> str:
