@@ -117,6 +117,18 @@ def test_spiff_pre_and_post_scripts_run_around_the_task(engine):  # type: ignore
     assert doc["variables"] == {"input_item": 2, "output_item": 9}
 
 
+def test_a_failing_post_script_of_an_automatic_task_is_an_incident_naming_it(engine):  # type: ignore[no-untyped-def]
+    # the same task as a script task: nobody submits it, so the failure is an incident on it
+    text = spiff_without_loop().decode().replace('<bpmn:task id="any_task" name="Any Task">',
+                                                  '<bpmn:scriptTask id="any_task" name="Any Task">')
+    text = text.replace("</bpmn:task>", "<bpmn:script>seen = True</bpmn:script></bpmn:scriptTask>")
+    doc = run(engine, [("script_once.bpmn", text.encode())], {"input_item": 1})
+    assert doc["status"] != "completed"
+    [incident] = [i for i in doc["incidents"] if i.get("status", "open") == "open"]
+    assert incident["element_id"] == "any_task"
+    assert "output_item" in incident["message"] and "postScript" in incident["message"], incident
+
+
 def test_a_failing_post_script_refuses_the_completion_naming_it(engine):  # type: ignore[no-untyped-def]
     from engine import InvalidVariables
 
