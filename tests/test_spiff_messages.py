@@ -146,3 +146,39 @@ def test_a_signal_payload_reaches_another_instance_in_its_variable_name(bare_eng
     doc = bare_engine.get_instance(painter, history=False)
     assert doc["status"] == "completed"
     assert doc["variables"] == {"paint_order": {"colour": "red"}}  # the payload, not the foreman's data
+
+
+def sender(payload: str, variable: str = "reply") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:message id="greeting" name="greeting"/>
+  <bpmn:process id="greeter" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="greet"/>
+    <bpmn:sendTask id="greet" messageRef="greeting">
+      <bpmn:extensionElements>
+        <spiffworkflow:messagePayload>{payload}</spiffworkflow:messagePayload>
+        <spiffworkflow:messageVariable>{variable}</spiffworkflow:messageVariable>
+      </bpmn:extensionElements>
+    </bpmn:sendTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="greet" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_a_message_payload_that_is_no_dict_is_an_incident_on_the_sender(bare_engine):  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("greeter.bpmn", sender("'hello'"))])
+    doc = bare_engine.get_instance(bare_engine.start("greeter", {}), history=False)
+    [incident] = doc["incidents"]
+    assert incident["element_id"] == "greet" and "must be a dict" in incident["message"], incident
+
+
+def test_a_payload_expression_or_variable_that_cannot_run_is_refused_naming_the_element(bare_engine):  # type: ignore[no-untyped-def]
+    from engine import DeploymentError
+
+    with pytest.raises(DeploymentError) as refused:
+        bare_engine.deploy([("greeter.bpmn", sender("{'a': ", variable="not a name"))])
+    reasons = {p.element_id: p.reason for p in refused.value.problems}
+    assert "greet" in reasons and "messagePayload" in str(refused.value) and "messageVariable" in str(refused.value)
