@@ -182,3 +182,29 @@ def test_a_payload_expression_or_variable_that_cannot_run_is_refused_naming_the_
         bare_engine.deploy([("greeter.bpmn", sender("{'a': ", variable="not a name"))])
     reasons = {p.element_id: p.reason for p in refused.value.problems}
     assert "greet" in reasons and "messagePayload" in str(refused.value) and "messageVariable" in str(refused.value)
+
+
+CORRELATION = SPIFF / "sartography__SpiffWorkflow" / "tests" / "SpiffWorkflow" / "spiff" / "data" / "correlation.bpmn"
+
+
+def test_each_answer_reaches_the_sub_process_instance_that_asked(bare_engine):  # type: ignore[no-untyped-def]
+    """SpiffWorkflow's correlation.bpmn: two instances of a sub-process each start a proc_2 (same
+    deployment) with their number; each answer carries it back as init_id, correlation property
+    process_id, and must reach the instance that sent that number."""
+    deploy(bare_engine, CORRELATION)
+    asker = bare_engine.start("proc_1", {})
+    for number, task in enumerate(bare_engine.list_user_tasks(instance_id=asker)):
+        bare_engine.complete_user_task_by_id(task["id"], {"task_num": number, "task_name": f"subprocess {number}"})
+    bare_engine.driver.drain()  # each init_proc_2 starts a proc_2, whose message start keeps it in source_task
+    answerers = bare_engine.list_instances(definition="proc_2")["items"]
+    assert sorted(bare_engine.get_instance(a["id"], history=False)["variables"]["source_task"]["num"]
+                  for a in answerers) == [0, 1]
+    for answerer in answerers:
+        number = bare_engine.get_instance(answerer["id"], history=False)["variables"]["source_task"]["num"]
+        bare_engine.complete_user_task(answerer["id"], "prepare_response", {"response": f"answer {number}"})
+    bare_engine.driver.drain()  # each proc_2_response goes to the waiting instance with its process_id
+    doc = bare_engine.get_instance(asker, history=False)
+    assert doc["status"] == "completed"
+    # the sub-process instances' data merge into the process: the last one shows its own answer
+    assert doc["variables"]["response"] == {"init_id": doc["variables"]["task_num"],
+                                            "response": f"answer {doc['variables']['task_num']}"}
