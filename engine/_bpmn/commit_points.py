@@ -240,6 +240,7 @@ def release(tasks: list[Task]) -> list[Task]:
             del task.internal_data[HELD_AFTER]
         else:
             task.internal_data[BEFORE] = "passed"
+        task._set_state(TaskState.FUTURE)  # as it was before the hold: its entering happens now
         task.task_spec._update(task)
         released.append(task)
     return released
