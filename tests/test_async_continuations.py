@@ -230,6 +230,9 @@ def test_a_failing_script_after_the_commit_is_retried_then_an_incident_and_retry
      '</bpmn:boundaryEvent>', "on a boundary event is not supported"),
     ('<bpmn:sequenceFlow id="odd" sourceRef="work" targetRef="end" camunda:asyncAfter="true"/>',
      "is read on activities, gateways and events only"),
+    ('<bpmn:userTask id="each"><bpmn:multiInstanceLoopCharacteristics camunda:asyncBefore="true">'
+     '<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>',
+     "on the loop characteristics (a commit point per instance) is not supported"),
 ])
 def test_a_commit_point_baton_cannot_honour_is_refused_naming_the_element(bare_engine, element, reason):
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>

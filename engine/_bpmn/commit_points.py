@@ -68,7 +68,7 @@ def _local(el: etree._Element) -> str:
 
 
 def _marked(el: etree._Element) -> list[str]:
-    return [f"camunda:{a}" for a in _ATTRIBUTES if el.get(f"{{{CAMUNDA}}}{a}") is not None]
+    return [f"camunda:{a}" for a in _ATTRIBUTES if _flag(el, a)]  # "false" asks for nothing
 
 
 def check(processes: list[etree._Element], refuse: Refuse) -> None:
@@ -108,7 +108,8 @@ def _refusal(el: etree._Element, local: str) -> str | None:
         for flow in el.getparent().iterfind(f"{{{BPMN}}}sequenceFlow"):
             source = by_id.get(flow.get("sourceRef"))
             if flow.get("targetRef") == el.get("id") and source is not None and _local(source) == "eventBasedGateway":
-                return "asyncBefore after an event-based gateway is not supported (as in Camunda 7)"
+                return ("before an event after an event-based gateway is not supported: the gateway waits for "
+                        "all its events at once")
     return None
 
 
