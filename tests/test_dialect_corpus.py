@@ -150,9 +150,10 @@ HAPPY: dict[str, HappyPath] = {
             "multiinstance_with_inner_error_boundary_event.bpmn":
         HappyPath(),
     SPIFF + "sartography__spiff-example-cli/bpmn/tutorial/top_level_multi.bpmn":
-        # calls customize_product (deployed before it); the order is placed, and the multi-instance
+        # calls customize_product (call_activity_multi.bpmn); the order is placed, and the multi-instance
         # "Retrieve Product" over loopDataInputRef products collects each product_available into availability
         HappyPath(values={"Activity_0h1938t": {"place_order": "Y"}}, leave=["Activity_1f7q7oz"],
+                  also=[SPIFF + "sartography__spiff-example-cli/bpmn/tutorial/call_activity_multi.bpmn"],
                   expect={"place_order": "Y", "availability": ["Y"], "product_shipped": "Y"}),
     SPIFF + "sartography__spiff-example-cli/bpmn/tutorial/call_activity_multi.bpmn":
         HappyPath(start={"products": []}),
