@@ -23,10 +23,10 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from ._bpmn import commit_points
 from ._bpmn.workflow import BatonWorkflow
 from .errors import RetryableFailure
-from .instances import Note, Step
+from .instances import Note, Step, advance, job_instance
 from .jobs import JobCall
 from .models import Job, ProcessInstance
-from .outcomes import _advance_job, fail_job, require_holder
+from .outcomes import fail_job, require_holder
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -43,7 +43,14 @@ def continue_job(engine: Engine, job_id: str, *, owner: str | None = None, attem
     steps: list[Step] = []
     element: list[str] = []
 
-    def act(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step, job: Job) -> None:
+    instance_id = job_instance(engine, job_id)
+    if instance_id is None:
+        return None
+
+    def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
+        job = session.get(Job, job_id)
+        if job is None or job.status in ("done", "cancelled"):
+            return  # settled already (a redelivery, a second worker)
         require_holder(job, owner, attempt)
         element.append(job.element_id)
         job.settle("done")
@@ -60,7 +67,7 @@ def continue_job(engine: Engine, job_id: str, *, owner: str | None = None, attem
         commit_points.release([t for t in map(workflow.find_task, payload.get("tasks", [])) if t is not None])
 
     try:
-        _advance_job(engine, job_id, act)
+        advance(engine, instance_id, apply)
     except SpiffWorkflowException as exc:  # a script, condition or expression after the commit point
         fail_job(engine, job_id, RetryableFailure(f"{element[0] if element else job_id}: {exc}"),
                  owner=owner, attempt=attempt)
