@@ -193,7 +193,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     tickets = list(step.tickets) + outbox.create_service_jobs(engine, session, instance, workflow, changes)
     if workflow.new_holds:  # camunda:asyncBefore/asyncAfter reached: commit there, a job continues
         tickets += outbox.continue_jobs(session, instance, workflow, step)
-    outbox.cancel_orphan_jobs(session, instance, changes)
+    outbox.cancel_orphan_jobs(session, instance, changes, tracker.drain_quiet_cancels())
     tickets += outbox.schedule_timers(session, instance, workflow)
     tickets += outbox.publish_jobs(session, instance, workflow, changes)
     tickets += outbox.call_jobs(session, instance, workflow, changes)

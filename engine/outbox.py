@@ -6,6 +6,7 @@ needs it was committed; the notifier (Celery) hears of them only after the commi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -175,9 +176,11 @@ def _thrower(workflow: BatonWorkflow, definition: MessageEventDefinition):  # ty
     return max(found, key=lambda t: t.last_state_change) if found else None
 
 
-def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change]) -> None:
-    """A service task cancelled by a boundary event or an error no longer needs its call."""
-    gone = [c.task_id for c in changes if c.event == "cancelled"]
+def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change],
+                       quietly_cancelled: Iterable[str] = ()) -> None:
+    """A service task cancelled by a boundary event or an error no longer needs its call, nor a
+    boundary timer its firing once its activity has ended (``quietly_cancelled``: no history row)."""
+    gone = [c.task_id for c in changes if c.event == "cancelled"] + list(quietly_cancelled)
     if gone:
         session.execute(update(Job).where(Job.instance_id == instance.id, Job.task_id.in_(gone),
                                           Job.status.in_(("pending", "running")))

@@ -98,6 +98,20 @@ def rabbitmq_url() -> Iterator[str]:
         yield RABBITMQ_URL
 
 
+@pytest.fixture(autouse=True)
+def _fresh_log_context() -> Iterator[None]:
+    """Each test starts with no ids bound: ``Engine.claim_job`` binds the claimed job's ids (and
+    trace) for the rest of the thread, as a worker wants; a later test in the same process would
+    otherwise start its instances inside an earlier test's trace."""
+    from engine import logs
+
+    token = logs.replace()
+    try:
+        yield
+    finally:
+        logs.restore(token)
+
+
 @pytest.fixture
 def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The demo endpoint services on a free loopback port; the endpoint map points at them."""

@@ -81,3 +81,34 @@ def test_a_cycle_timer_fires_three_times(inline_engine):
     assert doc["status"] == "waiting"  # the invoice is still to be paid
     inline_engine.complete_user_task(instance_id, "pay_invoice")
     assert inline_engine.get_instance(instance_id)["status"] == "completed"
+
+
+REMINDER = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="reminder" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="review"/>
+    <bpmn:boundaryEvent id="late" attachedToRef="review">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="file"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:endEvent id="late_end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="file"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="file" targetRef="end"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="late" targetRef="late_end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_boundary_timer_job_is_cancelled_when_its_activity_completes_first(bare_engine):
+    bare_engine.deploy([("reminder.bpmn", REMINDER)])
+    instance_id = bare_engine.start("reminder", {})
+    assert [(j["kind"], j["status"]) for j in bare_engine.get_instance(instance_id)["jobs"]] == [("timer", "pending")]
+    bare_engine.complete_user_task(instance_id, "review", {})
+    doc = bare_engine.get_instance(instance_id)
+    # the instance waits at the next task; the timer of the task that ended must not stay armed
+    assert doc["status"] == "waiting"
+    assert [(j["kind"], j["element_id"], j["status"]) for j in doc["jobs"]] == [("timer", "late", "cancelled")]
+    assert not any(h["element_id"] == "late" for h in doc["history"])  # it never fired: no row

@@ -57,6 +57,7 @@ _BPMN_NAMES = {
     # SpiffWorkflow's Camunda parser builds embedded (and event) sub-processes from its
     # CallActivity class; Baton's call activities are CallActivityTask.
     "CallActivity": "SubProcess",
+    "DecisionGraphTask": "BusinessRuleTask",  # a business rule task whose decision has required ones
 }
 
 
@@ -71,6 +72,9 @@ class Tracker:
 
     states: dict[UUID, int] = field(default_factory=dict)
     pending: list[Change] = field(default_factory=list)
+    #: boundary events cancelled with their activity: no history row, but their timer or message
+    #: jobs must go (``outbox.cancel_orphan_jobs``)
+    quietly_cancelled: list[str] = field(default_factory=list)
 
     @classmethod
     def watch(cls, workflow: BatonWorkflow) -> Tracker:
@@ -97,6 +101,8 @@ class Tracker:
     def _record(self, task: Task, old: int | None, new: int) -> None:
         if isinstance(task.task_spec, BoundaryEvent):
             # A boundary event "waits" as long as its activity runs: only its firing is news.
+            if new == TaskState.CANCELLED:
+                self.quietly_cancelled.append(str(task.id))
             if new != TaskState.COMPLETED:
                 return
             old = None
@@ -134,6 +140,10 @@ class Tracker:
         self.pending.append(Change(at=datetime.fromtimestamp(now, UTC), element_id=element_id,
                                    element_type=element_type, name=None, event=event, task_id="",
                                    details=details, order=now))
+
+    def drain_quiet_cancels(self) -> list[str]:
+        cancelled, self.quietly_cancelled = self.quietly_cancelled, []
+        return cancelled
 
     def drain(self) -> list[Change]:
         changes = sorted(self.pending, key=lambda c: c.order)
