@@ -247,3 +247,70 @@ def test_a_commit_point_baton_cannot_honour_is_refused_naming_the_element(bare_e
     with pytest.raises(DeploymentError) as refused:
         bare_engine.deploy([("refused.bpmn", xml)])
     assert reason in str(refused.value)
+
+
+def held_join(gateway: str, *, held_first: bool, join: str = "") -> bytes:
+    """fork -> pack (asyncAfter) and bill -> join -> count: the branch that arrives second is a user
+    task, so a test says which arrival comes first."""
+    def task(element_id: str, wait: bool, attrs: str = "") -> str:
+        if wait:
+            return f'<bpmn:userTask id="{element_id}" {attrs}/>'
+        return (f'<bpmn:scriptTask id="{element_id}" scriptFormat="python" {attrs}>'
+                f'<bpmn:script>{element_id}ed = True</bpmn:script></bpmn:scriptTask>')
+    both = "<bpmn:conditionExpression>True</bpmn:conditionExpression>" if gateway == "inclusiveGateway" else ""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="held_join" isExecutable="true">
+    <bpmn:startEvent id="start"/><bpmn:{gateway} id="fork"/><bpmn:{gateway} id="join" {join}/>
+    {task("pack", not held_first, 'camunda:asyncAfter="true"')}{task("bill", held_first)}
+    <bpmn:scriptTask id="count" scriptFormat="python"><bpmn:script>shipped = shipped + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="a" sourceRef="start" targetRef="fork"/>
+    <bpmn:sequenceFlow id="b" sourceRef="fork" targetRef="pack">{both}</bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="c" sourceRef="fork" targetRef="bill">{both}</bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="d" sourceRef="pack" targetRef="join"/>
+    <bpmn:sequenceFlow id="e" sourceRef="bill" targetRef="join"/>
+    <bpmn:sequenceFlow id="f" sourceRef="join" targetRef="count"/>
+    <bpmn:sequenceFlow id="g" sourceRef="count" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+@pytest.mark.parametrize("gateway", ["parallelGateway", "inclusiveGateway"])
+@pytest.mark.parametrize("held_first", [True, False], ids=["held-arrives-first", "held-arrives-last"])
+def test_a_join_waits_for_the_branch_held_after_an_async_after_element(bare_engine, gateway, held_first):
+    bare_engine.deploy([("held_join.bpmn", held_join(gateway, held_first=held_first))])
+    instance_id = bare_engine.start("held_join", {"shipped": 0})
+    bare_engine.complete_user_task(instance_id, "bill" if held_first else "pack", {})
+
+    doc = bare_engine.get_instance(instance_id)  # both branches done; pack's token not at the join yet
+    assert doc["status"] == "running" and jobs(doc) == [("pack", "continue", "pending")]
+    assert events(doc, "pack")[-2:] == ["completed", "waiting"]
+    assert "completed" not in events(doc, "join") and events(doc, "count") == []
+
+    run_one(bare_engine)  # the continue job takes pack's flow: now the join has both and fires once
+    doc = bare_engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and doc["variables"]["shipped"] == 1
+    assert jobs(doc) == [("pack", "continue", "done")] and events(doc, "pack")[-1] == "continued"
+    assert events(doc, "join").count("completed") == 1 and events(doc, "count") == ["entered", "completed"]
+
+
+@pytest.mark.parametrize("gateway", ["parallelGateway", "inclusiveGateway"])
+def test_a_join_marked_async_before_fires_once_at_the_job_of_its_last_arrival(bare_engine, gateway):
+    xml = held_join(gateway, held_first=True, join='camunda:asyncBefore="true"')
+    bare_engine.deploy([("held_join.bpmn", xml.replace(b' camunda:asyncAfter="true"', b""))])
+    instance_id = bare_engine.start("held_join", {"shipped": 0})
+    assert pending(bare_engine, instance_id) == ["join"]  # pack's arrival waits before the join
+    bare_engine.complete_user_task(instance_id, "bill", {})
+    assert pending(bare_engine, instance_id) == ["join", "join"]  # bill's too: a job per arrival
+
+    run_one(bare_engine)  # one arrival let go: the other is still before the join, which waits
+    doc = bare_engine.get_instance(instance_id)
+    assert doc["status"] == "running" and pending(bare_engine, instance_id) == ["join"]
+    assert "completed" not in events(doc, "join") and events(doc, "count") == []
+
+    run_one(bare_engine)
+    doc = bare_engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and doc["variables"]["shipped"] == 1
+    assert events(doc, "join").count("completed") == 1 and events(doc, "count") == ["entered", "completed"]

@@ -16,10 +16,14 @@ Baton does the same on every element Camunda 7 allows it on:
   becoming ready, nor between a task completing and its successors being updated, so the two
   methods are wrapped on the marked spec objects (never serialised again: instance state leaves
   the specs out). A task held *before* waits (WAITING, without running its spec's update: no
-  subscription, no user task, no timer), and so do the successors of a task held *after*. They
-  wait as SpiffWorkflow's own join arrivals do, so a join that fires cancels a held arrival like
-  any other (one firing, never two); history shows them ``waiting``, not entered
-  (``history.Tracker``), until they are released. Each hold is recorded on
+  subscription, no user task, no timer), and so do the successors of a task held *after*;
+  history shows them ``waiting``, not entered (``history.Tracker``), until they are released.
+  A held token has not reached a parallel or inclusive join yet, as in Camunda 7: SpiffWorkflow's
+  threshold counts an arrival whose predecessor completed, so the join specs a hold can reach (a
+  join marked ``asyncBefore``, or following an ``asyncAfter`` element) get one more wrapper that
+  keeps the join waiting while any of its arrivals is held; the job that lets the last one go
+  fires it, once (with ``asyncBefore`` on the join, a job per arrival, as Camunda makes one per
+  token; the earlier ones find the join still waiting). Each hold is recorded on
   the workflow (``BatonWorkflow.new_holds``) so the advance writes a ``continue`` job for it in
   the same transaction (``engine/continuations.py``); the job :func:`release`\\ s the tasks.
 
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -145,6 +150,11 @@ def attach(specs: DefinitionSpecs) -> None:
     if not before and not after:
         return
     for wf_spec in (specs.spec, *specs.subprocess_specs.values()):
+        joins = {name for name, spec in wf_spec.task_specs.items() if isinstance(spec, UnstructuredJoin)}
+        for name in joins & (before | {o.name for a in after & set(wf_spec.task_specs)
+                                       for o in wf_spec.task_specs[a].outputs}):
+            spec = wf_spec.task_specs[name]  # innermost: it sees only arrivals that were let go
+            spec._update_hook = partial(_join_waits_for_held, spec._update_hook, spec)
         for name, spec in wf_spec.task_specs.items():
             # the element's own spec, not a multi-instance body's inner '[child]' spec; with boundary
             # events the split in front of it holds, so its boundary events wait with it
@@ -171,6 +181,16 @@ def _held_before(update_hook: Callable[[Task], Any], element_id: str, my_task: T
         my_task._set_state(TaskState.WAITING)
         _record(my_task, element_id, "before", [my_task])
     return False  # not ready until the continue job releases it
+
+
+def _join_waits_for_held(update_hook: Callable[[Task], Any], spec: Any, my_task: Task) -> Any:
+    """A parallel or inclusive join whose arrival is held has not had that token yet: it waits
+    (SpiffWorkflow's threshold would count the held task as arrived, its predecessor having
+    completed, and its firing would cancel the held arrival). The last arrival let go fires it."""
+    if any(t is not my_task and t.task_spec is spec and is_held(t) for t in my_task.workflow.tasks.values()):
+        my_task._set_state(TaskState.WAITING)
+        return False
+    return update_hook(my_task)
 
 
 def _held_by_predecessor(update_hook: Callable[[Task], Any], my_task: Task) -> Any:
