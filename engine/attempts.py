@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import delete, select
 
+from .db import database_unavailable
 from .errors import BpmnErrorRaised, EndpointFailure, FatalFailure, RetryableFailure
 from .models import JobAttempt
 
@@ -177,8 +178,12 @@ def record_attempt(engine: Engine, call: JobCall, started: float, failure: BaseE
     try:
         with engine.db.transaction() as session:
             keep_attempt(session, row)
-    except Exception:  # the outcome matters more than its record: the job goes on without it
-        log.warning("job %s attempt %s: its record was not kept", call.job_id, call.attempt, exc_info=True)
+    except Exception as exc:  # the outcome matters more than its record: the job goes on without it
+        if database_unavailable(exc):  # expected while the database restarts: one line, no traceback
+            log.warning("job %s attempt %s: its record was not kept (the database is away: %s)",
+                        call.job_id, call.attempt, type(exc).__name__)
+        else:
+            log.warning("job %s attempt %s: its record was not kept", call.job_id, call.attempt, exc_info=True)
 
 
 def attempts_of(engine: Engine, job_id: str) -> list[dict[str, Any]]:
