@@ -5,10 +5,12 @@ An advance that reaches a marked element holds it (``_bpmn/commit_points.py``) a
 commit ends there, as Camunda 7 commits before (or after) such an element. The job, run by any
 worker (Celery, the inline driver, or the worker that just committed, as a same-worker
 continuation), is :func:`continue_job`: one advance that releases the held tasks and runs on to
-the next wait. A failure in that advance rolls it back to the commit point and the job is retried
-with backoff (Camunda 7's three attempts), then it is an incident on the element; retrying the
-incident runs the job again. A worker killed inside it loses nothing: the advance did not commit
-and the job runs again when its lease ends.
+the next wait. A failure in that advance (a script, a condition, an in-process Python call) rolls
+it back to the commit point and the job is retried with backoff (Camunda 7's three attempts), then
+it is an incident on the element; retrying the incident runs the job again. In-process calls that
+succeeded before the failing one run again on each retry with the same idempotency keys (the
+advance starts from the same committed revision), so their effects apply once. A worker killed
+inside it loses nothing: the advance did not commit and the job runs again when its lease ends.
 
 History shows the hold as ``waiting`` (``{"async": "before"|"after"}``) and the release as
 ``continued``.
@@ -22,7 +24,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ._bpmn import commit_points
 from ._bpmn.workflow import BatonWorkflow
-from .errors import RetryableFailure
+from .errors import FatalFailure, RetryableFailure
 from .instances import Note, Step, advance, job_instance
 from .jobs import JobCall
 from .models import Job, ProcessInstance
@@ -71,5 +73,8 @@ def continue_job(engine: Engine, job_id: str, *, owner: str | None = None, attem
     except SpiffWorkflowException as exc:  # a script, condition or expression after the commit point
         fail_job(engine, job_id, RetryableFailure(f"{element[0] if element else job_id}: {exc}"),
                  owner=owner, attempt=attempt)
+        return None
+    except (RetryableFailure, FatalFailure) as failure:  # an in-process call after it (``in_process.py``)
+        fail_job(engine, job_id, failure, owner=owner, attempt=attempt)  # names the call's element
         return None
     return steps[-1].next_call if steps else None

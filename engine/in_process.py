@@ -12,7 +12,11 @@ and time. What stays a job, each its own durable step:
   element, and ``asyncBefore`` on the others, hold the workflow there and a ``continue`` job goes
   on: ``_bpmn/commit_points.py``, ``continuations.py``);
 - every service task when ``BATON_COMMIT_EVERY_STEP`` is on;
-- a call that failed in process (it is retried as a job, with backoff, then an incident);
+- a call that failed in process (it is retried as a job, with backoff, then an incident); but in
+  the advance of a ``continue`` job a failed call fails that job instead, as any failure after a
+  commit point does in Camunda 7: the advance rolls back to the commit point and the job is
+  retried, then an incident on the marked element (a BPMN error still goes the job path, to the
+  task's boundary event);
 - what is left when the budget is spent.
 
 A ``camunda:expression`` service task in Baton's JUEL subset (``_bpmn/delegates.py``) is not a
@@ -44,6 +48,7 @@ from ._bpmn import camunda_people, feel_targets, juel_expressions
 from ._bpmn.history import all_tasks
 from ._bpmn.workflow import BatonWorkflow, json_copy
 from .endpoints import Endpoint
+from .errors import BpmnErrorRaised, FatalFailure, RetryableFailure
 from .jobs import JobCall
 from .variables import check_variables
 
@@ -64,9 +69,12 @@ TIME_BUDGET_SECONDS = 5.0
 class InProcessRun:
     """The in-process calls of one advance: which tasks are still theirs to run, and the budget."""
 
-    def __init__(self, engine: Engine, instance: ProcessInstance, workflow: BatonWorkflow) -> None:
+    def __init__(self, engine: Engine, instance: ProcessInstance, workflow: BatonWorkflow, *,
+                 roll_back: bool = False) -> None:
         self.engine = engine
         self.instance = instance
+        #: a continue job's advance: a failed call raises (the job's failure), see the docstring
+        self.roll_back = roll_back
         self.enabled = engine.in_process is not None and not engine.settings.commit_every_step
         present = all_tasks(workflow) if self.enabled else []
         # Service tasks already started when the advance began have their jobs: never run those here.
@@ -145,6 +153,9 @@ class InProcessRun:
         try:
             result = check_variables(self.engine.in_process(call))
         except Exception as exc:  # any failure: the job path retries it, then opens an incident
+            if self.roll_back and not isinstance(exc, BpmnErrorRaised):  # a BPMN error: its job throws it
+                failure = FatalFailure if isinstance(exc, FatalFailure) else RetryableFailure
+                raise failure(f"{element_id}: {exc}") from exc
             log.info("in-process %s of %s failed (%s); it runs as a job", element_id, self.instance.id, exc)
             self.have_jobs.add(task.id)
             return False

@@ -24,8 +24,10 @@ from sqlalchemy import exists, insert, select
 
 from . import idempotency, messages, outbox, usertasks
 from ._bpmn import camunda_people
+from ._bpmn.decision_binding import deciding
 from ._bpmn.history import Change, Tracker, element_type
 from ._bpmn.workflow import BatonWorkflow, json_copy
+from .decision_lookup import DecisionRepository
 from .definitions import get_definition
 from .errors import (
     InstanceNotActive,
@@ -70,8 +72,9 @@ class Step:
     #: (``next_call``) instead of sending it through the broker (``adapters.runner``).
     take_next_for: str | None = None
     next_call: JobCall | None = None
-    #: A continue job's advance (``continuations.py``): a failing script or condition rolls the
-    #: advance back to its commit point and the job is retried, instead of an incident in place.
+    #: A continue job's advance (``continuations.py``): a failing script, condition or in-process
+    #: call rolls the advance back to its commit point and the job is retried, instead of an
+    #: incident in place (or, for the call, a job of its own).
     raise_failures: bool = False
 
 
@@ -106,7 +109,8 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
         if idempotency_key:
             idempotency.bind(session, caller, idempotency_key, instance_id)
         record_notes(session, instance, [Note("process", "started", {"business_key": business_key})])
-        tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
+        with deciding(DecisionRepository(session, definition_id)):  # business rule tasks (decision_binding.py)
+            tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
         revision = instance.revision
     engine._remember_workflow(instance_id, revision, workflow)
     engine.notifier(tickets)
@@ -126,7 +130,8 @@ def advance(engine: Engine, instance_id: str,
             step = Step()
             if apply is not None:
                 apply(session, instance, workflow, step)
-            tickets = _move(engine, session, instance, workflow, tracker, step)
+            with deciding(DecisionRepository(session, instance.definition_id)):  # decisions bind when reached
+                tickets = _move(engine, session, instance, workflow, tracker, step)
             status, revision = instance.status, instance.revision
     except BaseException:
         engine._remember_workflow(instance_id, -1, None)
@@ -164,7 +169,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     workflow.instance_id, workflow.business_key = instance.id, instance.business_key  # for expressions
     waits = workflow.specs is None or workflow.specs.waits_for_people_or_events
     if step.status != "cancelled":
-        in_process = InProcessRun(engine, instance, workflow)
+        in_process = InProcessRun(engine, instance, workflow, roll_back=step.raise_failures)
         try:
             for _ in range(100_000):  # until only real waits are left (or the in-process budget is spent)
                 workflow.run_engine(before_prune=tracker.collect)

@@ -314,3 +314,29 @@ def test_a_join_marked_async_before_fires_once_at_the_job_of_its_last_arrival(ba
     doc = bare_engine.get_instance(instance_id)
     assert doc["status"] == "completed" and doc["variables"]["shipped"] == 1
     assert events(doc, "join").count("completed") == 1 and events(doc, "count") == ["entered", "completed"]
+
+
+def test_an_in_process_call_failing_after_the_commit_point_fails_the_continue_job(settings_factory,
+                                                                                   inline_engine_factory, ledger):
+    engine = inline_engine_factory(settings_factory(endpoints=LEDGER_ENDPOINTS))
+    engine.deploy([("mended.bpmn", ledger_diagram("after_then_down", [
+        ("first", "ledger-reserve", 'camunda:asyncAfter="true"'), ("second", "ledger-reserve", ""),
+        ("stock", "ledger-mended", "")]))])
+    instance_id = engine.start("after_then_down", {})
+    engine.driver.drain()
+    doc = engine.get_instance(instance_id)  # rolled back to after 'first' each time, as in Camunda 7
+    assert doc["status"] == "incident" and "second_done" not in doc["variables"]
+    assert [(j["element_id"], j["kind"], j["status"], j["attempts"]) for j in doc["jobs"]] == [
+        ("first", "continue", "failed", 3)]  # no service job of its own
+    [incident] = doc["incidents"]
+    assert incident["element_id"] == "first" and incident["message"].startswith("first: stock: ")
+    assert "the stock service is down" in incident["message"]
+    assert events(doc, "second") == [] and events(doc, "first")[-4:] == ["waiting", "retrying", "retrying", "failed"]
+
+    ledger.with_name(ledger.name + ".mended").touch()
+    engine.retry_incident(incident["id"])
+    engine.driver.drain()
+    doc = engine.get_instance(instance_id)
+    assert doc["status"] == "completed" and doc["variables"]["stock"] == "reserved"
+    # 'second' was called on every run of the job, with one idempotency key: its effect applied once
+    assert sorted(effects(str(ledger)).values()) == [("first", 1), ("second", 4)]
