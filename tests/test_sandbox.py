@@ -148,3 +148,65 @@ def test_a_retried_script_incident_runs_the_script_again(engine):  # type: ignor
     # the incident stays until the cause is fixed; retrying with the same data fails again
     engine.retry_incident(doc["incidents"][0]["id"])
     assert engine.get_instance(instance_id)["status"] == "incident"
+
+
+# SpiffArena's diagrams see SpiffArena's script names (datetime, time, json...): each a namespace of
+# safe functions and classes, never the module, so none leads to os, sys or a module's globals.
+SPIFF_SCRIPT_PROCESS = SCRIPT_PROCESS.replace(
+    'id="d"', 'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d"')
+
+SPIFF_ATTEMPTS = [
+    "import os\nos.system('echo owned > {canary}')",
+    "from os import system\nsystem('rm {canary}')",
+    "import subprocess",
+    "from time import os",
+    "import datetime.sys",
+    "x = datetime._attributes",
+    "x = getattr(time, '_attributes')",
+    "x = getattr(datetime, '_fallback')",
+    "x = json.loads.__globals__",
+    "x = getattr(random.choice, '__self__')",
+    "x = datetime.datetime.now().__reduce__()",
+    "datetime.now = None",
+    "x = uuid.uuid1()",
+    "x = type(datetime)",
+    "f = open('{canary}', 'w')",
+]
+
+
+@pytest.mark.parametrize("attempt", SPIFF_ATTEMPTS)
+def test_a_spiffarena_script_cannot_escape_through_its_names(engine, canary, attempt):  # type: ignore[no-untyped-def]
+    script = escape(attempt.format(canary=canary))
+    key = f"spiff_escape_{abs(hash(attempt)) % 10**8}"
+    message = assert_contained(engine, key, SPIFF_SCRIPT_PROCESS.format(key=key, script=script), canary)
+    assert message.startswith("attempt: ")
+
+
+SPIFF_NAMES_SCRIPT = """\
+import json
+from datetime import timedelta as td
+tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
+module_style = datetime.datetime.now().date() + datetime.timedelta(days=1) == datetime.date.today() + td(days=1)
+stamp = datetime.datetime.utcnow().timestamp() > 0 and time.time() > 0
+total = str(decimal.Decimal('0.10') + decimal.Decimal('0.20'))
+text = json.dumps({'n': 1})
+words = re.split(',', 'a,b')
+id_length = len(str(uuid.uuid4()))
+days_in_feb = calendar.monthrange(2024, 2)[1]
+"""
+
+
+def test_a_spiffarena_script_sees_spiffarena_names_and_a_camunda_one_does_not(engine):  # type: ignore[no-untyped-def]
+    engine.deploy([("names.bpmn", SPIFF_SCRIPT_PROCESS.format(key="spiff_names", script=escape(SPIFF_NAMES_SCRIPT))
+                    .encode())])
+    doc = engine.get_instance(engine.start("spiff_names"))
+    assert doc["status"] == "completed", doc["incidents"]
+    got = doc["variables"]
+    assert got["module_style"] is True and got["stamp"] is True and got["total"] == "0.30"
+    assert got["text"] == '{"n": 1}' and got["words"] == ["a", "b"] and got["id_length"] == 36
+    assert got["days_in_feb"] == 29 and len(got["tomorrow"]) == 10
+    assert not {"datetime", "time", "json", "td"} & set(got)  # names are not data
+    # a diagram of another dialect keeps Baton's names: datetime is the class, there is no json
+    engine.deploy([("plain.bpmn", SCRIPT_PROCESS.format(key="plain_names", script="x = json.dumps(1)").encode())])
+    doc = engine.get_instance(engine.start("plain_names"))
+    assert doc["status"] == "incident" and "json" in doc["incidents"][0]["message"]

@@ -95,18 +95,33 @@ os.register_at_fork(after_in_child=_after_fork)
 atexit.register(_close_at_exit)
 
 
-def evaluate(pool: SandboxPool, expression: str, data: dict[str, Any]) -> Any:
+def evaluate(pool: SandboxPool, expression: str, data: dict[str, Any], names: str = "baton") -> Any:
     """An expression's value: in this process when ``expressions`` can, else in the sandbox."""
     value = expressions.evaluate(expression, data)
     if value is expressions.UNSUPPORTED:
-        value = pool.run("eval", expression, data)
+        value = pool.run("eval", expression, data, names)
     return value
 
 
-def execute(pool: SandboxPool, script: str, data: dict[str, Any]) -> dict[str, Any]:
+def execute(pool: SandboxPool, script: str, data: dict[str, Any], names: str = "baton") -> dict[str, Any]:
     """The variables after running ``script`` over ``data`` (always in the sandbox)."""
-    result = pool.run("exec", script, data)
+    result = pool.run("exec", script, data, names)
     return result if isinstance(result, dict) else {}
+
+
+SCRIPT_NAMES = "script_names"  # a process's binding: which names its scripts see (sandbox_child.py)
+
+
+def script_names(task: Any) -> str:
+    """``"spiffarena"`` for a task of a SpiffArena diagram (its scripts see SpiffArena's globals,
+    ``datetime``, ``time``, ``json``...), else ``"baton"``: marked per process at deploy."""
+    workflow = getattr(task, "workflow", None)
+    top = getattr(workflow, "top_workflow", None) or workflow
+    specs = getattr(top, "specs", None)
+    if specs is None:
+        return "baton"
+    entry = specs.bindings.get(top.spec.name)
+    return entry.get(SCRIPT_NAMES, "baton") if isinstance(entry, dict) else "baton"
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -148,14 +163,14 @@ class SandboxScriptEngine(PythonScriptEngine):
         if juel_expressions.is_juel(expression):  # Camunda Modeler's ${approved}: engine.juel, no sandbox
             return juel_expressions.evaluate(task, expression, _data(task, external_context))
         try:
-            return evaluate(self.sandbox, expression, _data(task, external_context))
+            return evaluate(self.sandbox, expression, _data(task, external_context), script_names(task))
         except ScriptError as exc:
             raise WorkflowTaskException(f"expression {expression!r}: {exc}", task=task, exception=exc,
                                         line_number=exc.line or 0) from exc
 
     def execute(self, task: Any, script: str, external_context: Any = None) -> bool:
         try:
-            result = execute(self.sandbox, script, _data(task, external_context))
+            result = execute(self.sandbox, script, _data(task, external_context), script_names(task))
         except ScriptError as exc:
             raise WorkflowTaskException(f"script: {exc}", task=task, exception=exc,
                                         line_number=exc.line or 0) from exc

@@ -7,8 +7,15 @@ RestrictedPython and nothing else: no SQLAlchemy, no SpiffWorkflow, not the pare
 Protocol, on private copies of stdin/stdout (fds 0 and 1 then point at ``/dev/null``, so nothing
 a script prints can corrupt it): each frame is a 4-byte big-endian length and a JSON document.
 The child first sends ``{"ready": true}`` once everything a request needs is imported and
-compiled once; then, per request ``[kind, source, data]``, one reply ``{"ok": true, "result":
-...}`` or ``{"ok": false, "message": ..., "line": ...}``. End of input ends the child.
+compiled once; then, per request ``[kind, source, data, names]``, one reply ``{"ok": true,
+"result": ...}`` or ``{"ok": false, "message": ..., "line": ...}``. End of input ends the child.
+
+``names`` says which names a script sees besides its data: ``"baton"`` (every dialect:
+``datetime`` the class, ``date``, ``timedelta``) or ``"spiffarena"`` (SpiffArena's script
+globals, for diagrams of its dialect: ``datetime``, ``timedelta``, ``time``, ``decimal``,
+``calendar``, ``json``, ``random``, ``re``, ``uuid``, ``format``, ``sanitize_for_md``). A module is
+never handed to a script: each is a :class:`_Namespace` holding only the functions, classes and
+constants named below, so no attribute leads to ``os``, ``sys`` or a module's globals.
 """
 
 from __future__ import annotations
@@ -91,7 +98,111 @@ def _guarded_getattr(obj: Any, name: str, default: Any = None, getattr: Any = ge
     return safer_getattr(obj, name, default, getattr)
 
 
-def _globals() -> dict[str, Any]:
+class _Namespace:
+    """The safe part of a module: only ``attributes`` can be read, nothing can be set.
+
+    Not a module and not a class: there is no ``__dict__`` of the module behind it to walk, and
+    underscore names are refused by RestrictedPython before they reach it. ``fallback`` (a class)
+    answers the other names, so SpiffArena's ``datetime`` (the class: ``datetime.now()``) and
+    SpiffWorkflow's examples' ``datetime`` (the module: ``datetime.datetime.now()``) both run."""
+
+    __slots__ = ("_name", "_attributes", "_fallback")
+
+    def __init__(self, name: str, attributes: dict[str, Any], fallback: Any = None) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_attributes", attributes)
+        object.__setattr__(self, "_fallback", fallback)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._attributes:
+            return self._attributes[name]
+        if self._fallback is not None:
+            return getattr(self._fallback, name)
+        raise AttributeError(f"{self._name}.{name} is not available to scripts")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ScriptError(f"{self._name} cannot be changed")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fallback is None:
+            raise ScriptError(f"{self._name} is not callable")
+        return self._fallback(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}>"
+
+
+def _pick(module: Any, names: str) -> dict[str, Any]:
+    return {name: getattr(module, name) for name in names.split()}
+
+
+def _sanitize_for_md(value: str) -> str:
+    """SpiffArena's ``sanitize_for_md``: Markdown's special characters escaped, line breaks dropped."""
+    import re
+
+    escaped = re.sub(r"([_*\[\]()~`#+\-=|{}!])", r"\\\1", str(value))
+    return escaped.replace("\n", "").replace("\r", "")
+
+
+def _spiffarena_names() -> dict[str, Any]:
+    """SpiffArena's script globals (its ``CustomBpmnScriptEngine``), each module reduced to a
+    :class:`_Namespace`. ``pytz`` and ``dateparser`` are not installed here: a script using them
+    fails with a NameError naming them."""
+    import calendar
+    import datetime as datetime_module
+    import decimal
+    import json as json_module
+    import random
+    import re
+    import time
+    import uuid
+
+    return {
+        "datetime": _Namespace("datetime", _pick(datetime_module, "datetime date time timedelta timezone "
+                                                                  "tzinfo MINYEAR MAXYEAR"),
+                               fallback=datetime_module.datetime),
+        "timedelta": timedelta,
+        "date": date,
+        "time": _Namespace("time", _pick(time, "time time_ns monotonic perf_counter sleep strftime strptime "
+                                               "gmtime localtime mktime ctime asctime struct_time timezone "
+                                               "altzone tzname daylight")),
+        "decimal": _Namespace("decimal", _pick(decimal, "Decimal InvalidOperation DivisionByZero ROUND_UP "
+                                                        "ROUND_DOWN ROUND_CEILING ROUND_FLOOR ROUND_HALF_UP "
+                                                        "ROUND_HALF_DOWN ROUND_HALF_EVEN ROUND_05UP")),
+        "calendar": _Namespace("calendar", _pick(calendar, "monthrange isleap leapdays weekday timegm "
+                                                           "monthcalendar month_name month_abbr day_name day_abbr "
+                                                           "MONDAY TUESDAY WEDNESDAY THURSDAY FRIDAY SATURDAY "
+                                                           "SUNDAY")),
+        "json": _Namespace("json", _pick(json_module, "loads dumps JSONDecodeError")),
+        "random": _Namespace("random", _pick(random, "random randint randrange choice choices sample shuffle "
+                                                     "uniform gauss")),
+        "re": _Namespace("re", _pick(re, "match search fullmatch findall finditer sub subn split compile "
+                                         "escape IGNORECASE I MULTILINE M DOTALL S VERBOSE X ASCII A")),
+        # uuid1 is left out: finding the host's MAC address may start a program
+        "uuid": _Namespace("uuid", _pick(uuid, "uuid4 uuid3 uuid5 UUID NAMESPACE_DNS NAMESPACE_URL "
+                                               "NAMESPACE_OID NAMESPACE_X500")),
+        "format": format,
+        "sanitize_for_md": _sanitize_for_md,
+    }
+
+
+_SPIFFARENA: dict[str, Any] = {}
+
+
+def _import_spiffarena_name(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``import json`` in a SpiffArena script: only its own names (as SpiffArena allows), no module."""
+    found = _SPIFFARENA.get(name)
+    if not isinstance(found, _Namespace):
+        raise ScriptError(f"import {name} is not allowed (a script may import {', '.join(_IMPORTABLE)})")
+    return found
+
+
+_IMPORTABLE = ("calendar", "datetime", "decimal", "json", "random", "re", "time", "uuid")
+
+
+def _globals(names: str = "baton") -> dict[str, Any]:
     from RestrictedPython import safe_builtins
     from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
     from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence
@@ -105,6 +216,11 @@ def _globals() -> dict[str, Any]:
         "datetime": datetime, "date": date, "timedelta": timedelta,
         "getattr": _guarded_getattr,
     })
+    if names == "spiffarena":
+        if not _SPIFFARENA:
+            _SPIFFARENA.update(_spiffarena_names())
+        builtins.update(_SPIFFARENA)
+        builtins["__import__"] = _import_spiffarena_name
     return {
         "__builtins__": builtins,
         "_getattr_": _guarded_getattr,
@@ -141,9 +257,10 @@ def _compile(kind: str, source: str, cache: dict[tuple[str, str], Any]) -> Any:
     return cache[key]
 
 
-def _run(kind: str, source: str, data: dict[str, Any], cache: dict[tuple[str, str], Any]) -> Any:
+def _run(kind: str, source: str, data: dict[str, Any], cache: dict[tuple[str, str], Any],
+         names: str = "baton") -> Any:
     code = _compile(kind, source, cache)
-    scope = _globals()
+    scope = _globals(names)
     local = dict(data)
     try:
         if kind == "eval":
@@ -159,13 +276,14 @@ def _run(kind: str, source: str, data: dict[str, Any], cache: dict[tuple[str, st
             if frame.filename == "<script>":
                 line = frame.lineno
         raise ScriptError(f"{type(exc).__name__}: {exc}", line) from exc
-    return {k: v for k, v in local.items() if not callable(v) and not k.startswith("_")}
+    return {k: v for k, v in local.items()
+            if not callable(v) and not isinstance(v, _Namespace) and not k.startswith("_")}
 
 
 def _answer(request: bytes, cache: dict[tuple[str, str], Any]) -> dict[str, Any]:
     try:
-        kind, source, data = json.loads(request)
-        return {"ok": True, "result": _run(kind, source, data, cache)}
+        kind, source, data, *names = json.loads(request)
+        return {"ok": True, "result": _run(kind, source, data, cache, *names)}
     except ScriptError as exc:
         return {"ok": False, "message": exc.reason, "line": exc.line}
     except MemoryError:

@@ -215,13 +215,15 @@ class SandboxPool:
                 self._cond.wait(remaining)
             return True
 
-    def run(self, kind: str, source: str, data: dict[str, Any]) -> Any:
-        """Evaluate (``kind="eval"``) or execute (``"exec"``) ``source`` over ``data``.
+    def run(self, kind: str, source: str, data: dict[str, Any], names: str = "baton") -> Any:
+        """Evaluate (``kind="eval"``) or execute (``"exec"``) ``source`` over ``data``, with the
+        script names of ``names`` (``"baton"``, or ``"spiffarena"`` for SpiffArena's diagrams:
+        see ``sandbox_child.py``).
 
         Returns the value, or the variables after the script; raises :class:`ScriptError` for
         anything the code did, :class:`SandboxUnavailable` when no child could be had."""
         metrics.SANDBOX_EVALUATIONS.labels(kind).inc()
-        payload = json.dumps([kind, source, data], default=str).encode()
+        payload = json.dumps([kind, source, data, names], default=str).encode()
         for attempt in (1, 2):
             child = self._acquire()
             try:
