@@ -24,7 +24,21 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from ._bpmn.scopes import LIVE, Attached, ScopeIndex, attach_task, enter_scope, owners_around, tokens_in
+from ._bpmn.scopes import (
+    LIVE,
+    Attached,
+    ScopeIndex,
+    attach_task,
+    element_spec,
+    enter_scope,
+    instance_spec,
+    is_event_subprocess,
+    is_instance,
+    new_token,
+    owners_around,
+    subworkflow_spec_name,
+    tokens_in,
+)
 from .errors import InvalidRequest
 from .instances import Note, Step
 from .models import Job, MessageSubscription, ProcessInstance, UserTaskRow, utcnow
@@ -59,13 +73,14 @@ def move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWork
                 kept_owners[owner.id] = owner
         keys[task.id] = key
     arrivals = _join_arrivals(leaves, mapping, places)
+    iterations = {o.id for o in kept_owners.values() if is_instance(o)}  # read while the tree is whole
     workflow.spec, workflow.subprocess_specs, workflow.specs = target.spec, target.subprocess_specs, target
     _reset_scope(workflow, workflow, target.spec)
     roots = {id(workflow): workflow.task_tree}
     for owner in kept_owners.values():
         owner_spec = places.place(mapping[owner.task_spec.bpmn_id]).spec  # type: ignore[union-attr]
         scope = workflow.subprocesses[owner.id]
-        _reset_scope(workflow, scope, target.subprocess_specs[owner_spec.spec])
+        _reset_scope(workflow, scope, target.subprocess_specs[subworkflow_spec_name(owner_spec)])
         roots[id(scope)] = scope.task_tree
     workflow.task_tree.data = dict(instance.variables or {})
     old_subprocesses, workflow.subprocesses = workflow.subprocesses, {}
@@ -79,12 +94,14 @@ def move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWork
             owner = kept_owners[ident]
             spec = _spec_in(parent_scope, mapping[owner.task_spec.bpmn_id])
             sub = old_subprocesses[owner.id]
-            _hang(workflow, parent_scope, owner, spec, roots[id(parent_scope)], mapping, attached[owner.id],
-                  waiting_events, kept)
+            if owner.id in iterations:  # an iteration: its multi-instance task (a token) carries it over
+                spec = instance_spec(spec)
+            else:
+                _hang(workflow, parent_scope, owner, spec, roots[id(parent_scope)], mapping, attached[owner.id],
+                      waiting_events, kept)
             sub.completed_event.disconnect_all()
             sub.completed_event.connect(spec._on_subworkflow_completed, owner)
             workflow.subprocesses[owner.id] = sub
-            sub.depth = sub._calculate_depth()  # an outer sub-process may have gone
             scope_of[key] = sub
         else:
             data = next(dict(t.data) for t in leaves if keys[t.id][:len(key)] == key)
@@ -113,6 +130,9 @@ def move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWork
         moved[task.task_spec.bpmn_id] = spec.bpmn_id
         _hang(workflow, scope, task, spec, parent_of.get(task.id, roots[id(scope)]), mapping, attached[task.id],
               waiting_events, kept)
+    for sub in workflow.subprocesses.values():  # an outer sub-process may have gone; an iteration is hung now
+        sub.depth = sub._calculate_depth()
+    _arm_added_event_subprocesses(scope_of.values(), roots, mapping)
     for owner_id in old_subprocesses:
         owner = before.get(owner_id)
         if owner_id not in kept_owners and owner is not None and owner.state == TaskState.STARTED:
@@ -122,8 +142,22 @@ def move_tokens(session: Session, instance: ProcessInstance, workflow: BatonWork
     return moved
 
 
+def _arm_added_event_subprocesses(scopes: Any, roots: dict[int, Task], mapping: dict[str, str]) -> None:
+    """An event sub-process with a timer start event that M adds waits from now on (Camunda
+    initializes the triggers the plan maps nothing to); one the plan maps from N was kept armed with
+    its start event, or has fired already and is not armed twice."""
+    targets = set(mapping.values())
+    for scope in scopes:
+        root = roots[id(scope)]
+        for spec in root.task_spec.outputs:
+            if not is_event_subprocess(spec) or spec.bpmn_id in targets \
+                    or any(t.task_spec is spec for t in scope.tasks.values()):
+                continue
+            new_token(scope, root, spec, dict(root.data))
+
+
 def _spec_in(scope: Any, element_id: str) -> Any:
-    return next(s for s in scope.spec.task_specs.values() if s.bpmn_id == element_id)
+    return element_spec(scope.spec, element_id)
 
 
 def _reset_scope(workflow: BatonWorkflow, scope: Any, spec: Any) -> None:

@@ -35,28 +35,35 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
+from ._bpmn.calls import CallActivityTask
 from ._bpmn.saga import CompensationState
 from ._bpmn.scopes import (
     LIVE,
     Place,
     ScopeIndex,
+    element_spec,
     enter_scope,
+    instance_spec,
+    is_event_subprocess,
+    is_instance,
     live_scopes,
     new_token,
     owner_of,
     running_owners,
     tokens_in,
+    untriggered,
 )
 from .errors import InstanceNotActive, InvalidRequest
 from .instances import ENDED, Note, Step, advance
+from .models import ProcessInstance
 from .variables import check_variables
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ._bpmn.workflow import BatonWorkflow
-    from .models import ProcessInstance
     from .runtime import Engine
 
 KINDS = ("cancel", "start_before", "start_after")
@@ -150,15 +157,31 @@ def next_element(workflow: BatonWorkflow, element_id: str, *, what: str) -> str:
 
 def cancel_task(workflow: BatonWorkflow, task: Task) -> None:
     """Cancel one token: an activity with boundary events with its split's other children (the
-    waiting boundary events go too), a sub-process with the tokens inside it."""
+    waiting boundary events go too), a sub-process with the tokens inside it (a multi-instance
+    one with every iteration's)."""
     anchor = task.parent if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit) \
         else task
     for t in (anchor.children if anchor is not task else [task]):
         t.cancel()
-        workflow.event_manager.remove_task(t)
-        if t.id in workflow.subprocesses:  # a sub-process's own tokens end with it
-            for inner in workflow.cancel(workflow.subprocesses[t.id]):
-                workflow.event_manager.remove_task(inner)
+    _end_orphaned_scopes(workflow)
+    for waiting in list(workflow.event_manager.tasks.values()):
+        if waiting.state == TaskState.CANCELLED:
+            workflow.event_manager.remove_task(waiting)
+
+
+def _end_orphaned_scopes(workflow: BatonWorkflow) -> None:
+    """Every sub-workflow whose sub-process task is cancelled ends with its tokens: the task's own,
+    and those of the iterations under a cancelled multi-instance task (SpiffWorkflow's
+    ``Task.cancel`` cancels the iterations but not the sub-workflows they run)."""
+    changed = True
+    while changed:
+        changed = False
+        for sub in list(workflow.subprocesses.values()):
+            owner = owner_of(workflow, sub)
+            if owner is not None and owner.state == TaskState.CANCELLED \
+                    and any(t.has_state(LIVE) for t in sub.tasks.values()):
+                workflow.cancel(sub)
+                changed = True
 
 
 def cancel_tokens(workflow: BatonWorkflow, element_id: str) -> list[Task]:
@@ -175,16 +198,29 @@ def cancel_tokens(workflow: BatonWorkflow, element_id: str) -> list[Task]:
 
 def end_empty_scopes(workflow: BatonWorkflow) -> None:
     """A running sub-process left with no token inside is cancelled too (Camunda's cancellation
-    propagation), innermost first."""
+    propagation), innermost first. An iteration of a multi-instance sub-process is cancelled with
+    the whole activity when no other iteration runs; while others run it is refused, since
+    SpiffWorkflow ends a multi-instance activity only when every iteration has completed."""
     changed = True
     while changed:
         changed = False
         for scope in sorted(live_scopes(workflow)[1:], key=lambda s: -s.depth):
             owner = owner_of(workflow, scope)
-            if owner is not None and owner.state == TaskState.STARTED and not tokens_in(scope):
-                cancel_task(workflow, owner)
-                changed = True
-                break
+            if owner is None or owner.state != TaskState.STARTED or tokens_in(scope):
+                continue
+            if is_instance(owner):
+                others = [t for t in owner.parent.children if t is not owner and is_instance(t) and t.has_state(LIVE)
+                          and (t.id not in workflow.subprocesses or tokens_in(workflow.subprocesses[t.id]))]
+                if others:
+                    raise InvalidRequest(
+                        f"the modification would leave one iteration of the multi-instance sub-process "
+                        f"{owner.task_spec.bpmn_id} without a token while {len(others)} other iteration(s) run, and "
+                        "the activity would never complete; cancel the whole sub-process, or start a token "
+                        "in that iteration too")
+                owner = owner.parent
+            cancel_task(workflow, owner)
+            changed = True
+            break
 
 
 def start_at(workflow: BatonWorkflow, place: Place, data: dict[str, Any], variables: dict[str, Any],
@@ -194,19 +230,31 @@ def start_at(workflow: BatonWorkflow, place: Place, data: dict[str, Any], variab
     ambiguous), under the task its scope's first cancelled token hung from, else the scope's root.
     Its data: ``data``, then what a token of that running scope holds (its local variables),
     then ``variables``."""
+    if is_event_subprocess(place.spec):
+        raise InvalidRequest(f"{what}: {place.spec.bpmn_id} is an event sub-process, which its event starts; "
+                             "start before an element inside it instead")
     scope: Any = workflow
     for owner_id in place.chain:
         running = running_owners(workflow, scope, owner_id)
+        owner_spec = element_spec(scope.spec, owner_id)
         if len(running) > 1:
-            raise InvalidRequest(f"{what}: the sub-process {owner_id} runs {len(running)} times; which one "
-                                 "to start in is ambiguous (cancel all but one first)")
+            how = "as iterations of a multi-instance sub-process; which one to start in is ambiguous (there is " \
+                "no ancestor selection)" if instance_spec(owner_spec) is not None else \
+                "; which one to start in is ambiguous (cancel all but one first)"
+            raise InvalidRequest(f"{what}: the sub-process {owner_id} runs {len(running)} times {how}")
+        if running and untriggered(workflow.subprocesses[running[0].id]):
+            raise InvalidRequest(f"{what}: the event sub-process {owner_id} has not been triggered (its start event "
+                                 "waits); a token inside it would run beside that trigger; start it once the event "
+                                 "came, or start elsewhere")
         if running:
             scope = workflow.subprocesses[running[0].id]
             if id(scope) not in anchors:
                 inside = tokens_in(scope)
                 data = {**data, **(inside[0].data if inside else {})}
             continue
-        owner_spec = next(s for s in scope.spec.task_specs.values() if s.bpmn_id == owner_id)
+        if instance_spec(owner_spec) is not None:
+            raise InvalidRequest(f"{what}: {place.spec.bpmn_id} is inside the multi-instance sub-process {owner_id}, "
+                                 f"which is not running; start before {owner_id} (all its iterations) instead")
         scope = enter_scope(workflow, scope, anchors.get(id(scope), scope.task_tree), owner_spec,
                             {**data, **variables})
     return new_token(scope, anchors.get(id(scope), scope.task_tree), place.spec, {**data, **variables})
@@ -233,7 +281,9 @@ def modify_instance(engine: Engine, instance_id: str, instructions: list[Instruc
         # noted first: history then reads "modified", then the cancels and starts it caused
         step.events.append(Note("process", "modified", {
             "by": by, "reason": reason, "instructions": [i.to_dict() for i in parsed]}))
+        calls = {str(t.id): t for t in live_tokens(workflow) if isinstance(t.task_spec, CallActivityTask)}
         _apply_instructions(workflow, parsed, instance.variables or {})
+        _refuse_orphans(session, instance, calls)
 
     return advance(engine, instance_id, apply)
 
@@ -246,6 +296,7 @@ def _apply_instructions(workflow: BatonWorkflow, instructions: list[Instruction]
         what = f"instruction {n} ({instruction.kind} {instruction.element_id})"
         if instruction.kind == "cancel":
             locate(workflow, instruction.element_id, what=what)
+            _refuse_untriggered(workflow, instruction.element_id, what)
             cancelled = cancel_tokens(workflow, instruction.element_id)
             if not cancelled:
                 raise InvalidRequest(f"{what}: no token is at {instruction.element_id}; "
@@ -265,9 +316,42 @@ def _apply_instructions(workflow: BatonWorkflow, instructions: list[Instruction]
     for place, variables, what in starts:
         start_at(workflow, place, data, variables, anchors, what=what)
     end_empty_scopes(workflow)
-    if not live_tokens(workflow):
-        raise InvalidRequest("the modification would leave the instance without a token; "
-                             "start a token somewhere, or cancel the instance instead")
+    if not active_tokens(workflow):
+        raise InvalidRequest("the modification would leave the instance without a token (an event sub-process "
+                             "waiting for its event is none); start a token somewhere, or cancel the instance instead")
+
+
+def active_tokens(workflow: BatonWorkflow) -> list[Task]:
+    """The live tokens but event sub-processes that wait for their event, and their start events."""
+    armed = {owner_of(workflow, scope).id for scope in live_scopes(workflow)[1:]  # type: ignore[union-attr]
+             if untriggered(scope)}
+    return [t for t in live_tokens(workflow)
+            if t.id not in armed and getattr(t.workflow, "parent_task_id", None) not in armed]
+
+
+def _refuse_untriggered(workflow: BatonWorkflow, element_id: str, what: str) -> None:
+    """An event sub-process still waiting for its event has no token to cancel (its trigger stays)."""
+    for scope in live_scopes(workflow)[1:]:
+        owner = owner_of(workflow, scope)
+        if owner is not None and owner.task_spec.bpmn_id == element_id and untriggered(scope):
+            raise InvalidRequest(f"{what}: the event sub-process {element_id} has not been triggered; it waits for "
+                                 "its event and holds no token to cancel")
+
+
+def _refuse_orphans(session: Session, instance: ProcessInstance, calls_before: dict[str, Task]) -> None:
+    """A call activity whose called instance still runs is not cancelled under it: the child would
+    run on with no caller to return to (Baton does not end called instances with their call)."""
+    gone = [task_id for task_id, task in calls_before.items() if not task.has_state(LIVE)]
+    if not gone:
+        return
+    for child_id, task_id in session.execute(
+            select(ProcessInstance.id, ProcessInstance.parent_task_id)
+            .where(ProcessInstance.parent_instance_id == instance.id, ProcessInstance.parent_task_id.in_(gone),
+                   ProcessInstance.status.notin_(ENDED))):
+        element = calls_before[task_id].task_spec.bpmn_id
+        raise InvalidRequest(f"the modification would cancel the call activity {element}, whose called instance "
+                             f"{child_id} is still running and would be left without its caller; cancel instance "
+                             f"{child_id} first (the call activity then has an incident and can be cancelled)")
 
 
 def _token_places(workflow: BatonWorkflow) -> list[str]:

@@ -28,7 +28,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from sqlalchemy import select
 
 from ._bpmn.saga import CompensationState
-from ._bpmn.scopes import Place, ScopeIndex, live_scopes, owner_of, tokens_in
+from ._bpmn.scopes import Place, ScopeIndex, element_kind, instance_spec, live_scopes, owner_of, tokens_in
 from .definitions import get_definition
 from .errors import BatonError, InstanceNotActive, InvalidRequest
 from .instances import ENDED, Note, Step, advance
@@ -50,7 +50,7 @@ def _elements(specs: DefinitionSpecs) -> dict[str, Place]:
 
 
 def _kind(place: Place) -> str:
-    return type(place.spec).__name__
+    return element_kind(place.spec)
 
 
 def migration_plan(engine: Engine, key: str, source_version: int, target_version: int | None = None,
@@ -106,12 +106,19 @@ def _scope_problems(pairs: dict[str, str], source: dict[str, Place], target: dic
     inside what its closest mapped sub-process maps to; a boundary event maps along with the
     activity it is attached to."""
     problems: dict[str, str] = {}
+    looped = {e for e, place in target.items() if instance_spec(place.spec) is not None}
     for src, tgt in sorted(pairs.items()):
         ancestor = next((a for a in reversed(source[src].chain) if a in pairs), None)
         if ancestor is not None and pairs[ancestor] not in target[tgt].chain:
             problems[src] = (f"{src} -> {tgt}: {src} is inside the sub-process {ancestor}, which maps to "
                              f"{pairs[ancestor]}, and {tgt} is not inside {pairs[ancestor]} (an element stays "
                              "inside the sub-process its closest mapped sub-process maps to)")
+        new_loop = next((s for s in target[tgt].chain if s in looped
+                         and not any(pairs.get(a) == s for a in source[src].chain)), None)
+        if new_loop is not None:
+            problems[src] = (f"{src} -> {tgt}: {tgt} is inside the multi-instance sub-process {new_loop}, which no "
+                             f"sub-process around {src} maps to; migration keeps running iterations but does not "
+                             "make new ones around a token")
         if isinstance(source[src].spec, BoundaryEvent):
             activity, target_activity = _attached_to(source[src].spec), _attached_to(target[tgt].spec)
             if activity is not None and pairs.get(activity) != target_activity:

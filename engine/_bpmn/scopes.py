@@ -18,8 +18,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask, TransactionSubprocess
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -50,12 +51,14 @@ class ScopeIndex:
         self._specs: dict[str, Any] = {}
         for name, process_spec in [(None, spec), *subprocess_specs.items()]:
             for task_spec in process_spec.task_specs.values():
-                if not task_spec.bpmn_id or task_spec.bpmn_id in containers:
-                    continue
+                if isinstance(task_spec, SubWorkflowTask) and task_spec.spec in subprocess_specs:
+                    # a multi-instance sub-process's iterations run the spec of its "[child]" task,
+                    # which shares the element id with the loop task that is the element
+                    owners[task_spec.spec] = (task_spec.bpmn_id, name)
+                if not task_spec.bpmn_id or task_spec.bpmn_id in containers and not isinstance(task_spec, LoopTask):
+                    continue  # (the loop task, not its "[child]", is the element)
                 containers[task_spec.bpmn_id] = name
                 self._specs[task_spec.bpmn_id] = task_spec
-                if isinstance(task_spec, SubWorkflowTask) and task_spec.spec in subprocess_specs:
-                    owners[task_spec.spec] = (task_spec.bpmn_id, name)
         self._places: dict[str, Place] = {}
         for element_id, name in containers.items():
             chain: list[str] = []
@@ -69,8 +72,55 @@ class ScopeIndex:
     def place(self, element_id: str) -> Place | None:
         return self._places.get(element_id)
 
+    def multi_instance_scopes(self) -> set[str]:
+        """The ids of the sub-processes that are multi-instance (each iteration a sub-workflow)."""
+        return {e for e, place in self._places.items() if instance_spec(place.spec) is not None}
+
     def elements(self) -> dict[str, Place]:
         return dict(self._places)
+
+
+def is_event_subprocess(spec: Any) -> bool:
+    """Whether ``spec`` is an event sub-process: SpiffWorkflow hangs one with a timer (or none)
+    start event under its scope's start task, and keeps the others as that task's triggers."""
+    if not isinstance(spec, SubWorkflowTask):
+        return False
+    start = spec._wf_spec.start
+    return spec in start.outputs or spec.spec in getattr(start, "trigger_specs", ())
+
+
+def element_kind(spec: Any) -> str:
+    """What a plan compares: the spec's class, a sub-process told from an event sub-process and a
+    transaction, a multi-instance activity with what its iterations are."""
+    inner = spec._wf_spec.task_specs.get(spec.task_spec) if isinstance(spec, LoopTask) else None
+    if inner is not None:
+        return f"{type(spec).__name__}({element_kind(inner)})"
+    if isinstance(spec, TransactionSubprocess):
+        return "Transaction"
+    if isinstance(spec, SubWorkflowTask):
+        return "EventSubProcess" if is_event_subprocess(spec) else "SubProcess"
+    return type(spec).__name__
+
+
+def element_spec(process_spec: Any, element_id: str) -> Any:
+    """The spec of ``element_id`` in one process spec (a multi-instance one's loop task, not the
+    "[child]" that shares its id)."""
+    found = [s for s in process_spec.task_specs.values() if s.bpmn_id == element_id]
+    return next((s for s in found if isinstance(s, LoopTask)), found[0] if found else None)
+
+
+def instance_spec(spec: Any) -> Any:
+    """The "[child]" spec a multi-instance sub-process's iterations run as (None for anything else)."""
+    if not isinstance(spec, LoopTask):
+        return None
+    child = spec._wf_spec.task_specs.get(spec.task_spec)
+    return child if isinstance(child, SubWorkflowTask) else None
+
+
+def subworkflow_spec_name(spec: Any) -> str:
+    """The name of the sub-workflow spec that sub-process element ``spec`` runs (its iterations' for
+    a multi-instance one)."""
+    return (instance_spec(spec) or spec).spec
 
 
 # -- a running workflow's scopes -----------------------------------------------------------------
@@ -110,6 +160,16 @@ def tokens_in(scope: Any) -> list[Task]:
     the instances of a loop or multi-instance activity with the activity)."""
     return [t for t in scope.tasks.values() if t.has_state(LIVE) and t.task_spec.bpmn_id
             and not isinstance(t.task_spec, BoundaryEvent) and not _is_instance(t)]
+
+
+def is_instance(task: Task) -> bool:
+    """Whether ``task`` is one iteration of a loop or multi-instance activity."""
+    return _is_instance(task)
+
+
+def untriggered(scope: Any) -> bool:
+    """Whether ``scope`` is an event sub-process waiting for its start event (armed, not triggered)."""
+    return any(isinstance(t.task_spec, StartEvent) and t.state == TaskState.WAITING for t in scope.tasks.values())
 
 
 def _is_instance(task: Task) -> bool:
@@ -153,7 +213,8 @@ def enter_scope(workflow: Any, scope: Any, parent: Task, owner_spec: Any, data: 
         raise ValueError(f"the sub-process {owner_spec.bpmn_id} did not start")
     root = sub.task_tree
     for child in list(root.children):
-        sub._remove_task(child.id)
+        if not is_event_subprocess(child.task_spec):  # its timer event sub-processes wait as they would
+            sub._remove_task(child.id)
     return sub
 
 
