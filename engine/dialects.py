@@ -149,7 +149,15 @@ ELEMENTS: dict[str, Treatment] = {
     "spiffworkflow:messagePayload": runs("Python, evaluated in the script sandbox when the message is thrown: the "
                                          "message's body, a dict (_bpmn/spiff_events.py)"),
     "spiffworkflow:messageVariable": runs("where a catch stores the message's body (_bpmn/spiff_events.py); "
-                                          "correlation values are recorded per conversation (messages.py)"),
+                                          "correlation values are recorded per conversation and correlation key "
+                                          "(messages.py)"),
+    "spiffworkflow:processVariableCorrelation": runs("a catch's matching condition: when it starts waiting, the "
+                                                     "expression over its data is the value it waits for in that "
+                                                     "property, in the correlation keys that use it "
+                                                     "(_bpmn/spiff_events.py); refused off a catch or for a "
+                                                     "property the message has no retrieval expression for"),
+    "spiffworkflow:propertyId": runs("the correlation property of a processVariableCorrelation"),
+    "spiffworkflow:expression": runs("the Python expression of a processVariableCorrelation, in the sandbox"),
     "spiffworkflow:payloadExpression": runs("on a bpmn:error, escalation or signal: Python evaluated at the throw, "
                                             "the event's payload (_bpmn/spiff_events.py)"),
     "spiffworkflow:variableName": runs("on a bpmn:error, escalation or signal: where the catch stores the payload "
@@ -188,7 +196,8 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:expression": _JAVA,
     "camunda:resource": checked("external script resource: refused by checks.py"),
     "camunda:resultVariable": checked("on a camunda:expression service task it takes the expression's value "
-                                      "(_bpmn/delegates.py); anywhere else refused there"),
+                                      "(_bpmn/delegates.py), on a business rule task the decision's result "
+                                      "(_bpmn/decision_binding.py); anywhere else refused there"),
     "camunda:taskPriority": runs("the priority external workers fetch the task by (camunda:type=\"external\")"),
     "camunda:collection": runs("multi-instance collection (SpiffWorkflow's Camunda parser)"),
     "camunda:elementVariable": runs("multi-instance element variable (SpiffWorkflow's Camunda parser)"),
@@ -196,7 +205,21 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:calledElementVersion": runs("the version a call activity pins (calls.py)"),
     "camunda:calledElementTenantId": runs("Baton has one tenant (as tenant-id on a deployment): the call finds "
                                           "calledElement among all deployed processes"),
-    "camunda:decisionRef": runs("the DMN decision a business rule task evaluates"),
+    "camunda:decisionRef": runs("the DMN decision a business rule task evaluates, looked up when the task is "
+                                "reached (a JUEL id is evaluated then); one not deployed then is an incident "
+                                "naming it (_bpmn/decision_binding.py)"),
+    "camunda:decisionRefBinding": checked("latest (the default: the newest version when the task is reached), "
+                                          "deployment (the one deployed with the diagram, refused when the "
+                                          "deployment has none), version, versionTag; any other value is refused "
+                                          "(_bpmn/decision_binding.py)"),
+    "camunda:decisionRefVersion": checked("the version a business rule task pins (a number or JUEL) with "
+                                          "decisionRefBinding=\"version\"; refused with another binding"),
+    "camunda:decisionRefVersionTag": checked("the DMN camunda:versionTag a business rule task takes the newest "
+                                             "version of, with decisionRefBinding=\"versionTag\"; refused with "
+                                             "another binding"),
+    "camunda:decisionRefTenantId": runs("Baton has one tenant: the decision is found among all deployed ones"),
+    "camunda:mapDecisionResult": checked("resultList (the default), singleResult, singleEntry, collectEntries "
+                                         "into camunda:resultVariable; refused without one (_bpmn/decision_binding.py)"),
     "camunda:historyTimeToLive": ignored("history clean-up is one setting in Baton (engine/retention.py), "
                                          "not per diagram"),
     "camunda:isStartableInTasklist": ignored("a Tasklist start-form flag; Baton starts any deployed process"),
@@ -212,6 +235,8 @@ ATTRIBUTES: dict[str, Treatment] = {
     "zeebe:modelerTemplateIcon": ignored("drawing only: the element template's icon"),
     # SpiffArena
     "spiffworkflow:scriptsOnInstances": runs("pre/post scripts run on each instance instead of around the loop"),
+    "spiffworkflow:isMatchingCorrelation": ignored("editing only: SpiffArena's editor shows a catch's matching "
+                                                   "conditions (processVariableCorrelation), which run"),
     "spiffworkflow:isOutputSynced": ignored("editing only: SpiffArena's editor keeps a loop's outputDataItem equal to "
                                             "its inputDataItem; the XML carries both, which run"),
     # bpmn.io modeller metadata

@@ -9,6 +9,14 @@ and SpiffArena's meaning, ``_bpmn/spiff_events.py``), else the property evaluate
 task's data. A message matches a subscription when the names are equal, the business
 key (if given) is the instance's, and every correlation key given has the subscription's value.
 
+A message whose properties belong to ``bpmn:correlationKey`` s is routed by key, as BPMN and
+SpiffArena mean it: the subscription keeps, per key, the values of the catch's properties in that
+key (``{"@correlation_keys": {"OrderKey": {"customer": 7, "order": 1}, "TicketKey": {...}}}``),
+and a message matches when it carries every property of one key with the subscription's value
+(the properties of other keys do not matter; a value not known yet on the instance is not
+required, SpiffArena's "first message" rule). A message that carries no correlation values at
+all is matched by name and business key, whatever the subscription.
+
 Otherwise a deployed process whose start event catches that message is started. Otherwise,
 with a ``ttl``, the message waits in ``buffered_message`` until a subscription appears (checked
 whenever one is created); without one, :class:`MessageNotCorrelated` says what matched nothing.
@@ -75,10 +83,17 @@ def signal_definitions(task: Task) -> list[SignalEventDefinition]:
     return definitions_of(task.task_spec, SignalEventDefinition)
 
 
+KEYS = "@correlation_keys"  # a subscription routed by correlation key (no property id holds an @)
+
+
 def _correlation_values(task: Task, definition: MessageEventDefinition,
                         zeebe: dict[str, str]) -> dict[str, Any]:
-    """The waiting task's values of the message's correlation properties (plain BPMN), or of the
-    variable its Camunda 8 subscription names."""
+    """The waiting task's values of the message's correlation properties (plain BPMN), per
+    correlation key when its properties are in keys, or of the variable its Camunda 8
+    subscription names."""
+    keys = spiff_events.correlation_keys(definition)
+    if keys and definition.name not in zeebe:
+        return {KEYS: {key: _key_values(task, key, props) for key, props in keys.items()}}
     expressions = {prop.name: prop.retrieval_expression for prop in definition.correlation_properties}
     if definition.name in zeebe:
         expressions[zeebe[definition.name]] = "=" + zeebe[definition.name]  # Zeebe's key is FEEL (engine.feel)
@@ -95,10 +110,33 @@ def _correlation_values(task: Task, definition: MessageEventDefinition,
     return values
 
 
+def _key_values(task: Task, key: str, props: list[Any]) -> dict[str, Any]:
+    """The values the catch waits for in correlation key ``key``: those its (sub-)process recorded
+    in that conversation, else each property evaluated over the waiting task's data (None when
+    it cannot be: not known yet, so not required)."""
+    recorded = spiff_events.recorded_key(task, key) or {}
+    values: dict[str, Any] = {}
+    for prop in props:
+        if prop.name in recorded:
+            values[prop.name] = recorded[prop.name]
+            continue
+        try:
+            values[prop.name] = task.workflow.script_engine.evaluate(task, prop.retrieval_expression)
+        except Exception:
+            values[prop.name] = None
+    return values
+
+
 def matches(correlation: dict[str, Any], business_key: str | None, wanted: dict[str, Any],
             wanted_business_key: str | None) -> bool:
+    """Whether a message with correlation values ``wanted`` (by property) reaches a subscription
+    with ``correlation``: by property, or by correlation key (one key's properties all match)."""
     if wanted_business_key is not None and business_key != wanted_business_key:
         return False
+    keys = correlation.get(KEYS)
+    if isinstance(keys, dict) and wanted:  # a message with no values is matched by name (and business key)
+        return any(all(value is None or (prop in wanted and wanted[prop] == value) for prop, value in values.items())
+                   for values in keys.values() if isinstance(values, dict))
     return all(correlation.get(key) == value for key, value in wanted.items())
 
 

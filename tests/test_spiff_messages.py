@@ -208,3 +208,94 @@ def test_each_answer_reaches_the_sub_process_instance_that_asked(bare_engine):  
     # the sub-process instances' data merge into the process: the last one shows its own answer
     assert doc["variables"]["response"] == {"init_id": doc["variables"]["task_num"],
                                             "response": f"answer {doc['variables']['task_num']}"}
+
+
+# Two correlation keys in one collaboration: a support desk waits for an "update" that concerns
+# either its order (OrderKey: customer and order together) or its ticket (TicketKey). The catch's
+# spiffworkflow:processVariableCorrelation sets what it waits for from its own data.
+TWO_KEYS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:collaboration id="desk_collaboration">
+    <bpmn:participant id="desk_participant" processRef="desk"/>
+    <bpmn:correlationKey id="order_key" name="OrderKey">
+      <bpmn:correlationPropertyRef>customer</bpmn:correlationPropertyRef>
+      <bpmn:correlationPropertyRef>order</bpmn:correlationPropertyRef>
+    </bpmn:correlationKey>
+    <bpmn:correlationKey id="ticket_key" name="TicketKey">
+      <bpmn:correlationPropertyRef>ticket</bpmn:correlationPropertyRef>
+    </bpmn:correlationKey>
+  </bpmn:collaboration>
+  <bpmn:message id="update" name="update"/>
+  <bpmn:correlationProperty id="customer" name="customer">
+    <bpmn:correlationPropertyRetrievalExpression messageRef="update">
+      <bpmn:formalExpression>customer</bpmn:formalExpression>
+    </bpmn:correlationPropertyRetrievalExpression>
+  </bpmn:correlationProperty>
+  <bpmn:correlationProperty id="order" name="order">
+    <bpmn:correlationPropertyRetrievalExpression messageRef="update">
+      <bpmn:formalExpression>order</bpmn:formalExpression>
+    </bpmn:correlationPropertyRetrievalExpression>
+  </bpmn:correlationProperty>
+  <bpmn:correlationProperty id="ticket" name="ticket">
+    <bpmn:correlationPropertyRetrievalExpression messageRef="update">
+      <bpmn:formalExpression>ticket</bpmn:formalExpression>
+    </bpmn:correlationPropertyRetrievalExpression>
+  </bpmn:correlationProperty>
+  <bpmn:process id="desk" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait_update"/>
+    <bpmn:receiveTask id="wait_update" messageRef="update" spiffworkflow:isMatchingCorrelation="true">
+      <bpmn:extensionElements>
+        <spiffworkflow:messageVariable>update</spiffworkflow:messageVariable>
+        <spiffworkflow:processVariableCorrelation>
+          <spiffworkflow:propertyId>customer</spiffworkflow:propertyId>
+          <spiffworkflow:expression>customer_id</spiffworkflow:expression>
+        </spiffworkflow:processVariableCorrelation>
+        <spiffworkflow:processVariableCorrelation>
+          <spiffworkflow:propertyId>order</spiffworkflow:propertyId>
+          <spiffworkflow:expression>order_id</spiffworkflow:expression>
+        </spiffworkflow:processVariableCorrelation>
+        <spiffworkflow:processVariableCorrelation>
+          <spiffworkflow:propertyId>ticket</spiffworkflow:propertyId>
+          <spiffworkflow:expression>'T-' + str(ticket_number)</spiffworkflow:expression>
+        </spiffworkflow:processVariableCorrelation>
+      </bpmn:extensionElements>
+    </bpmn:receiveTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait_update" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_message_reaches_the_conversation_one_of_whose_correlation_keys_it_matches_whole(bare_engine):  # type: ignore[no-untyped-def]
+    from engine import MessageNotCorrelated
+
+    bare_engine.deploy([("desk.bpmn", TWO_KEYS)])
+    first = bare_engine.start("desk", {"customer_id": 7, "order_id": 1, "ticket_number": 1})
+    second = bare_engine.start("desk", {"customer_id": 7, "order_id": 2, "ticket_number": 2})
+    # half a key is no key: customer 7 has two orders, and order 3 is neither
+    for partial in ({"customer": 7}, {"customer": 7, "order": 3, "ticket": "T-9"}, {"order": 1}):
+        with pytest.raises(MessageNotCorrelated):
+            bare_engine.correlate("update", correlation=partial, variables={})
+    # OrderKey matches whole (customer and order); the ticket, of another conversation, does not matter
+    result = bare_engine.correlate("update", correlation={"customer": 7, "order": 2, "ticket": "T-9"},
+                                   variables={"status": "shipped"})
+    assert result["instance_id"] == second
+    assert bare_engine.get_instance(second, history=False)["variables"]["update"] == {"status": "shipped"}
+    assert bare_engine.get_instance(first, history=False)["status"] == "waiting"
+    # TicketKey alone matches the first desk, though its customer differs from the message's
+    result = bare_engine.correlate("update", correlation={"ticket": "T-1", "customer": 8}, variables={"n": 1})
+    assert result["instance_id"] == first
+    assert bare_engine.get_instance(first, history=False)["status"] == "completed"
+
+
+def test_a_matching_condition_that_cannot_match_is_refused_naming_the_element(bare_engine):  # type: ignore[no-untyped-def]
+    from engine import DeploymentError
+
+    broken = TWO_KEYS.replace(b"<spiffworkflow:propertyId>ticket</spiffworkflow:propertyId>",
+                              b"<spiffworkflow:propertyId>tracking</spiffworkflow:propertyId>")
+    with pytest.raises(DeploymentError) as refused:
+        bare_engine.deploy([("desk.bpmn", broken)])
+    [problem] = refused.value.problems
+    assert problem.element_id == "wait_update" and "'tracking'" in problem.reason, problem
