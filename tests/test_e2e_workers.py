@@ -12,7 +12,10 @@ call with its Idempotency-Key.
   in flight; a new worker's relay takes the job back once the lease ran out, the call is repeated with
   the same Idempotency-Key and the service applies the effect once (Redis, RabbitMQ, embedded).
 - ``test_ten_parallel_branches_finish_together_on_two_workers``: ten branches finishing at the same
-  moment on two workers complete the join without deadlocks or serialization failures.
+  moment on two workers complete the join without deadlocks or serialization failures. On the
+  same workers (a test of its own would pay their start again): an instance started before them
+  committed before a script marked ``camunda:asyncBefore``; its ``continue`` job waited in Redis
+  and a worker ran the script and completed it.
 """
 
 from __future__ import annotations
@@ -200,8 +203,10 @@ def test_worker_killed_mid_call_hands_the_job_over(request, tmp_path, services, 
 
 def test_ten_parallel_branches_finish_together_on_two_workers(request, tmp_path, services):  # type: ignore[no-untyped-def]
     env = prepared_env(request, tmp_path, services, "postgres-redis",
-                       deploy=(str(DIAGRAMS / "parallel_ten.bpmn"),),
+                       deploy=(str(DIAGRAMS / "parallel_ten.bpmn"), str(DIAGRAMS / "async_before_script.bpmn")),
                        endpoints=ROOT / "tests" / "endpoints_e2e.toml")
+    # committed before its script; no worker yet: the continue job waits in Redis for one
+    held = start(env, "async_before_script", "--var", "total=12", "--var", "parts=4")
 
     with worker_pool(env, tmp_path, "worker-1", "worker-2", concurrency=2) as workers:
         wait_workers_ready(env, 2)
@@ -222,6 +227,12 @@ def test_ten_parallel_branches_finish_together_on_two_workers(request, tmp_path,
         for r in results.values():
             by_second[r["finished_at"]] = by_second.get(r["finished_at"], 0) + 1
         assert max(by_second.values()) >= 2, by_second
+
+        doc = wait_status(env, held, "completed", timeout=30)  # a worker ran the continue job
+        assert doc["variables"]["share"] == 3.0, summary(doc)
+        assert [(j["kind"], j["status"], j["attempts"]) for j in doc["jobs"]] == [("continue", "done", 1)]
+        assert events(doc, "split") == ["waiting", "continued", "entered", "completed"], summary(doc)
         assert_clean(workers)
         for worker in workers:
             worker.assert_alive()
+
