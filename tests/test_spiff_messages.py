@@ -299,3 +299,10 @@ def test_a_matching_condition_that_cannot_match_is_refused_naming_the_element(ba
         bare_engine.deploy([("desk.bpmn", broken)])
     [problem] = refused.value.problems
     assert problem.element_id == "wait_update" and "'tracking'" in problem.reason, problem
+    # on a send task nothing waits: SpiffWorkflow would never evaluate it
+    sending = TWO_KEYS.replace(b"<bpmn:receiveTask", b"<bpmn:sendTask").replace(b"</bpmn:receiveTask>",
+                                                                               b"</bpmn:sendTask>")
+    with pytest.raises(DeploymentError) as refused:
+        bare_engine.deploy([("desk.bpmn", sending)])
+    reasons = [p.reason for p in refused.value.problems if p.element_id == "wait_update"]
+    assert reasons and all("nothing waits" in r for r in reasons), refused.value.problems

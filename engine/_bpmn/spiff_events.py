@@ -294,6 +294,10 @@ def _check_matching(root: etree._Element, refuse: Any) -> None:
             refuse(owner if owner is not None else el, "spiffworkflow:processVariableCorrelation is a matching "
                    "condition of a message catch (receive task or catching message event); here nothing waits")
             continue
+        if len([d for d in owner if isinstance(d.tag, str) and d.tag.endswith("EventDefinition")]) > 1:
+            refuse(owner, "spiffworkflow:processVariableCorrelation on an event with several event definitions "
+                          "is not supported: give the message catch an event of its own")
+            continue
         message_ref = (holder.get("messageRef") if holder is not None else None) or ""
         prop = (el.findtext(f"{{{SPIFF}}}propertyId") or "").strip()
         expression = (el.findtext(f"{{{SPIFF}}}expression") or "").strip()
