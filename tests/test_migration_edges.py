@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine import InvalidRequest
-from tests.test_migration_scopes import HEAD, _history, _migrate
+from tests.test_migration_scopes import HEAD, _history, _migrate, _timers
 
 
 def _open(engine: Any, instance_id: str) -> list[str]:
@@ -128,3 +128,128 @@ def test_a_plan_refuses_to_move_a_token_into_iterations_or_between_kinds_of_mult
     with pytest.raises(InvalidRequest, match=r"sub -> sub: a CamundaParallelLoop\(SubProcess\) cannot become a "
                                              r"CamundaSequentialLoop\(SubProcess\)"):
         engine.migration_plan("reviews", 2, 3, {"sub": "sub"})
+
+
+# -- event sub-processes ------------------------------------------------------------------------------
+
+def _event_sub(element: str, start: str, task: str, duration: str) -> str:
+    return (f'<bpmn:subProcess id="{element}" triggeredByEvent="true"><bpmn:startEvent id="{start}" '
+            f'isInterrupting="false"><bpmn:timerEventDefinition><bpmn:timeDuration>{duration}</bpmn:timeDuration>'
+            f'</bpmn:timerEventDefinition></bpmn:startEvent><bpmn:userTask id="{task}"/>'
+            f'<bpmn:endEvent id="{element}_end"/>'
+            f'<bpmn:sequenceFlow id="{element}_1" sourceRef="{start}" targetRef="{task}"/>'
+            f'<bpmn:sequenceFlow id="{element}_2" sourceRef="{task}" targetRef="{element}_end"/></bpmn:subProcess>')
+
+
+def claim(*event_subs: str) -> bytes:
+    """``work`` (a user task) with the non-interrupting timer event sub-processes given."""
+    return (HEAD + '<bpmn:process id="claim" isExecutable="true"><bpmn:startEvent id="s"/><bpmn:userTask id="work"/>'
+            '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="work"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="e"/>' + "".join(event_subs) +
+            '</bpmn:process></bpmn:definitions>').encode()
+
+
+def test_a_waiting_event_sub_process_keeps_its_timer_one_the_target_adds_is_armed_and_neither_is_entered(
+        bare_engine):
+    engine = bare_engine
+    engine.deploy([("claim.bpmn", claim(_event_sub("chase", "chase_start", "chase_up", "P1D")))])
+    instance_id = engine.start("claim")
+    [timer] = _timers(engine, instance_id)
+    for instructions, reason in (
+            ([{"type": "start_before", "element": "chase_up"}], "the event sub-process chase has not been triggered"),
+            ([{"type": "cancel", "element": "chase"}], "chase has not been triggered; it waits for its event"),
+            ([{"type": "start_before", "element": "chase"}], "chase is an event sub-process, which its event starts"),
+            ([{"type": "cancel", "element": "work"}], "without a token")):
+        with pytest.raises(InvalidRequest, match=reason):
+            engine.modify_instance(instance_id, instructions, by="test")
+    engine.deploy([("claim.bpmn", claim(_event_sub("chase", "chase_start", "chase_up", "P1D"),
+                                        _event_sub("escalate", "escalate_start", "escalate_up", "P2D")))])
+    _migrate(engine, "claim", instance_id)
+    pending = {j["element_id"]: j for j in _timers(engine, instance_id) if j["status"] == "pending"}
+    assert set(pending) == {"chase_start", "escalate_start"}
+    assert (pending["chase_start"]["id"], pending["chase_start"]["next_run_at"]) == (timer["id"], timer["next_run_at"])
+    assert _open(engine, instance_id) == ["work"]
+    events = _history(engine, instance_id)  # only what v2 added is entered
+    assert {e for e in events[events.index(("process", "migrated")):] if e[1] in ("entered", "cancelled")} == {
+        ("escalate", "entered"), ("escalate_start", "entered")}
+
+
+def test_a_triggered_event_sub_process_migrates_with_its_token_and_is_not_armed_again(bare_engine):
+    engine = bare_engine
+    engine.deploy([("claim.bpmn", claim(_event_sub("chase", "chase_start", "chase_up", "PT1S")))])
+    instance_id = engine.start("claim")
+    engine.driver.drain()  # a second later the event sub-process runs beside work
+    assert _open(engine, instance_id) == ["chase_up", "work"]
+    before = {t["id"] for t in engine.list_user_tasks(instance_id=instance_id)}
+    engine.deploy([("claim.bpmn", claim(_event_sub("chase", "chase_start", "chase_up_v2", "PT1S")))])
+    _migrate(engine, "claim", instance_id, {"chase_up": "chase_up_v2"})
+    assert {t["id"] for t in engine.list_user_tasks(instance_id=instance_id)} == before
+    assert not [j for j in _timers(engine, instance_id) if j["status"] == "pending"]  # it fired once, in v1
+    engine.modify_instance(instance_id, [{"type": "cancel", "element": "chase_up_v2"}], by="test")
+    assert ("chase", "cancelled") in _history(engine, instance_id)  # emptied, the event sub-process ends
+    engine.complete_user_task(instance_id, "work")
+    doc = engine.get_instance(instance_id, history=False)
+    assert (doc["status"], doc["definition"]["version"]) == ("completed", 2)
+
+
+# -- call activities -----------------------------------------------------------------------------------
+
+CALLEE = (HEAD + '<bpmn:process id="{key}" isExecutable="true"><bpmn:startEvent id="s"/><bpmn:userTask id="check"/>'
+          '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="check"/>'
+          '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="e"/></bpmn:process></bpmn:definitions>')
+
+
+def caller(element: str, called: str) -> bytes:
+    return (HEAD + f'<bpmn:process id="caller" isExecutable="true"><bpmn:startEvent id="s"/>'
+            f'<bpmn:callActivity id="{element}" calledElement="{called}"/><bpmn:userTask id="after"/>'
+            f'<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="{element}"/>'
+            f'<bpmn:sequenceFlow id="f2" sourceRef="{element}" targetRef="after"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="e"/></bpmn:process></bpmn:definitions>').encode()
+
+
+def test_a_call_activity_mapped_to_another_keeps_its_running_child_and_is_not_cancelled_under_it(bare_engine):
+    engine = bare_engine
+    engine.deploy([("callee.bpmn", CALLEE.format(key="vet").encode()),
+                   ("callee2.bpmn", CALLEE.format(key="vet_v2").encode())])
+    engine.deploy([("caller.bpmn", caller("vetting", "vet"))])
+    parent_id = engine.start("caller")
+    engine.driver.drain()
+    [child] = engine.get_instance(parent_id)["children"]
+    # v2 calls another process from another element; the running child is not changed (Camunda)
+    engine.deploy([("caller.bpmn", caller("vetting_v2", "vet_v2"))])
+    _migrate(engine, "caller", parent_id, {"vetting": "vetting_v2"})
+    [same] = engine.get_instance(parent_id)["children"]
+    assert same["id"] == child["id"] and same["element_id"] == "vetting_v2"
+    with pytest.raises(InvalidRequest, match=f"cancel the call activity vetting_v2, whose called instance "
+                                             f"{child['id']} is still running"):
+        engine.modify_instance(parent_id, [{"type": "cancel", "element": "vetting_v2"},
+                                           {"type": "start_before", "element": "after"}], by="test")
+    engine.complete_user_task(child["id"], "check")
+    engine.driver.drain()
+    assert _open(engine, parent_id) == ["after"]
+    events = _history(engine, parent_id)
+    assert ("vetting_v2", "completed") in events and ("vetting_v2", "entered") not in events
+    assert len(engine.get_instance(parent_id)["children"]) == 1  # not called again
+
+
+# -- waiting catch events -------------------------------------------------------------------------------
+
+def pause(element: str, duration: str) -> bytes:
+    return (HEAD + f'<bpmn:process id="pause" isExecutable="true"><bpmn:startEvent id="s"/>'
+            f'<bpmn:intermediateCatchEvent id="{element}"><bpmn:timerEventDefinition><bpmn:timeDuration>{duration}'
+            '</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>'
+            f'<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="{element}"/>'
+            f'<bpmn:sequenceFlow id="f2" sourceRef="{element}" targetRef="e"/></bpmn:process></bpmn:definitions>'
+            ).encode()
+
+
+def test_a_waiting_timer_catch_mapped_to_another_element_keeps_its_job_and_due_time(bare_engine):
+    engine = bare_engine
+    engine.deploy([("pause.bpmn", pause("cool_off", "PT1H"))])
+    instance_id = engine.start("pause")
+    [timer] = _timers(engine, instance_id)
+    engine.deploy([("pause.bpmn", pause("settle", "P3D"))])
+    _migrate(engine, "pause", instance_id, {"cool_off": "settle"})
+    [same] = [j for j in _timers(engine, instance_id) if j["status"] == "pending"]
+    assert (same["id"], same["next_run_at"], same["element_id"]) == (timer["id"], timer["next_run_at"], "settle")
+    assert "settle" in same["idempotency_key"]
