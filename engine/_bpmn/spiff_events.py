@@ -97,12 +97,15 @@ class SpiffMessageDefinition(MessageEventDefinition):
 
     def update_task(self, my_task: Any) -> None:
         """The catch starts waiting: its matching conditions become the conversation's values."""
-        if self.process_correlations:
-            my_task.workflow.correlations.update(self.calculate_correlations(
-                my_task.workflow.script_engine, self.process_correlations, my_task.data))
+        correlations: dict[str, dict[str, Any]] = {}
+        for prop in self.process_correlations:  # evaluated as the task's scripts are (SpiffArena's names)
+            value = my_task.workflow.script_engine.evaluate(my_task, prop.retrieval_expression)
+            for key in prop.correlation_keys or [MAIN_KEY]:
+                correlations.setdefault(key, {})[prop.name] = value
+        my_task.workflow.correlations.update(correlations)
 
     def calculate_correlations(self, script_engine: Any, properties: Any, context: Any) -> dict[str, Any]:
-        # evaluated with the task engine's names, in Baton's sandbox (SpiffWorkflow's calls the environment)
+        # SpiffWorkflow's, with a property in no key in MainCorrelationKey (as its Spiff parser reads it)
         correlations: dict[str, dict[str, Any]] = {}
         for prop in properties:
             value = script_engine.environment.evaluate(prop.retrieval_expression, context)
