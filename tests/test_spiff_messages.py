@@ -306,3 +306,48 @@ def test_a_matching_condition_that_cannot_match_is_refused_naming_the_element(ba
         bare_engine.deploy([("desk.bpmn", sending)])
     reasons = [p.reason for p in refused.value.problems if p.element_id == "wait_update"]
     assert reasons and all("nothing waits" in r for r in reasons), refused.value.problems
+
+
+# top_level_multi.bpmn's "Notify QA" (spiff-example-cli): the payload calls datetime.datetime.utcnow(),
+# the module-style name SpiffWorkflow's examples give scripts; the QA process it starts keeps it.
+QA_NOTICE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:message id="delayed" name="order_delayed">
+    <bpmn:extensionElements>
+      <spiffworkflow:messagePayload>{
+  'reason_delayed': reason_delayed,
+  'timestamp': datetime.datetime.utcnow().timestamp()
+}</spiffworkflow:messagePayload>
+      <spiffworkflow:messageVariable>order_info</spiffworkflow:messageVariable>
+    </bpmn:extensionElements>
+  </bpmn:message>
+  <bpmn:process id="shop" isExecutable="true">
+    <bpmn:startEvent id="s_start"/>
+    <bpmn:sequenceFlow id="s1" sourceRef="s_start" targetRef="notify_qa"/>
+    <bpmn:intermediateThrowEvent id="notify_qa">
+      <bpmn:messageEventDefinition messageRef="delayed"/>
+    </bpmn:intermediateThrowEvent>
+    <bpmn:sequenceFlow id="s2" sourceRef="notify_qa" targetRef="s_end"/>
+    <bpmn:endEvent id="s_end"/>
+  </bpmn:process>
+  <bpmn:process id="qa" isExecutable="true">
+    <bpmn:startEvent id="q_start">
+      <bpmn:messageEventDefinition messageRef="delayed"/>
+    </bpmn:startEvent>
+    <bpmn:sequenceFlow id="q1" sourceRef="q_start" targetRef="q_end"/>
+    <bpmn:endEvent id="q_end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_spiff_payload_calling_datetime_datetime_utcnow_reaches_the_process_it_starts(bare_engine):  # type: ignore[no-untyped-def]
+    import time
+
+    bare_engine.deploy([("qa.bpmn", QA_NOTICE)])
+    shop = bare_engine.start("shop", {"reason_delayed": "storm"})
+    assert bare_engine.get_instance(shop, history=False)["status"] == "completed"
+    bare_engine.driver.drain()  # the publish job starts a qa
+    [qa] = bare_engine.list_instances(definition="qa")["items"]
+    info = bare_engine.get_instance(qa["id"], history=False)["variables"]["order_info"]
+    assert info["reason_delayed"] == "storm" and abs(info["timestamp"] - time.time()) < 3600 * 24
