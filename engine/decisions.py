@@ -7,9 +7,11 @@ business rule task, whose details carry ``{"decision": {"table_id", "hit_policy"
 matched, by id, which the decision page highlights, and the definition version that ran it.
 
 A decision's *versions* are the deployments that carried it, numbered 1, 2... in deployment
-order. A diagram runs the tables deployed with it, so an evaluation used the version of its
-definition's deployment: the one named in its row (``definition_id``, written by the advance
-since this was recorded), or for an older row, the instance's definition.
+order. A business rule task finds its version when it runs (``_bpmn/decision_binding.py``: the
+latest by default), and its row names the deployment of the version that decided
+(``deployment_id``). Rows written before run-time binding name none: the tables deployed with
+the diagram decided then, so their version is that of the definition named in the row
+(``definition_id``), or for the oldest rows, of the instance's definition.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from ._bpmn.checks import DMN_NAMESPACES
@@ -136,13 +138,18 @@ def get_decision(engine: Engine, decision_id: str, version: int | None = None) -
         source = sources[(version or len(sources)) - 1]
         by_deployment = {s.deployment_id: n for n, s in enumerate(sources, start=1)}
         table_ids = {s.table_id for s in sources}
+        details = cast(ActivityEvent.details, Text)
         rows = session.execute(
             select(ActivityEvent, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.deployment_id)
             .join(ProcessInstance, ProcessInstance.id == ActivityEvent.instance_id)
             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            .where(ProcessDefinition.deployment_id.in_(list(by_deployment)), ActivityEvent.event == "completed",
+            .where(ActivityEvent.event == "completed",
                    # the business rule task's class varies (a decision graph's is another); its row says
-                   cast(ActivityEvent.details, Text).like('%"decision"%'))
+                   details.like('%"decision"%'),
+                   # bound when reached, any diagram's task may have run it (its row names it, a
+                   # superset matched here and exactly below); earlier rows ran their deployment's
+                   or_(ProcessDefinition.deployment_id.in_(list(by_deployment)),
+                       details.like(f"%{decision_id}%")))  # an XML id: no % or quotes; _ matches more
             .order_by(ActivityEvent.at.desc()).limit(EVALUATIONS_MAX * 4)).all()
         ran = {d for e, *_ in rows if (d := ((e.details or {}).get("decision") or {}).get("definition_id"))}
         deployment_of = {d: deployment for d, deployment in session.execute(
@@ -151,9 +158,11 @@ def get_decision(engine: Engine, decision_id: str, version: int | None = None) -
         evaluations = []
         for event, key, definition_version, instance_deployment in rows:
             decided = (event.details or {}).get("decision")
-            if not decided or (None not in table_ids and decided.get("table_id") not in table_ids):
-                continue  # another decision's task, in the same deployment
-            used = by_deployment.get(deployment_of.get(decided.get("definition_id"), instance_deployment))
+            if not decided or (decided.get("decision_id") or decision_id) != decision_id or (
+                    None not in table_ids and decided.get("table_id") not in table_ids):
+                continue  # another decision's task
+            used = by_deployment.get(decided.get("deployment_id")
+                                     or deployment_of.get(decided.get("definition_id"), instance_deployment))
             evaluations.append({"instance_id": event.instance_id, "seq": event.seq, "element_id": event.element_id,
                                 "definition": {"key": key, "version": definition_version}, "at": _iso(event.at),
                                 "decision_version": used,

@@ -45,8 +45,7 @@ def deploy(engine: Engine, files: list[tuple[str, bytes]], *, name: str | None =
         for key, version in session.execute(select(ProcessDefinition.key, ProcessDefinition.version)):
             deployed.setdefault(key, set()).add(version)
         earlier_decisions = latest_decision_files(session)
-    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes, deployed,
-                                        earlier_decisions)
+    sources, problems = read_deployment(files, engine.endpoints, engine.settings.max_xml_bytes, deployed)
     if problems:
         raise DeploymentError(problems)
     if not sources:  # DMN files alone (read_deployment refuses anything else without a process)

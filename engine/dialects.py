@@ -196,7 +196,8 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:expression": _JAVA,
     "camunda:resource": checked("external script resource: refused by checks.py"),
     "camunda:resultVariable": checked("on a camunda:expression service task it takes the expression's value "
-                                      "(_bpmn/delegates.py); anywhere else refused there"),
+                                      "(_bpmn/delegates.py), on a business rule task the decision's result "
+                                      "(_bpmn/decision_binding.py); anywhere else refused there"),
     "camunda:taskPriority": runs("the priority external workers fetch the task by (camunda:type=\"external\")"),
     "camunda:collection": runs("multi-instance collection (SpiffWorkflow's Camunda parser)"),
     "camunda:elementVariable": runs("multi-instance element variable (SpiffWorkflow's Camunda parser)"),
@@ -204,7 +205,22 @@ ATTRIBUTES: dict[str, Treatment] = {
     "camunda:calledElementVersion": runs("the version a call activity pins (calls.py)"),
     "camunda:calledElementTenantId": runs("Baton has one tenant (as tenant-id on a deployment): the call finds "
                                           "calledElement among all deployed processes"),
-    "camunda:decisionRef": runs("the DMN decision a business rule task evaluates"),
+    "camunda:decisionRef": runs("the DMN decision a business rule task evaluates, looked up when the task is "
+                                "reached (a JUEL id is evaluated then); one not deployed then is an incident "
+                                "naming it (_bpmn/decision_binding.py)"),
+    "camunda:decisionRefBinding": checked("latest (the default: the newest version when the task is reached), "
+                                          "deployment (the one deployed with the diagram, refused when the "
+                                          "deployment has none), version, versionTag; any other value is refused "
+                                          "(_bpmn/decision_binding.py)"),
+    "camunda:decisionRefVersion": checked("the version a business rule task pins (a number or JUEL) with "
+                                          "decisionRefBinding=\"version\"; refused with another binding"),
+    "camunda:decisionRefVersionTag": checked("the DMN camunda:versionTag a business rule task takes the newest "
+                                             "version of, with decisionRefBinding=\"versionTag\"; refused with "
+                                             "another binding"),
+    "camunda:decisionRefTenantId": runs("Baton has one tenant: the decision is found among all deployed ones"),
+    "camunda:mapDecisionResult": checked("resultList (the default), singleResult, singleEntry, collectEntries "
+                                         "into camunda:resultVariable; refused without one "
+                                         "(_bpmn/decision_binding.py)"),
     "camunda:historyTimeToLive": ignored("history clean-up is one setting in Baton (engine/retention.py), "
                                          "not per diagram"),
     "camunda:isStartableInTasklist": ignored("a Tasklist start-form flag; Baton starts any deployed process"),

@@ -24,8 +24,10 @@ from sqlalchemy import exists, insert, select
 
 from . import idempotency, messages, outbox, usertasks
 from ._bpmn import camunda_people
+from ._bpmn.decision_binding import deciding
 from ._bpmn.history import Change, Tracker, element_type
 from ._bpmn.workflow import BatonWorkflow, json_copy
+from .decision_lookup import DecisionRepository
 from .definitions import get_definition
 from .errors import (
     InstanceNotActive,
@@ -107,7 +109,8 @@ def start(engine: Engine, key: str, variables: dict[str, Any] | None = None, *,
         if idempotency_key:
             idempotency.bind(session, caller, idempotency_key, instance_id)
         record_notes(session, instance, [Note("process", "started", {"business_key": business_key})])
-        tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
+        with deciding(DecisionRepository(session, definition_id)):  # business rule tasks (decision_binding.py)
+            tickets = _move(engine, session, instance, workflow, Tracker.watch(workflow), Step())
         revision = instance.revision
     engine._remember_workflow(instance_id, revision, workflow)
     engine.notifier(tickets)
@@ -127,7 +130,8 @@ def advance(engine: Engine, instance_id: str,
             step = Step()
             if apply is not None:
                 apply(session, instance, workflow, step)
-            tickets = _move(engine, session, instance, workflow, tracker, step)
+            with deciding(DecisionRepository(session, instance.definition_id)):  # decisions bind when reached
+                tickets = _move(engine, session, instance, workflow, tracker, step)
             status, revision = instance.status, instance.revision
     except BaseException:
         engine._remember_workflow(instance_id, -1, None)

@@ -3,8 +3,8 @@
 ``tests/diagrams/shipping_cost.bpmn`` with SpiffWorkflow's tutorial decision ``shipping_costs``
 (../shared/bpmn). Through the engine's public face: each evaluation's history row names the rule
 that matched (id and row) and the inputs; ``get_decision`` lists them newest first with the DMN
-as deployed; the same diagram deployed with a changed table is a new version that runs the new
-table (it was answered "unchanged" and the old table kept running).
+as deployed; the same diagram deployed with a changed table is a new version (it was answered
+"unchanged"), and the new table is the latest, which every diagram's task then runs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def test_each_evaluation_records_the_rule_that_matched(bare_engine) -> None:  # 
     assert row["details"]["decision"] == {
         "table_id": "DecisionTable_1ywyzrl", "table_name": "", "hit_policy": "UNIQUE",
         "rules": ["DecisionRule_03844nt"], "rows": [2], "inputs": {"shipping_method": "overnight"},
-        "definition_id": definition["id"]}  # the version that decided: its deployment's table
+        "decision_id": "shipping_costs", "version": 1,  # the version that decided, found when the task ran
+        "deployment_id": bare_engine.list_deployments()["items"][0]["id"], "definition_id": definition["id"]}
 
     decision = bare_engine.get_decision("shipping_costs")
     assert decision["name"] == "Shipping Costs" and decision["xml"] == DMN.read_text()
@@ -60,11 +61,12 @@ def test_the_same_diagram_with_a_changed_table_is_a_new_version(bare_engine) -> 
     assert "<text>25.00</text>" in bare_engine.get_decision("shipping_costs", 1)["xml"]
     with pytest.raises(NotFound, match="no version 3"):
         bare_engine.get_decision("shipping_costs", 3)
+    # the diagram's version 1 binds the latest decision when its task runs (Camunda 7's default)
     old = bare_engine.start("shipping_cost", {"shipping_method": "overnight"}, version=1)
-    assert bare_engine.get_instance(old, history=False)["variables"]["shipping_cost"] == 25
+    assert bare_engine.get_instance(old, history=False)["variables"]["shipping_cost"] == 30
     assert [(e["instance_id"], e["decision_version"]) for e in newest["evaluations"]] == [(instance, 2)]
     assert [(e["instance_id"], e["decision_version"]) for e in bare_engine.get_decision("shipping_costs")
-            ["evaluations"]] == [(old, 1), (instance, 2)]  # each on the table it ran
+            ["evaluations"]] == [(old, 2), (instance, 2)]  # each on the table it ran
     assert first.version == 1
 
 

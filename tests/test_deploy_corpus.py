@@ -518,8 +518,12 @@ def test_a_dmn_decision_deploys_with_the_bpmn_that_uses_it_and_runs(engine):  # 
 
     # a decision deployed earlier is found, as Camunda 7 finds a decisionRef in its repository
     assert [r.describe() for r in engine.deploy([("dinner.bpmn", DINNER)])] == ["deployed dinner v2"]
-    [problem] = refused(engine, [("dinner.bpmn", DINNER.replace(b'"dish"', b'"nowhere"'))])
-    assert problem.startswith("dinner.bpmn:6: decide: decision 'nowhere' is not in this deployment")
+    # with the deployment binding the decision must come with the diagram (the latest is looked up
+    # when the task is reached: tests/test_camunda7_late_binding.py)
+    [problem] = refused(engine, [("dinner.bpmn", DINNER.replace(
+        b'camunda:decisionRef="dish"', b'camunda:decisionRef="dish" camunda:decisionRefBinding="deployment"'))])
+    assert problem.startswith("dinner.bpmn:6: decide: camunda:decisionRefBinding=\"deployment\" evaluates "
+                              "decision 'dish' as deployed with this diagram, and this deployment has no such")
     camunda_dmn = next(p for p in FILES if p.suffix == ".dmn")  # a decision graph: beverages requires dish
     deployed = engine.deploy([("dinner.bpmn", DINNER), (camunda_dmn.name, camunda_dmn.read_bytes())])
     assert [r.describe() for r in deployed] == ["deployed dinner v3"]

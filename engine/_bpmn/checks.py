@@ -26,6 +26,7 @@ from . import (
     calls,
     camunda_calls,
     camunda_io,
+    decision_binding,
     decision_graph,
     delegates,
     feel_expressions,
@@ -218,7 +219,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
                     refuse(el, "send task has neither a message nor an endpoint binding: give it "
                                "camunda:type=\"external\" camunda:topic to run it as a job")
             elif local == "businessRuleTask":
-                _check_business_rule(el, deployment, refuse)
+                decision_binding.check(el, set(deployment.decisions), refuse)
             elif local == "callActivity":
                 _check_call(el, deployment, refuse)
             elif local in ("subProcess", "transaction") and el.get("triggeredByEvent") != "true":
@@ -358,17 +359,6 @@ def _connector_headers(connector: etree._Element, refuse: Refuse) -> dict[str, s
             else:
                 found[key] = value
     return found
-
-
-def _check_business_rule(el: etree._Element, deployment: Deployment, refuse: Refuse) -> None:
-    ref = el.get(f"{{{CAMUNDA}}}decisionRef")
-    if not ref:
-        refuse(el, "business rule task names no decision: set camunda:decisionRef to the id of a DMN decision "
-                   "and deploy its .dmn file together with this diagram")
-    elif not _JUEL.search(ref) and ref not in deployment.decisions:
-        known = ", ".join(sorted(deployment.decisions)) or "none"
-        refuse(el, f"decision {ref!r} is not in this deployment (decisions deployed with it: {known}); "
-                   "deploy its .dmn file together with this diagram")
 
 
 def _check_call(el: etree._Element, deployment: Deployment, refuse: Refuse) -> None:

@@ -169,3 +169,19 @@ class DecisionGraphTaskConverter(BaseBusinessRuleTaskConverter):
         spec = super().from_dict(dct)
         spec.required = required
         return spec
+
+
+def compile_decision(root: etree._Element, decision_id: str, file_name: str = "") -> tuple[Any, list[Any]]:
+    """SpiffWorkflow's engine of decision ``decision_id`` in the DMN document ``root``, and its
+    required decisions' engines in evaluation order (taken from the same file, as Camunda 7 takes a
+    decision's requirements from its own DRD). Raises ``ValidationException`` for a table
+    SpiffWorkflow cannot read, ``KeyError`` when the file has no such decision."""
+    from SpiffWorkflow.camunda.parser import CamundaParser
+
+    parser = CamundaParser()
+    for document in split(copy.deepcopy(root)):
+        parser.add_dmn_xml(document, filename=file_name)
+    if decision_id not in parser.dmn_parsers:
+        raise KeyError(decision_id)
+    return (parser.get_engine(decision_id, None),
+            [parser.get_engine(ref, None) for ref in _order(decision_id, parser)])

@@ -1,8 +1,10 @@
 """What a decision table decided, kept on the business rule task for its history row.
 
-:class:`engine._bpmn.events.BusinessRuleTask` calls :func:`remember` with the rules that
-matched; the history tracker (``history.py``) puts :func:`evaluation` in the ``completed`` row's
-details as ``{"decision": {...}}``, which ``engine.decisions`` reads to highlight the rules.
+:class:`engine._bpmn.decision_binding.DecisionRefTask` calls :func:`remember` with the rules
+that matched and adds which version decided (``decision_id``, ``version``, ``deployment_id``);
+so did ``events.BusinessRuleTask`` (definitions deployed before run-time binding). The history
+tracker (``history.py``) puts :func:`evaluation` in the ``completed`` row's details as
+``{"decision": {...}}``, which ``engine.decisions`` reads to highlight the rules.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 from typing import Any
 
 KEY = "baton_decision"
+#: internal data: the evaluated table's output names and whether it collects (Zeebe's resultVariable)
+OUTPUTS = "baton_decision_outputs"
 
 
 def _json_safe(value: Any) -> Any:

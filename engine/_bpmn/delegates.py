@@ -43,15 +43,18 @@ def binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[
 
 
 def check_result_variable(el: etree._Element, refuse: Refuse) -> None:
-    """``camunda:resultVariable`` is read on a ``camunda:expression`` task only: refuse it elsewhere
-    (on a script task in a language Baton does not run, the script's refusal says it all)."""
+    """``camunda:resultVariable`` is read on a ``camunda:expression`` task and a business rule task
+    (``decision_binding.py``) only: refuse it elsewhere (on a script task in a language Baton does
+    not run, the script's refusal says it all)."""
+    if etree.QName(el).localname == "businessRuleTask":
+        return
     if etree.QName(el).localname == "scriptTask" and (el.get("scriptFormat") or "").strip().lower() not in (
             "", "python", "python3", "text/x-python", "py"):
         return
     if el.get(f"{{{CAMUNDA}}}resultVariable") is not None and el.get(f"{{{CAMUNDA}}}expression") is None:
         refuse(el, f"camunda:resultVariable={el.get(f'{{{CAMUNDA}}}resultVariable')!r} is not set by Baton here: "
-                   "it takes the value of a camunda:expression service task only (a script sets variables by "
-                   "assigning them)")
+                   "it takes the value of a camunda:expression service task or a business rule task's decision "
+                   "only (a script sets variables by assigning them)")
 
 
 def _expression(el: etree._Element, value: str, refuse: Refuse) -> dict[str, Any]:

@@ -5,8 +5,9 @@ attribute before Baton's parser (SpiffWorkflow's Camunda parser) and checks read
   is kept as ``calledElement="=..."`` and evaluated when the call is reached (``feel_targets.py``);
   ``propagateAllChildVariables`` is read by ``task_scope.py``.
 - ``zeebe:calledDecision decisionId="d"`` and ``spiffworkflow:calledDecisionId`` are
-  ``camunda:decisionRef="d"``; Zeebe's ``resultVariable`` (the decision's result in one
-  variable) is ``task_scope.py``'s.
+  ``camunda:decisionRef="d"``; Zeebe's ``bindingType`` (``latest``, ``deployment``,
+  ``versionTag`` with ``versionTag``) is ``camunda:decisionRefBinding``; Zeebe's
+  ``resultVariable`` (the decision's result in one variable) is ``task_scope.py``'s.
 - ``zeebe:loopCharacteristics inputCollection="=items" inputElement="item"`` is
   ``camunda:collection="items" camunda:elementVariable="item"`` (Camunda 7's loop, ``camunda_loops.py``:
   the element is local to each instance, what an instance sets reaches the process, as in Zeebe);
@@ -88,6 +89,11 @@ def _called_decision(owner: etree._Element | None, decision: etree._Element, ref
     if result and not result.isidentifier():
         refuse(owner, f"zeebe:calledDecision resultVariable {result!r} is not a variable name")
     owner.set(f"{{{CAMUNDA}}}decisionRef", decision_id)
+    binding = (decision.get("bindingType") or "latest").strip()  # found when reached (decision_binding.py)
+    if binding == "versionTag":
+        owner.set(f"{{{CAMUNDA}}}decisionRefVersionTag", (decision.get("versionTag") or "").strip())
+    if binding != "latest":
+        owner.set(f"{{{CAMUNDA}}}decisionRefBinding", binding)  # deployment, versionTag; others are refused
 
 
 def _assignment(owner: etree._Element | None, assignment: etree._Element, refuse: Refuse) -> None:

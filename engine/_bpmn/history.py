@@ -58,6 +58,7 @@ _BPMN_NAMES = {
     # CallActivity class; Baton's call activities are CallActivityTask.
     "CallActivity": "SubProcess",
     "DecisionGraphTask": "BusinessRuleTask",  # a business rule task whose decision has required ones
+    "DecisionRefTask": "BusinessRuleTask",  # bound to its decision when reached (decision_binding.py)
 }
 
 

@@ -15,6 +15,8 @@ element and the expression. The places JUEL runs, and who evaluates it:
   (``${initiator}``): evaluated when the task becomes ready (``usertasks.py``);
 - ``camunda:inputParameter`` / ``camunda:outputParameter`` values (``camunda_io.py``), and
   ``camunda:in`` / ``camunda:out`` ``sourceExpression`` on call activities (``camunda_calls.py``);
+- ``camunda:decisionRef``, ``decisionRefVersion`` and ``decisionRefVersionTag`` on a business
+  rule task, evaluated when the task runs (``decision_binding.py``);
 - ``camunda:expression`` on a service task, when it is in the subset
   (``${execution.setVariable('done', true)}``; ``camunda:resultVariable`` takes its value), run
   inside the advance (``in_process.py``).
@@ -25,7 +27,7 @@ element and the expression. The places JUEL runs, and who evaluates it:
   called by ``messages.py``). A message start event's (or a throw's) name must be constant, as
   Camunda 7 requires: there is no instance to evaluate it on.
 
-Everywhere else (a signal name, ``calledElement``, a ``decisionRef``, a form key...), JUEL is
+Everywhere else (a signal name, ``calledElement``, a form key...), JUEL is
 refused, naming the element, the attribute and the expression.
 """
 
@@ -49,6 +51,9 @@ _EVALUATED_TEXTS = {"conditionExpression", "condition", "loopCardinality", "comp
 _EVALUATED_ATTRS = {
     "assignee": {"userTask"}, "candidateUsers": {"userTask"}, "candidateGroups": {"userTask"},
     "sourceExpression": {"in", "out"}, "businessKey": {"in"},
+    # which decision (version) a business rule task evaluates, when it runs (decision_binding.py)
+    "decisionRef": {"businessRuleTask"}, "decisionRefVersion": {"businessRuleTask"},
+    "decisionRefVersionTag": {"businessRuleTask"},
 }
 # camunda: elements whose text is a value Baton evaluates (I/O mappings)
 _EVALUATED_ELEMENTS = {"inputParameter", "outputParameter", "value", "entry"}
@@ -56,7 +61,8 @@ _IDENTIFIER = re.compile(r"^\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*$")
 
 Refuse = Callable[[etree._Element, str], None]
 PLACES = ("it does in conditions, loop cardinalities and completion conditions, timers, I/O mappings, "
-          "camunda:in/out, assignees and candidates, multi-instance collections, camunda:expression tasks "
+          "camunda:in/out, assignees and candidates, multi-instance collections, camunda:expression tasks, "
+          "the decisionRef, version and version tag of business rule tasks "
           "and the names of messages that events and receive tasks wait for")
 
 

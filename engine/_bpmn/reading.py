@@ -48,6 +48,7 @@ from . import (
     camunda_people,
     commit_points,
     compensation,
+    decision_binding,
     decision_graph,
     dialect_translation,
     events,
@@ -111,7 +112,8 @@ class BatonParser(CamundaParser):
         full_tag("endEvent"): (compensation.EndEventParser, EndEvent),
         full_tag("startEvent"): (events.StartEventParser, StartEvent),
         full_tag("callActivity"): (calls.CallActivityParser, calls.CallActivityTask),
-        full_tag("businessRuleTask"): (decision_graph.DecisionGraphTaskParser, decision_graph.DecisionGraphTask),
+        # bound to its decision when reached, as Camunda 7 binds decisionRef (decision_binding.py)
+        full_tag("businessRuleTask"): (decision_binding.DecisionRefTaskParser, decision_binding.DecisionRefTask),
         full_tag("sendTask"): (_SendTaskParser, SendTask),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
         **camunda_loops.PARSERS,  # Camunda 7's multi-instance attributes, as Camunda reads them
@@ -145,14 +147,14 @@ class ProcessSource:
 
 def read_deployment(
     files: list[tuple[str, bytes]], endpoints: EndpointMap, max_bytes: int,
-    deployed: dict[str, set[int]] | None = None, deployed_decisions: dict[str, tuple[str, str]] | None = None,
+    deployed: dict[str, set[int]] | None = None,
 ) -> tuple[list[ProcessSource], list[Problem]]:
     """Parse and check every file; return the executable processes, or every problem found.
 
-    ``deployed`` (key -> versions) lets a call activity call a process deployed earlier;
-    ``deployed_decisions`` (decision id -> (file name, DMN XML), the newest deployed) lets a
-    business rule task name a decision deployed earlier, alone or with another diagram, as
-    Camunda 7 resolves ``decisionRef`` in its repository (bound at deploy here: the newest then).
+    ``deployed`` (key -> versions) lets a call activity call a process deployed earlier. A
+    business rule task's decision is looked up when the task is reached, as Camunda 7 resolves
+    ``decisionRef`` in its repository (``decision_binding.py``): this deployment's decision tables
+    are read here, so one SpiffWorkflow cannot read is refused now, not when a task reaches it.
     DMN files deployed alone are checked and their decisions kept (no process comes of them)."""
     problems: list[Problem] = []
     documents: list[Document] = []
@@ -195,9 +197,9 @@ def read_deployment(
                                                   "diagram whose task uses it") for name in side_files]
         alone = Deployment(processes={}, decisions={}, deployed=deployed or {})
         for doc in dmn_docs:  # Camunda 7 deploys a DMN file alone: its decisions are kept for later diagrams
-            problems.extend(check_dmn(doc, alone))
+            found = check_dmn(doc, alone)
+            problems.extend(found or _compile_decisions(doc))
         return [], problems
-    dmn_docs += _earlier_decisions(bpmn_docs, dmn_docs, deployed_decisions or {}, max_bytes)
     if not any(doc.executable for doc in bpmn_docs):
         return [], [_not_executable(doc) for doc in bpmn_docs]
     deployment = Deployment(
@@ -208,7 +210,8 @@ def read_deployment(
     # A file with no executable process only describes: it is neither checked nor deployed.
     bpmn_docs = [d for d in bpmn_docs if d.executable]
     for doc in dmn_docs:
-        problems.extend(check_dmn(doc, deployment))
+        found = check_dmn(doc, deployment)
+        problems.extend(found or _compile_decisions(doc))
     plans: dict[str, CompensationPlan] = {}
     task_forms: dict[str, dict[str, Any]] = {}
     for doc in bpmn_docs:
@@ -321,25 +324,19 @@ def _codec() -> WorkflowCodec:
     return WorkflowCodec()
 
 
-def _earlier_decisions(bpmn_docs: list[Document], dmn_docs: list[Document],
-                       deployed_decisions: dict[str, tuple[str, str]], max_bytes: int) -> list[Document]:
-    """The DMN files, deployed earlier, of decisions the diagrams name and this deployment lacks."""
-    here = {d.get("id") for doc in dmn_docs for d in doc.root.iterfind("{*}decision")}
-    named = {el.get(f"{{{CAMUNDA}}}decisionRef")
-             for doc in bpmn_docs for el in doc.root.iter(f"{{{BPMN}}}businessRuleTask")}
-    found: dict[str, Document] = {}
-    for ref in sorted(r for r in named if r and r not in here and r in deployed_decisions):
-        file_name, xml = deployed_decisions[ref]
-        if file_name in found or any(ref in {d.get("id") for d in f.root.iterfind("{*}decision")}
-                                     for f in found.values()):
-            continue
-        data = xml.encode("utf-8")
-        root, problem = parse_document(data, file_name, max_bytes)
-        if root is None or problem is not None:
-            continue  # it was checked when it was deployed; a file that no longer reads is not offered
-        by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-        found[file_name] = Document(file_name, root, document_text(data, root), True, by_id)
-    return list(found.values())
+def _compile_decisions(doc: Document) -> list[Problem]:
+    """Read each decision table of a DMN file as a business rule task will when it runs."""
+    problems = []
+    for decision in doc.root.iterfind("{*}decision"):
+        try:
+            decision_graph.compile_decision(doc.root, decision.get("id") or "", doc.file_name)
+        except ValidationException as exc:
+            problems.append(Problem(doc.file_name, decision.sourceline, decision.get("id"),
+                                    _clean_message(str(exc))))
+        except Exception as exc:  # a library bug must become a refusal, not a traceback
+            problems.append(Problem(doc.file_name, decision.sourceline, decision.get("id"),
+                                    f"the decision table cannot be read: {type(exc).__name__}: {exc}"))
+    return problems
 
 
 def _not_executable(doc: Document) -> Problem:

@@ -38,7 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
 from .. import feel
 from ..errors import InvalidVariables
-from . import dialect_translation, zeebe_loops
+from . import decision_record, dialect_translation, zeebe_loops
 
 # what the sandbox's scripts may call (sandbox_child.py: RestrictedPython's safe builtins and these)
 _SANDBOX_NAMES = frozenset(safe_builtins) | {
@@ -113,7 +113,10 @@ class TaskScope:
                   if not (name in made and value == made[name]) and not (name in before and before[name] == value)}
         result = dict(before)
         if self.decision_result and self.result_variable:
-            result[self.result_variable] = _decision_result(local, self.decision_outputs, self.collect)
+            # the table that ran (bound when reached, decision_binding.py), else the one parsed at deploy
+            outputs, collect = my_task.internal_data.get(decision_record.OUTPUTS) or (self.decision_outputs,
+                                                                                       self.collect)
+            result[self.result_variable] = _decision_result(local, outputs, collect)
         elif self.result_variable:
             result[self.result_variable] = worked
         elif (not self.outputs and not self.isolated) or self.propagate_all:

@@ -58,6 +58,7 @@ from .compensation import (
     CompensationIntermediateThrowEvent,
     CompensationPlan,
 )
+from .decision_binding import DecisionRefTask, DecisionRefTaskConverter
 from .decision_graph import DecisionGraphTask, DecisionGraphTaskConverter
 from .events import BusinessRuleTask
 from .plain_task import PlainTask
@@ -279,7 +280,8 @@ def _serializer_config() -> dict[Any, Any]:
     config[CompensationEndEvent] = EventConverter
     config[CallActivityTask] = BpmnTaskSpecConverter
     config[BusinessRuleTask] = BaseBusinessRuleTaskConverter
-    config[DecisionGraphTask] = DecisionGraphTaskConverter
+    config[DecisionGraphTask] = DecisionGraphTaskConverter  # both: definitions deployed before run-time binding
+    config[DecisionRefTask] = DecisionRefTaskConverter
     config[TaskScope] = TaskScopeConverter  # Zeebe mappings, Spiff pre/post scripts
     config[LoopOutput] = LoopOutputConverter  # Zeebe outputCollection / outputElement
     config[PlainTask] = BpmnTaskSpecConverter
