@@ -13,6 +13,9 @@ unmapped ones go with their jobs. A sub-process of M that no running one maps to
 around the tokens that move into it; a running one that maps to nothing is cancelled and its
 tokens move out. A join a token waits at keeps the branches that came in already (each arrival
 with the completed task it came from), since that is how SpiffWorkflow counts them.
+A multi-instance sub-process moves as one token: its loop task carries its iterations, done and
+running, and each running iteration keeps its sub-workflow. A timer event sub-process that M adds
+is armed; one the plan maps from N was kept armed (its start event a token) or has fired already.
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ cancels go first, then the starts; a sub-process left with no token inside after
 (Camunda's cancellation propagation). Refused: an ended instance (restart it instead), a suspended
 one, an element the definition lacks, start events and boundary events (they are not entered by a
 token), a ``cancel`` with no token there, and a result with no token left (cancel the instance).
+At the edges: a multi-instance sub-process's iterations are scopes (a start inside several is
+ambiguous, inside one not running refused; one iteration emptied while others run is refused, all
+emptied cancel the activity); an event sub-process waiting for its event holds no token (not
+started inside, not cancelled, not an instance's last token; an event sub-process element is not
+started before); a call activity whose called instance still runs is not cancelled.
 
 ``restart_instance`` takes a completed, compensated or cancelled instance, clears its end, and
 starts tokens before the given elements with its last variables (Camunda's restart).

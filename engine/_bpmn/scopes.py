@@ -7,7 +7,9 @@ chain* is the ids of the sub-process elements around it, outermost first (``()``
 top level). Modification and migration use this module to find where an element sits in a
 version (:class:`ScopeIndex`), to enter a sub-process without running its start event
 (:func:`enter_scope`), and to hang an existing task under a new spec with the boundary events
-that spec has (:func:`attach_task`).
+that spec has (:func:`attach_task`). Each iteration of a multi-instance sub-process is a scope of
+its own: its owner is the loop task's ``[child]`` (:func:`instance_spec`); an event sub-process
+whose start event still waits is armed, not running (:func:`untriggered`).
 """
 
 from __future__ import annotations
@@ -203,7 +205,8 @@ def enter_scope(workflow: Any, scope: Any, parent: Task, owner_spec: Any, data: 
     """Instantiate the sub-process ``owner_spec`` under ``parent`` in ``scope`` and return its
     sub-workflow, with no token inside yet (Camunda's nested instantiation): the sub-process task
     starts as SpiffWorkflow starts it (data copied in, boundary events around it waiting), and the
-    start event its start readied is taken away again, since the caller puts the token elsewhere."""
+    start event its start readied is taken away again, since the caller puts the token elsewhere
+    (its timer event sub-processes stay, to wait as they would)."""
     task = new_token(scope, parent, owner_spec, data)
     if isinstance(task.task_spec, BoundaryEventSplit) and task.state == TaskState.READY:
         task.run()  # its boundary events wait; its main child, the sub-process, starts
