@@ -236,8 +236,8 @@ def start_form(engine: Engine, key: str, version: int | None = None) -> dict[str
 def validate_start_form(engine: Engine, key: str, variables: dict[str, Any] | None,
                         version: int | None = None) -> dict[str, Any]:
     """A start form's submission checked and converted field by field (:class:`FormInvalid`);
-    without a start form, the variables as given. Starting through the API takes any variables, as
-    Camunda's start does; a form's rules hold where the form is submitted (the UI)."""
+    without a start form, the variables as given. The UI's start and ``/api/v1``'s validate with it;
+    ``/engine-rest``'s start takes any variables, as Camunda's start does."""
     from .instances import check_variables
 
     clean = check_variables(variables)

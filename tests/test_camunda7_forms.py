@@ -149,3 +149,29 @@ def test_engine_rest_reports_the_form_key_of_a_task_and_of_the_start_event(engin
         "key": None, "contextPath": None,
         "camundaFormRef": {"key": "approve-form", "binding": "latest", "version": None}}
     assert client.get("/engine-rest/task/nope/form").status_code == 404
+
+
+def test_the_api_answers_the_start_form_and_validates_a_start_against_it(engine):  # type: ignore[no-untyped-def]
+    from tests.auth_helpers import use_token
+    from web import create_app
+
+    engine.deploy([("invoice.bpmn", diagram(start='camunda:formKey="embedded:deployment:start.html"')),
+                   ("start.html", START_HTML)])
+    client = create_app(engine.settings, engine=engine).test_client()
+    use_token(client, "operator")
+    answer = client.get("/api/v1/process-definitions/invoice/start-form")
+    assert answer.status_code == 200 and (answer.json["key"], answer.json["version"]) == ("invoice", 1)
+    assert answer.json["form"]["key"] == "embedded:deployment:start.html"
+    assert [f["id"] for f in answer.json["form"]["fields"]] == ["creditor", "amount", "category"]
+    refused = client.post("/api/v1/process-definitions/invoice/start", json={"variables": {"amount": -3}})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"creditor", "amount"}
+    started = client.post("/api/v1/process-definitions/invoice/start",
+                          json={"variables": {"creditor": "ACME", "amount": "7"}})
+    assert started.status_code == 201 and started.json["variables"] == {"creditor": "ACME", "amount": 7}
+
+    engine.deploy([("invoice.bpmn", diagram())])  # version 2 has no start form: a start takes what it is given
+    assert client.get("/api/v1/process-definitions/invoice/start-form").json["form"] is None
+    assert client.get("/api/v1/process-definitions/invoice/start-form?version=1").json["form"] is not None
+    assert client.get("/api/v1/process-definitions/invoice/start-form?version=3").status_code == 404
+    unchecked = client.post("/api/v1/process-definitions/invoice/start", json={"variables": {"amount": -3}})
+    assert unchecked.status_code == 201

@@ -96,6 +96,19 @@ def element_counts(key: str, version: int) -> Response:
     return jsonify(engine().element_counts(key, version))
 
 
+@api.get("/process-definitions/<key>/start-form")
+@requires("viewer")
+def start_form(key: str) -> Response:
+    """The form to start ``key`` with (Camunda 7's start form on its none start event), or null;
+    ``POST .../start`` validates its variables against it, as the UI's start does."""
+    version = query().get("version")
+    definition = _definition(key)
+    if version is not None and not any(v["version"] == version for v in definition["versions"]):
+        raise DefinitionNotFound(f"process definition {key!r} has no version {version}")
+    return jsonify({"key": key, "version": version or definition["latest_version"],
+                    "form": engine().start_form(key, version)})
+
+
 @api.get("/process-definitions/<key>/xml")
 @requires("viewer")
 def definition_xml(key: str) -> Response:

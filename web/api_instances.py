@@ -24,13 +24,16 @@ def _instance(instance_id: str) -> Response:
 @api.post("/process-definitions/<key>/start")
 @requires("operator")
 def start(key: str) -> Any:
-    """Start an instance. With ``?wait=SECONDS`` (the synchronous edge) answer once it no longer
+    """Start an instance; with a start form, its variables are validated and converted by it (422
+    with ``errors`` per field). With ``?wait=SECONDS`` (the synchronous edge) answer once it no longer
     runs (completed, or waiting for a person, a message or a timer) with its variables, or 202 with
     its URL when the time is up. With an ``Idempotency-Key`` header, a retry returns the instance the
     first call started (``engine.idempotency``)."""
     data, wait = body(), query().get("wait")
     caller = identity()
-    instance_id = engine().start(key, data.get("variables") or {}, business_key=data.get("business_key"),
+    # a start form's rules hold here as in the UI's start (422 naming each field); none: as given
+    variables = engine().validate_start_form(key, data.get("variables") or {}, data.get("version"))
+    instance_id = engine().start(key, variables, business_key=data.get("business_key"),
                                  version=data.get("version"), idempotency_key=request.headers.get("Idempotency-Key"),
                                  caller=f"{caller.kind}:{caller.id}",
                                  started_by=caller.name if caller.kind == "user" else None)
