@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from sqlalchemy import select
 
@@ -53,6 +54,15 @@ def _kind(place: Place) -> str:
     return element_kind(place.spec)
 
 
+def _trigger(place: Place) -> str | None:
+    """What an event waits for or throws (a timer of any kind is a timer), None for an activity."""
+    definition = getattr(place.spec, "event_definition", None)
+    if definition is None:
+        return None
+    return "timer" if isinstance(definition, TimerEventDefinition) else \
+        type(definition).__name__.removesuffix("EventDefinition").lower() or "none"
+
+
 def migration_plan(engine: Engine, key: str, source_version: int, target_version: int | None = None,
                    mapping: dict[str, str | None] | None = None) -> dict[str, Any]:
     """The checked plan from ``key`` v``source_version`` to ``target_version`` (default: latest).
@@ -70,7 +80,7 @@ def migration_plan(engine: Engine, key: str, source_version: int, target_version
     target_elements = _elements(engine._spec(target_id))
     pairs = {e: e for e, place in source_elements.items()
              if e in target_elements and _kind(target_elements[e]) == _kind(place)
-             and target_elements[e].chain == place.chain}
+             and _trigger(target_elements[e]) == _trigger(place) and target_elements[e].chain == place.chain}
     problems = []
     for src, tgt in (mapping or {}).items():
         if src not in source_elements:
@@ -82,6 +92,10 @@ def migration_plan(engine: Engine, key: str, source_version: int, target_version
         elif _kind(source_elements[src]) != _kind(target_elements[tgt]):
             problems.append(f"{src} -> {tgt}: a {_kind(source_elements[src])} cannot become a "
                             f"{_kind(target_elements[tgt])}")
+        elif _trigger(source_elements[src]) != _trigger(target_elements[tgt]):
+            # Camunda's same-event-type rule: a kept timer job would wait for a message, or the reverse
+            problems.append(f"{src} -> {tgt}: a {_trigger(source_elements[src])} {_kind(source_elements[src])} "
+                            f"cannot become a {_trigger(target_elements[tgt])} one")
         else:
             pairs[src] = tgt
     if not problems:

@@ -72,13 +72,15 @@ def test_a_start_inside_parallel_iterations_is_ambiguous_and_cancelling_every_it
     assert engine.get_instance(instance_id, history=False)["status"] == "completed"
 
 
-def test_cancelling_a_multi_instance_sub_process_ends_every_iteration_and_its_tasks(bare_engine):
+def test_cancelling_a_multi_instance_sub_process_ends_every_iteration_and_starting_it_makes_them_again(bare_engine):
     engine = bare_engine
     engine.deploy([("reviews.bpmn", reviews())])
     instance_id = engine.start("reviews")
     engine.modify_instance(instance_id, [{"type": "cancel", "element": "sub"},
                                          {"type": "start_before", "element": "after"}], by="test")
     assert _open(engine, instance_id) == ["after"]
+    engine.modify_instance(instance_id, [{"type": "start_before", "element": "sub"}], by="test")
+    assert _open(engine, instance_id) == ["after", "first", "first", "first"]  # the whole activity again
 
 
 def test_a_sequential_iteration_is_modified_in_place_and_the_loop_goes_on(bare_engine):
@@ -253,3 +255,24 @@ def test_a_waiting_timer_catch_mapped_to_another_element_keeps_its_job_and_due_t
     [same] = [j for j in _timers(engine, instance_id) if j["status"] == "pending"]
     assert (same["id"], same["next_run_at"], same["element_id"]) == (timer["id"], timer["next_run_at"], "settle")
     assert "settle" in same["idempotency_key"]
+
+
+def test_an_event_maps_only_to_one_waiting_for_the_same_kind_of_trigger(bare_engine):
+    from tests.test_migration_scopes import review
+
+    engine = bare_engine
+    timer = ('<bpmn:boundaryEvent id="remind" attachedToRef="check"><bpmn:timerEventDefinition><bpmn:timeDuration>'
+             'PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>')
+    message = ('<bpmn:boundaryEvent id="remind" attachedToRef="check"><bpmn:messageEventDefinition messageRef="m"/>'
+               '</bpmn:boundaryEvent>')
+    ends = '<bpmn:endEvent id="remind_end"/><bpmn:sequenceFlow id="r1" sourceRef="remind" targetRef="remind_end"/>'
+    engine.deploy([("review.bpmn", review(timer + ends))])
+    engine.deploy([("review.bpmn", review(message + ends).replace(b'<bpmn:process', b'<bpmn:message id="m" '
+                                                                   b'name="nudge"/><bpmn:process'))])
+    assert "remind" in engine.migration_plan("review", 1, 2)["unmapped"]  # by id it is left out
+    with pytest.raises(InvalidRequest, match="remind -> remind: a timer BoundaryEvent cannot become a message one"):
+        engine.migration_plan("review", 1, 2, {"remind": "remind"})
+    engine.deploy([("pause.bpmn", pause("cool_off", "PT1H"))])
+    engine.deploy([("pause.bpmn", pause("cool_off", "P1D").replace(b"timeDuration", b"timeCycle")
+                    .replace(b">P1D<", b">R2/P1D<"))])
+    assert engine.migration_plan("pause", 1, 2)["mapping"]["cool_off"] == "cool_off"  # a timer stays a timer
