@@ -29,7 +29,16 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from sqlalchemy import select
 
 from ._bpmn.saga import CompensationState
-from ._bpmn.scopes import Place, ScopeIndex, element_kind, instance_spec, live_scopes, owner_of, tokens_in
+from ._bpmn.scopes import (
+    Place,
+    ScopeIndex,
+    element_kind,
+    instance_spec,
+    is_event_subprocess,
+    live_scopes,
+    owner_of,
+    tokens_in,
+)
 from .definitions import get_definition
 from .errors import BatonError, InstanceNotActive, InvalidRequest
 from .instances import ENDED, Note, Step, advance
@@ -121,6 +130,7 @@ def _scope_problems(pairs: dict[str, str], source: dict[str, Place], target: dic
     activity it is attached to."""
     problems: dict[str, str] = {}
     looped = {e for e, place in target.items() if instance_spec(place.spec) is not None}
+    evented = {e for e, place in target.items() if is_event_subprocess(place.spec)}
     for src, tgt in sorted(pairs.items()):
         ancestor = next((a for a in reversed(source[src].chain) if a in pairs), None)
         if ancestor is not None and pairs[ancestor] not in target[tgt].chain:
@@ -133,6 +143,12 @@ def _scope_problems(pairs: dict[str, str], source: dict[str, Place], target: dic
             problems[src] = (f"{src} -> {tgt}: {tgt} is inside the multi-instance sub-process {new_loop}, which no "
                              f"sub-process around {src} maps to; migration keeps running iterations but does not "
                              "make new ones around a token")
+        new_handler = next((s for s in target[tgt].chain if s in evented
+                            and not any(pairs.get(a) == s for a in source[src].chain)), None)
+        if new_handler is not None:
+            problems[src] = (f"{src} -> {tgt}: {tgt} is inside the event sub-process {new_handler}, which no "
+                             f"sub-process around {src} maps to; migration does not trigger an event sub-process "
+                             "around a token")
         if isinstance(source[src].spec, BoundaryEvent):
             activity, target_activity = _attached_to(source[src].spec), _attached_to(target[tgt].spec)
             if activity is not None and pairs.get(activity) != target_activity:

@@ -174,6 +174,9 @@ def test_a_waiting_event_sub_process_keeps_its_timer_one_the_target_adds_is_arme
     events = _history(engine, instance_id)  # only what v2 added is entered
     assert {e for e in events[events.index(("process", "migrated")):] if e[1] in ("entered", "cancelled")} == {
         ("escalate", "entered"), ("escalate_start", "entered")}
+    with pytest.raises(InvalidRequest, match="work -> escalate_up: escalate_up is inside the event sub-process "
+                                             "escalate, which no sub-process around work maps to"):
+        engine.migration_plan("claim", 1, 2, {"work": "escalate_up"})
 
 
 def test_a_triggered_event_sub_process_migrates_with_its_token_and_is_not_armed_again(bare_engine):
