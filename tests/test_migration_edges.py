@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine import InvalidRequest
-from tests.test_migration_scopes import HEAD, _history, _migrate, _timers
+from tests.test_migration_scopes import HEAD, _history, _migrate, _timer, _timers
 
 
 def _open(engine: Any, instance_id: str) -> list[str]:
@@ -26,7 +26,7 @@ def _complete_all(engine: Any, instance_id: str, element_id: str) -> None:
 
 # -- multi-instance embedded sub-processes --------------------------------------------------------
 
-def reviews(*, sequential: bool = False, second: str = "second", flat: bool = False) -> bytes:
+def reviews(*, sequential: bool = False, second: str = "second", flat: bool = False, extra: str = "") -> bytes:
     """Three iterations of a sub-process ``sub`` (``first`` then ``second``), then ``after``; ``flat``:
     ``first`` alone at the top level instead."""
     marker = ' isSequential="true"' if sequential else ""
@@ -43,7 +43,7 @@ def reviews(*, sequential: bool = False, second: str = "second", flat: bool = Fa
                 f'<bpmn:sequenceFlow id="i3" sourceRef="{second}" targetRef="se"/></bpmn:subProcess>')
         flows = '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>' \
                 '<bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="after"/>'
-    return (HEAD + '<bpmn:process id="reviews" isExecutable="true"><bpmn:startEvent id="s"/>' + body +
+    return (HEAD + '<bpmn:process id="reviews" isExecutable="true"><bpmn:startEvent id="s"/>' + body + extra +
             '<bpmn:userTask id="after"/><bpmn:endEvent id="e"/>' + flows +
             '<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="e"/></bpmn:process></bpmn:definitions>').encode()
 
@@ -105,15 +105,17 @@ def test_running_iterations_of_a_multi_instance_sub_process_migrate_in_place(bar
     instance_id = engine.start("reviews")
     engine.complete_user_task(instance_id, "first")
     before = {t["id"] for t in engine.list_user_tasks(instance_id=instance_id)}
-    engine.deploy([("reviews.bpmn", reviews(second="second_v2"))])
+    engine.deploy([("reviews.bpmn", reviews(second="second_v2", extra=_timer("late", "sub", "P1D")))])
     _migrate(engine, "reviews", instance_id, {"second": "second_v2"})
     assert {t["id"] for t in engine.list_user_tasks(instance_id=instance_id)} == before
+    assert [(j["element_id"], j["status"]) for j in _timers(engine, instance_id)] == [("late", "pending")]
     assert _open(engine, instance_id) == ["first", "first", "second_v2"]
     events = _history(engine, instance_id)
     assert [e for e in events[events.index(("process", "migrated")):] if e[1] in ("entered", "cancelled")] == []
     _complete_all(engine, instance_id, "first")
     _complete_all(engine, instance_id, "second_v2")
     assert _open(engine, instance_id) == ["after"]  # the three iterations completed the activity once
+    assert [(j["element_id"], j["status"]) for j in _timers(engine, instance_id)] == [("late", "cancelled")]
     engine.complete_user_task(instance_id, "after")
     doc = engine.get_instance(instance_id, history=False)
     assert (doc["status"], doc["definition"]["version"]) == ("completed", 2)
