@@ -211,11 +211,12 @@ def end_empty_scopes(workflow: BatonWorkflow) -> None:
         changed = False
         for scope in sorted(live_scopes(workflow)[1:], key=lambda s: -s.depth):
             owner = owner_of(workflow, scope)
-            if owner is None or owner.state != TaskState.STARTED or tokens_in(scope):
+            if owner is None or owner.state != TaskState.STARTED or _holds_token(workflow, scope):
                 continue
             if is_instance(owner):
-                others = [t for t in owner.parent.children if t is not owner and is_instance(t) and t.has_state(LIVE)
-                          and (t.id not in workflow.subprocesses or tokens_in(workflow.subprocesses[t.id]))]
+                others = [t for t in owner.parent.children if t is not owner and is_instance(t)
+                          and t.has_state(LIVE) and (t.id not in workflow.subprocesses
+                                                     or _holds_token(workflow, workflow.subprocesses[t.id]))]
                 if others:
                     raise InvalidRequest(
                         f"the modification would leave one iteration of the multi-instance sub-process "
@@ -226,6 +227,13 @@ def end_empty_scopes(workflow: BatonWorkflow) -> None:
             cancel_task(workflow, owner)
             changed = True
             break
+
+
+def _holds_token(workflow: BatonWorkflow, scope: Any) -> bool:
+    """Whether a token runs in ``scope``: an event sub-process waiting for its event keeps no scope
+    alive (its trigger ends with the scope)."""
+    return any(t.id not in workflow.subprocesses or not untriggered(workflow.subprocesses[t.id])
+               for t in tokens_in(scope))
 
 
 def start_at(workflow: BatonWorkflow, place: Place, data: dict[str, Any], variables: dict[str, Any],

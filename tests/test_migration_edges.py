@@ -281,3 +281,21 @@ def test_an_event_maps_only_to_one_waiting_for_the_same_kind_of_trigger(bare_eng
     engine.deploy([("pause.bpmn", pause("cool_off", "P1D").replace(b"timeDuration", b"timeCycle")
                     .replace(b">P1D<", b">R2/P1D<"))])
     assert engine.migration_plan("pause", 1, 2)["mapping"]["cool_off"] == "cool_off"  # a timer stays a timer
+
+
+def test_an_armed_event_sub_process_keeps_no_scope_alive_and_an_instantiated_scope_arms_it(bare_engine):
+    from tests.test_migration_scopes import nested
+
+    engine = bare_engine
+    engine.deploy([("nested.bpmn", nested(_event_sub("nag", "nag_start", "nag_up", "P1D")))])
+    instance_id = engine.start("nested")
+    assert [j["element_id"] for j in _timers(engine, instance_id) if j["status"] == "pending"] == ["nag_start"]
+    # the armed event sub-process keeps no token: the emptied sub-process ends, its trigger with it
+    engine.modify_instance(instance_id, [{"type": "cancel", "element": "first"},
+                                         {"type": "start_before", "element": "after"}], by="test")
+    assert ("sub", "cancelled") in _history(engine, instance_id)
+    assert not [j for j in _timers(engine, instance_id) if j["status"] == "pending"]
+    engine.modify_instance(instance_id, [{"type": "cancel", "element": "after"},
+                                         {"type": "start_before", "element": "second"}], by="test")
+    assert [j["element_id"] for j in _timers(engine, instance_id) if j["status"] == "pending"] == ["nag_start"]
+    assert _open(engine, instance_id) == ["second"]
