@@ -299,3 +299,19 @@ def test_an_armed_event_sub_process_keeps_no_scope_alive_and_an_instantiated_sco
                                          {"type": "start_before", "element": "second"}], by="test")
     assert [j["element_id"] for j in _timers(engine, instance_id) if j["status"] == "pending"] == ["nag_start"]
     assert _open(engine, instance_id) == ["second"]
+
+
+def test_a_sequential_multi_instance_sub_process_migrates_midway_and_runs_its_remaining_iterations(bare_engine):
+    engine = bare_engine
+    engine.deploy([("reviews.bpmn", reviews(sequential=True))])
+    instance_id = engine.start("reviews")
+    engine.complete_user_task(instance_id, "first")
+    engine.complete_user_task(instance_id, "second")
+    engine.complete_user_task(instance_id, "first")  # iteration 2 of 3 waits at second
+    engine.deploy([("reviews.bpmn", reviews(sequential=True, second="second_v2"))])
+    _migrate(engine, "reviews", instance_id, {"second": "second_v2"})
+    assert _open(engine, instance_id) == ["second_v2"]
+    engine.complete_user_task(instance_id, "second_v2")
+    engine.complete_user_task(instance_id, "first")  # iteration 3 runs on v2
+    engine.complete_user_task(instance_id, "second_v2")
+    assert _open(engine, instance_id) == ["after"]
