@@ -9,9 +9,13 @@ outputs are the business rule task's result. Baton does the same:
   decision is in the file and the requirements form no cycle (a literal-expression decision, a
   missing one or a cycle is refused, naming the decision); :func:`split` hands SpiffWorkflow,
   which reads one decision per DMN document, one document per decision;
-- :class:`DecisionGraphTask`, the business rule task, evaluates the required decisions in
-  dependency order over the task's variables plus what the ones before gave, then its own
+- when a business rule task runs (``decision_binding.py``), :func:`compile_decision` gives it
+  the decision and its required ones, in dependency order, from the version's own file; it
+  evaluates them over the task's variables plus what the ones before gave, then its own
   decision; the variables get only its own decision's outputs.
+
+:class:`DecisionGraphTask` did that with tables bound at deploy; it stays for the definitions
+deployed so, whose stored specs hold it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 
-from .events import BusinessRuleTask, BusinessRuleTaskParser
+from .events import BusinessRuleTask
 
 Refuse = Callable[[etree._Element, str], None]
 
@@ -127,16 +131,6 @@ class DecisionGraphTask(BusinessRuleTask):
         own.update({k: v for k, v in my_task.data.items() if k in outputs})
         my_task.data = own
         return result
-
-
-class DecisionGraphTaskParser(BusinessRuleTaskParser):
-    def create_task(self) -> DecisionGraphTask:
-        decision_ref = self.get_decision_ref(self.node)
-        parser = self.process_parser.parser
-        order = _order(decision_ref, parser)
-        return DecisionGraphTask(self.spec, self.bpmn_id, dmnEngine=parser.get_engine(decision_ref, self.node),
-                                 required=[parser.get_engine(ref, self.node) for ref in order],
-                                 **self.bpmn_attributes)
 
 
 def _order(decision_ref: str, parser: Any) -> list[str]:

@@ -21,7 +21,6 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
-from SpiffWorkflow.camunda.parser.task_spec import BusinessRuleTaskParser as CamundaBusinessRuleTaskParser
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask as CamundaBusinessRuleTask
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageDefinition
 
@@ -84,6 +83,9 @@ def user_task_people(root: Any) -> dict[str, dict[str, Any]]:
 class BusinessRuleTask(CamundaBusinessRuleTask):
     """A decision table with no matching rule is a clear incident, not an undefined variable later.
 
+    Its table was bound at deploy; it stays for definitions deployed so (their stored specs hold
+    it). Business rule tasks deployed now are ``decision_binding.DecisionRefTask``.
+
     (A COLLECT table's empty result is a valid answer: its outputs become empty lists.)"""
 
     def _run_hook(self, my_task: Any) -> Any:
@@ -103,14 +105,6 @@ def _peek(task: Any, expression: str) -> Any:
         return task.workflow.script_engine.evaluate(task, expression)
     except Exception:
         return "?"
-
-
-class BusinessRuleTaskParser(CamundaBusinessRuleTaskParser):
-    def create_task(self) -> BusinessRuleTask:
-        decision_ref = self.get_decision_ref(self.node)
-        return BusinessRuleTask(self.spec, self.bpmn_id,
-                                dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
-                                **self.bpmn_attributes)
 
 
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
