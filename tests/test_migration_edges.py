@@ -206,9 +206,9 @@ CALLEE = (HEAD + '<bpmn:process id="{key}" isExecutable="true"><bpmn:startEvent 
           '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="e"/></bpmn:process></bpmn:definitions>')
 
 
-def caller(element: str, called: str) -> bytes:
+def caller(element: str, called: str, boundary: str = "") -> bytes:
     return (HEAD + f'<bpmn:process id="caller" isExecutable="true"><bpmn:startEvent id="s"/>'
-            f'<bpmn:callActivity id="{element}" calledElement="{called}"/><bpmn:userTask id="after"/>'
+            f'<bpmn:callActivity id="{element}" calledElement="{called}"/>{boundary}<bpmn:userTask id="after"/>'
             f'<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="{element}"/>'
             f'<bpmn:sequenceFlow id="f2" sourceRef="{element}" targetRef="after"/>'
             '<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="e"/></bpmn:process></bpmn:definitions>').encode()
@@ -223,10 +223,11 @@ def test_a_call_activity_mapped_to_another_keeps_its_running_child_and_is_not_ca
     engine.driver.drain()
     [child] = engine.get_instance(parent_id)["children"]
     # v2 calls another process from another element; the running child is not changed (Camunda)
-    engine.deploy([("caller.bpmn", caller("vetting_v2", "vet_v2"))])
+    engine.deploy([("caller.bpmn", caller("vetting_v2", "vet_v2", _timer("overdue", "vetting_v2", "P1D")))])
     _migrate(engine, "caller", parent_id, {"vetting": "vetting_v2"})
     [same] = engine.get_instance(parent_id)["children"]
     assert same["id"] == child["id"] and same["element_id"] == "vetting_v2"
+    assert [(j["element_id"], j["status"]) for j in _timers(engine, parent_id)] == [("overdue", "pending")]
     with pytest.raises(InvalidRequest, match=f"cancel the call activity vetting_v2, whose called instance "
                                              f"{child['id']} is still running"):
         engine.modify_instance(parent_id, [{"type": "cancel", "element": "vetting_v2"},
@@ -237,6 +238,7 @@ def test_a_call_activity_mapped_to_another_keeps_its_running_child_and_is_not_ca
     events = _history(engine, parent_id)
     assert ("vetting_v2", "completed") in events and ("vetting_v2", "entered") not in events
     assert len(engine.get_instance(parent_id)["children"]) == 1  # not called again
+    assert [(j["element_id"], j["status"]) for j in _timers(engine, parent_id)] == [("overdue", "cancelled")]
 
 
 # -- waiting catch events -------------------------------------------------------------------------------
