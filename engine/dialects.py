@@ -109,8 +109,9 @@ ELEMENTS: dict[str, Treatment] = {
     "zeebe:calledElement": runs("processId is the call activity's calledElement (FEEL: evaluated when the call is "
                                 "reached, _bpmn/feel_targets.py); propagateAllChildVariables=false brings back only "
                                 "the output mappings (_bpmn/dialect_translation.py)"),
-    "zeebe:calledDecision": runs("decisionId names the DMN decision deployed with the diagram; resultVariable "
-                                 "holds its result (one output: the value, several: a context)"),
+    "zeebe:calledDecision": runs("decisionId names the DMN decision, looked up when the task is reached by "
+                                 "bindingType (latest, deployment, versionTag; _bpmn/decision_binding.py); "
+                                 "resultVariable holds its result (one output: the value, several: a context)"),
     "zeebe:loopCharacteristics": runs("inputCollection (FEEL) and inputElement, as Camunda 7's collection and "
                                       "elementVariable; outputElement collected into outputCollection in input "
                                       "order (_bpmn/zeebe_loops.py)"),
@@ -145,7 +146,8 @@ ELEMENTS: dict[str, Treatment] = {
     "spiffworkflow:unitTest": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:inputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
     "spiffworkflow:expectedOutputJson": ignored("script unit tests SpiffArena's editor runs while editing"),
-    "spiffworkflow:calledDecisionId": runs("the DMN decision a business rule task evaluates, deployed with it"),
+    "spiffworkflow:calledDecisionId": runs("the DMN decision a business rule task evaluates, its latest version "
+                                           "when the task is reached (_bpmn/decision_binding.py)"),
     "spiffworkflow:messagePayload": runs("Python, evaluated in the script sandbox when the message is thrown: the "
                                          "message's body, a dict (_bpmn/spiff_events.py)"),
     "spiffworkflow:messageVariable": runs("where a catch stores the message's body (_bpmn/spiff_events.py); "

@@ -136,3 +136,27 @@ def test_a_binding_baton_would_not_honour_is_refused_naming_the_task(bare_engine
         bare_engine.deploy([("parcel.bpmn", diagram(attributes))])
     [problem] = caught.value.problems
     assert problem.element_id == "price_parcel" and reason in problem.reason
+
+
+ZEEBE_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="z" targetNamespace="t">
+  <bpmn:process id="parcel" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:businessRuleTask id="price_parcel">
+      <bpmn:extensionElements>
+        <zeebe:calledDecision decisionId="price" resultVariable="quote" {binding}/>
+      </bpmn:extensionElements>
+    </bpmn:businessRuleTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="price_parcel"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="price_parcel" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+@pytest.mark.parametrize(("binding", "expected"), [("", 20), ('bindingType="deployment"', 10)])
+def test_a_zeebe_binding_type_binds_as_camunda_7s_binding(bare_engine, binding, expected) -> None:  # type: ignore[no-untyped-def]
+    bare_engine.deploy([("parcel.bpmn", ZEEBE_DIAGRAM.format(binding=binding).encode()), ("price.dmn", dmn(10))])
+    bare_engine.deploy([("price.dmn", dmn(20))])
+    assert run(bare_engine)["variables"]["quote"] == expected
