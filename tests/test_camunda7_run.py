@@ -71,6 +71,7 @@ def test_an_unbound_java_delegate_is_refused_saying_how_to_bind_it(engine):  # t
     assert problem.element_id == "e1"
     assert "camunda:class 'com.acme.Other' needs a Java runtime; bind it to an endpoint in BATON_ENDPOINTS " \
            "([delegates.\"com.acme.Other\"] with url or python" in problem.reason
+    assert "/" not in problem.reason.split("with url or python")[1]  # the map's file name, not its server path
 
 
 def test_a_condition_reads_the_business_key(engine):  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ name anywhere else stays refused by ``checks.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -73,7 +74,9 @@ def _expression(el: etree._Element, value: str, refuse: Refuse) -> dict[str, Any
 def _delegate(el: etree._Element, attr: str, value: str, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any]:
     endpoint = endpoints.delegate(value)
     if endpoint is None:
-        where = endpoints.source or "no BATON_ENDPOINTS file is configured"
+        # the file's name only: a refusal is shown to whoever deploys, not the server's layout
+        where = (f"the map is {Path(endpoints.source).name}" if endpoints.source
+                 else "no BATON_ENDPOINTS file is configured")
         refuse(el, f"camunda:{attr} {value.strip()!r} needs a Java runtime; bind it to an endpoint in BATON_ENDPOINTS "
                    f"([delegates.\"{value.strip()}\"] with url or python; {where}), or use camunda:type=\"external\" "
                    "with camunda:topic")
