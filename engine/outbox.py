@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -179,8 +180,10 @@ def _thrower(workflow: BatonWorkflow, definition: MessageEventDefinition):  # ty
 def cancel_orphan_jobs(session: Session, instance: ProcessInstance, changes: list[Change],
                        quietly_cancelled: Iterable[str] = ()) -> None:
     """A service task cancelled by a boundary event or an error no longer needs its call, nor a
-    boundary timer its firing once its activity has ended (``quietly_cancelled``: no history row)."""
-    gone = [c.task_id for c in changes if c.event == "cancelled"] + list(quietly_cancelled)
+    boundary timer its firing once its activity has ended (``quietly_cancelled``: no history row),
+    nor an event-based gateway its timer once another of its events came."""
+    gone = [c.task_id for c in changes if c.event == "cancelled" or (
+        c.event == "completed" and c.element_type == "EventBasedGateway")] + list(quietly_cancelled)
     if gone:
         session.execute(update(Job).where(Job.instance_id == instance.id, Job.task_id.in_(gone),
                                           Job.status.in_(("pending", "running")))
@@ -216,10 +219,9 @@ def timer_due(workflow: BatonWorkflow, task_id: str) -> datetime | None:
     task = workflow.find_task(task_id)
     if task is None or task.state != TaskState.WAITING:
         return None
-    definition = getattr(task.task_spec, "event_definition", None)
-    if not isinstance(definition, TimerEventDefinition):
+    if not _timers_of(task.task_spec):
         return None
-    value = task.internal_data.get("event_value")
+    value = task.internal_data.get("event_value")  # an event-based gateway keeps its one timer's here
     if isinstance(value, dict):
         value = value.get("next")
     if not isinstance(value, str):
@@ -234,10 +236,18 @@ def timer_due(workflow: BatonWorkflow, task_id: str) -> datetime | None:
     return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
+def _timers_of(spec: Any) -> bool:
+    """Whether ``spec`` waits for a timer: a timer event, or an event-based gateway with a timer branch
+    (SpiffWorkflow's gateway waits with the branches' definitions in a MultipleEventDefinition)."""
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return any(isinstance(d, TimerEventDefinition) for d in definition.event_definitions)
+    return isinstance(definition, TimerEventDefinition)
+
+
 def schedule_timers(session: Session, instance: ProcessInstance, workflow: BatonWorkflow) -> list[JobTicket]:
     """A timer job for every waiting timer (one per due time: a cycle gets a new one per firing)."""
-    waiting = [t for t in workflow.event_manager.tasks.values()
-               if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)]
+    waiting = [t for t in workflow.event_manager.tasks.values() if _timers_of(t.task_spec)]
     if not waiting:
         return []
     known = set(session.scalars(select(Job.idempotency_key).where(Job.instance_id == instance.id,

@@ -29,6 +29,7 @@ from . import (
     decision_binding,
     decision_graph,
     delegates,
+    event_subprocesses,
     feel_expressions,
     feel_targets,
     juel_sites,
@@ -241,6 +242,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
             elif local in ("dataInputAssociation", "dataOutputAssociation"):
                 _check_data_association(el, doc, refuse)
     spiff_events.check(doc.root, refuse)  # SpiffArena message and event payload expressions
+    event_subprocesses.check(doc.root, refuse)  # conditional starts, event-based gateways with two timers
     dialects.check(doc.root, doc.executable, refuse)  # no extension is silently dropped
     return problems
 

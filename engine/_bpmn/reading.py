@@ -51,6 +51,7 @@ from . import (
     decision_binding,
     decision_graph,
     dialect_translation,
+    event_subprocesses,
     events,
     plain_task,
     quartz,
@@ -292,6 +293,8 @@ def read_deployment(
         ))
         for element_id, entry in task_forms.get(doc.file_name, {}).items():
             sources[-1].bindings.setdefault(element_id, {}).update(entry)  # the task's form and instructions
+        for element_id, entry in event_subprocesses.bindings(process_node).items():
+            sources[-1].bindings.setdefault(element_id, {}).update(entry)  # isInterrupting
         if plain_task.SPIFF in (doc.root.nsmap or {}).values():  # its scripts see SpiffArena's names
             sources[-1].bindings[key] = {**sources[-1].bindings.get(key, {}), sandbox.SCRIPT_NAMES: "spiffarena"}
     return ([] if problems else sources), problems

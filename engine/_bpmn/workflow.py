@@ -60,6 +60,9 @@ from .compensation import (
 )
 from .decision_binding import DecisionRefTask, DecisionRefTaskConverter
 from .decision_graph import DecisionGraphTask, DecisionGraphTaskConverter
+from .event_subprocesses import arm as arm_event_subprocesses
+from .event_subprocesses import settle as settle_event_subprocesses
+from .event_subprocesses import triggered as event_subprocess_triggered
 from .events import BusinessRuleTask
 from .plain_task import PlainTask
 from .quartz import QuartzCycleTimer
@@ -81,6 +84,7 @@ class BatonSubWorkflow(BpmnSubWorkflow):
         ledger = getattr(self.top_workflow, "compensation", None)
         if ledger is not None:
             ledger.record(task)
+        event_subprocess_triggered(self, task)  # its start event: interrupt or arm again (settle)
 
     def get_tasks_iterator(self, first_task: Task | None = None, **kwargs: Any) -> BpmnTaskIterator:
         kwargs.setdefault("max_depth", UNLIMITED_DEPTH)
@@ -143,6 +147,8 @@ class BatonWorkflow(BpmnWorkflow):
         self.event_manager = ScopedEventManager(self)
         # camunda:asyncBefore/asyncAfter reached since the advance began (commit_points.py)
         self.new_holds: list[Hold] = []
+        # event sub-processes whose start event completed since the last engine pass (their tasks' ids)
+        self.triggered_event_subprocesses: list[UUID] = []
 
     def _task_completed_notify(self, task: Task) -> None:
         super()._task_completed_notify(task)
@@ -186,11 +192,15 @@ class BatonWorkflow(BpmnWorkflow):
 
     def run_engine(self, before_prune: Callable[[BatonWorkflow], None] | None = None) -> None:
         """``do_engine_steps`` that keeps the task tree small between passes."""
-        while self._do_engine_steps():
-            if len(self.tasks) > PRUNE_ABOVE_TASKS:
-                if before_prune is not None:
-                    before_prune(self)
-                self.prune()
+        while True:
+            while self._do_engine_steps():
+                if len(self.tasks) > PRUNE_ABOVE_TASKS:
+                    if before_prune is not None:
+                        before_prune(self)
+                    self.prune()
+            # interrupt, arm again, or end the armed ones of an ended scope (event_subprocesses.py)
+            if not (self.specs is not None and self.specs.event_subprocesses and settle_event_subprocesses(self)):
+                break
         self.refresh_timers()
 
     def prune_finished(self) -> int:
@@ -301,6 +311,8 @@ class DefinitionSpecs:
     units: dict[str, DefinitionSpecs] = field(default_factory=dict)
     bindings: dict[str, Any] = field(default_factory=dict)  # deploy-time facts per element id
     commit_points_attached: bool = False  # commit_points.attach wrapped the marked specs
+    #: event sub-process spec name -> whether it interrupts (None until event_subprocesses.arm ran)
+    event_subprocesses: dict[str, bool] | None = None
 
     @cached_property
     def waits_for_people_or_events(self) -> bool:
@@ -364,6 +376,7 @@ class WorkflowCodec:
 
     def new_workflow(self, specs: DefinitionSpecs) -> BatonWorkflow:
         attach(specs)
+        arm_event_subprocesses(specs)
         workflow = BatonWorkflow(specs.spec, specs.subprocess_specs)
         workflow.specs = specs
         if specs.plan.active:
@@ -380,6 +393,7 @@ class WorkflowCodec:
 
     def state_from_json(self, text: str, specs: DefinitionSpecs) -> BatonWorkflow:
         attach(specs)
+        arm_event_subprocesses(specs)
         dct = json.loads(text)
         self._serializer.migrate(dct)
         workflow = self.workflow_from_dict(dct, specs)
