@@ -162,6 +162,9 @@ def _run_claimed(engine: Engine, call: JobCall, owner: str, may_continue: bool) 
     if call.kind == "return":
         engine.return_from_child(job_id)
         return "returned", None
+    if call.kind == "cancel_child":  # a call activity was cancelled: its called instances end too
+        engine.cancel_called_instances(job_id)
+        return "cancelled", None
     if call.kind in ("publish", "signal"):
         return _hand_on(engine, call, owner), None
     if call.kind == "continue":  # camunda:asyncBefore/asyncAfter: go on from the commit point

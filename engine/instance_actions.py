@@ -66,17 +66,23 @@ def resume(engine: Engine, instance_id: str) -> str:
     return advance(engine, instance_id, apply)
 
 
-def cancel(engine: Engine, instance_id: str, reason: str | None = None) -> str:
+def cancel(engine: Engine, instance_id: str, reason: str | None = None, *,
+           details: dict[str, Any] | None = None) -> str:
+    """Cancel the instance; the instances its call activities called are cancelled after it
+    (``call_cancellation.py``). ``details`` go into the history row beside ``reason``."""
+
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
         require_active(instance, suspended_ok=True)
         workflow.cancel()
+        # "waiting": a call job's link to its running child (the child is cancelled by its own job)
         session.execute(update(Job).where(Job.instance_id == instance.id,
-                                          Job.status.in_(("pending", "running")))
+                                          Job.status.in_(("pending", "running", "waiting")))
                         .values(status="cancelled", updated_at=utcnow()))
         for incident in session.scalars(select(Incident).where(Incident.instance_id == instance.id,
                                                                Incident.resolved_at.is_(None))):
             incident.resolved_at = utcnow()
-        step.events.append(Note("process", "cancelled", {"reason": reason} if reason else None))
+        said = {**({"reason": reason} if reason else {}), **(details or {})}
+        step.events.append(Note("process", "cancelled", said or None))
         step.status = "cancelled"
 
     return advance(engine, instance_id, apply)

@@ -22,7 +22,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, insert, select
 
-from . import idempotency, messages, outbox, usertasks
+from . import call_cancellation, idempotency, messages, outbox, usertasks
 from ._bpmn import camunda_people
 from ._bpmn.decision_binding import deciding
 from ._bpmn.history import Change, Tracker, element_type
@@ -199,6 +199,7 @@ def _move(engine: Engine, session: Session, instance: ProcessInstance, workflow:
     if workflow.new_holds:  # camunda:asyncBefore/asyncAfter reached: commit there, a job continues
         tickets += outbox.continue_jobs(session, instance, workflow, step)
     outbox.cancel_orphan_jobs(session, instance, changes, tracker.drain_quiet_cancels())
+    tickets += call_cancellation.cancel_child_jobs(session, instance, workflow, changes, step)
     tickets += outbox.schedule_timers(session, instance, workflow)
     tickets += outbox.publish_jobs(session, instance, workflow, changes)
     tickets += outbox.call_jobs(session, instance, workflow, changes)
@@ -294,6 +295,8 @@ def _record_in_order(session: Session, instance: ProcessInstance, notes: list[No
 
 
 def _status(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, tickets: list[JobTicket]) -> str:
+    if instance.status in ENDED:  # a late return or job settled after the end: a cancelled one stays so
+        return instance.status
     if workflow.completed:
         return "compensated" if workflow.compensation is not None and workflow.compensation.ran else "completed"
     if instance.status == "suspended":  # only resume lifts it (a call in flight may still finish)

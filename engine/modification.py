@@ -25,7 +25,8 @@ At the edges: a multi-instance sub-process's iterations are scopes (a start insi
 ambiguous, inside one not running refused; one iteration emptied while others run is refused, all
 emptied cancel the activity); an event sub-process waiting for its event holds no token (not
 started inside, not cancelled, not an instance's last token; an event sub-process element is not
-started before); a call activity whose called instance still runs is not cancelled.
+started before); a cancelled call activity's called instance is cancelled after it
+(``call_cancellation.py``), as Camunda does.
 
 ``restart_instance`` takes a completed, compensated or cancelled instance, clears its end, and
 starts tokens before the given elements with its last variables (Camunda's restart).
@@ -40,9 +41,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 
-from ._bpmn.calls import CallActivityTask
 from ._bpmn.saga import CompensationState
 from ._bpmn.scopes import (
     LIVE,
@@ -294,9 +293,7 @@ def modify_instance(engine: Engine, instance_id: str, instructions: list[Instruc
         # noted first: history then reads "modified", then the cancels and starts it caused
         step.events.append(Note("process", "modified", {
             "by": by, "reason": reason, "instructions": [i.to_dict() for i in parsed]}))
-        calls = {str(t.id): t for t in live_tokens(workflow) if isinstance(t.task_spec, CallActivityTask)}
         _apply_instructions(workflow, parsed, instance.variables or {})
-        _refuse_orphans(session, instance, calls)
 
     return advance(engine, instance_id, apply)
 
@@ -349,22 +346,6 @@ def _refuse_untriggered(workflow: BatonWorkflow, element_id: str, what: str) -> 
         if owner is not None and owner.task_spec.bpmn_id == element_id and untriggered(scope):
             raise InvalidRequest(f"{what}: the event sub-process {element_id} has not been triggered; it waits for "
                                  "its event and holds no token to cancel")
-
-
-def _refuse_orphans(session: Session, instance: ProcessInstance, calls_before: dict[str, Task]) -> None:
-    """A call activity whose called instance still runs is not cancelled under it: the child would
-    run on with no caller to return to (Baton does not end called instances with their call)."""
-    gone = [task_id for task_id, task in calls_before.items() if not task.has_state(LIVE)]
-    if not gone:
-        return
-    for child_id, task_id in session.execute(
-            select(ProcessInstance.id, ProcessInstance.parent_task_id)
-            .where(ProcessInstance.parent_instance_id == instance.id, ProcessInstance.parent_task_id.in_(gone),
-                   ProcessInstance.status.notin_(ENDED))):
-        element = calls_before[task_id].task_spec.bpmn_id
-        raise InvalidRequest(f"the modification would cancel the call activity {element}, whose called instance "
-                             f"{child_id} is still running and would be left without its caller; cancel instance "
-                             f"{child_id} first (the call activity then has an incident and can be cancelled)")
 
 
 def _token_places(workflow: BatonWorkflow) -> list[str]:

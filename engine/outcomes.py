@@ -15,7 +15,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from . import outbox
+from . import call_cancellation, outbox
 from ._bpmn import commit_points
 from ._bpmn.errorflow import throw_error
 from ._bpmn.workflow import BatonWorkflow
@@ -127,7 +127,8 @@ def fail_job(engine: Engine, job_id: str, failure: EndpointFailure, *,
         now = utcnow()
         job.last_error = str(failure)
         job.settle(job.status)
-        handing_on = job.kind in ("publish", "signal")  # its thrower completed already; only the job waits
+        # its thrower completed already, or its call activity was cancelled: only the job waits
+        handing_on = job.kind in ("publish", "signal", call_cancellation.KIND)
         if not handing_on and not _job_task_waits(job, task, workflow):
             job.status = "cancelled"
             return
@@ -245,6 +246,8 @@ def start_child(engine: Engine, job_id: str) -> str | None:
             found.settle("waiting", {"child": child})
             step.events.append(Note(found.element_id, "called", {"child": child, "key": payload["key"]},
                                     workflow.find_task(task_id)))
+        elif found is not None and found.status == "cancelled":  # its task was cancelled while it started
+            step.tickets += call_cancellation.cancel_orphan_job(session, instance, task_id, found.element_id, child)
 
     advance(engine, instance_id, apply)
     return child

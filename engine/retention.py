@@ -14,8 +14,9 @@ What is never pruned, and why:
 - **Call trees are pruned as a whole, from their root.** A child instance whose caller still
   exists is kept as long as its caller is (the caller's history and ``children`` name it; its
   ``return`` job lands on the caller); it goes in the same transaction as its caller. A root
-  whose tree holds an instance that has not ended (a caller cancelled while its child runs) is
-  kept whole: the child will send its ``return`` job to that caller when it ends.
+  whose tree holds an instance that has not ended (a caller cancelled whose child's
+  ``cancel_child`` job has not run yet) is kept whole: the child will send its ``return`` job to
+  that caller when it ends.
 - **Message receipts** (``message_receipt``) stay: they are keyed by message id, not instance,
   and deleting one would let a redelivered message start a second instance.
 

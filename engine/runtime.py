@@ -110,6 +110,7 @@ class Engine:
     # -- the public operations are bound below, from their modules ------------------------
     from .attempts import record_attempt  # noqa: E402
     from .bulk import act_on_instances  # noqa: E402
+    from .call_cancellation import cancel_called_instances  # noqa: E402
     from .continuations import continue_job  # noqa: E402
     from .decisions import get_decision, list_decisions  # noqa: E402
     from .definitions import deploy  # noqa: E402
