@@ -218,3 +218,10 @@ def test_a_conditional_start_event_of_an_event_subprocess_is_refused_naming_it(b
     with pytest.raises(DeploymentError) as refused:
         bare_engine.deploy([("r.bpmn", _review_process(_esp("when", condition, interrupting=False)))])
     assert "when_start" in str(refused.value) and "conditional start event" in str(refused.value)
+
+
+def test_an_interrupting_timer_cycle_event_subprocess_is_refused_naming_it(bare_engine):
+    cycle = "<bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition>"
+    with pytest.raises(DeploymentError) as refused:
+        bare_engine.deploy([("r.bpmn", _review_process(_esp("tick", cycle, interrupting=True)))])
+    assert "tick_start" in str(refused.value) and "timer cycle" in str(refused.value)

@@ -18,8 +18,9 @@ or, when it does not interrupt and waits for a message or signal, is armed again
 subscribes while the scope is active); and a scope whose main flow has ended ends its armed event
 sub-processes (their timer jobs and subscriptions go with them). A triggered one still running
 keeps the scope alive. Error and escalation event sub-processes stay triggers (their throw starts
-them, ``workflow.ScopedEventManager``). Conditional start events are refused at deploy
-(:func:`check`): nothing re-evaluates their condition when variables change.
+them, ``workflow.ScopedEventManager``). Refused at deploy (:func:`check`): conditional start
+events (nothing re-evaluates their condition when variables change) and interrupting timer
+cycles (a cycle's start event keeps waiting and spawns its path, so no trigger is seen).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def bindings(root: etree._Element) -> dict[str, dict[str, Any]]:
 
 def check(root: etree._Element, refuse: Any) -> None:
     """Refuse what would be accepted and not run: a conditional start event of an event
-    sub-process, and an event-based gateway with more than one timer branch (SpiffWorkflow keeps
+    sub-process, an interrupting one with a timer cycle (its start event keeps waiting: Baton
+    sees no trigger to interrupt on), and an event-based gateway with more than one timer branch (SpiffWorkflow keeps
     one due time per gateway, so the second timer would fire at the first's time)."""
     for sub in root.iter(f"{{{BPMN}}}subProcess"):
         if sub.get("triggeredByEvent") != "true":
@@ -62,6 +64,11 @@ def check(root: etree._Element, refuse: Any) -> None:
                 refuse(start, "a conditional start event of an event sub-process is not supported: nothing "
                               "evaluates its condition when variables change; use a message or signal start "
                               "event, or a gateway in the main flow")
+            interrupting = (start.get("isInterrupting") or "true").lower() != "false"
+            if interrupting and start.find(f"{{{BPMN}}}timerEventDefinition/{{{BPMN}}}timeCycle") is not None:
+                refuse(start, "an interrupting event sub-process with a timer cycle is not supported (it would "
+                              "fire once, at the first due time): use a timeDate or timeDuration, or make it "
+                              "non-interrupting (isInterrupting=\"false\") to fire at every cycle")
     by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     flows = list(root.iter(f"{{{BPMN}}}sequenceFlow"))
     for gateway in root.iter(f"{{{BPMN}}}eventBasedGateway"):
