@@ -225,3 +225,34 @@ def test_an_interrupting_timer_cycle_event_subprocess_is_refused_naming_it(bare_
     with pytest.raises(DeploymentError) as refused:
         bare_engine.deploy([("r.bpmn", _review_process(_esp("tick", cycle, interrupting=True)))])
     assert "tick_start" in str(refused.value) and "timer cycle" in str(refused.value)
+
+
+THROWS = HEAD + """<bpmn:error id="err" errorCode="E1"/><bpmn:escalation id="esc" escalationCode="X1"/>
+  <bpmn:process id="throws" isExecutable="true">
+    <bpmn:startEvent id="start"/><bpmn:parallelGateway id="fork"/><bpmn:userTask id="review_task"/>
+    <bpmn:endEvent id="thrown">{throw}</bpmn:endEvent><bpmn:endEvent id="done"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="review_task"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="thrown"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="review_task" targetRef="done"/>{esp}
+  </bpmn:process></bpmn:definitions>"""
+
+
+def test_an_error_event_subprocess_interrupts_the_other_branches_of_its_scope(bare_engine):
+    esp = _esp("on_error", '<bpmn:errorEventDefinition errorRef="err"/>', interrupting=True)
+    bare_engine.deploy([("t.bpmn", THROWS.format(throw='<bpmn:errorEventDefinition errorRef="err"/>',
+                                                 esp=esp).encode())])
+    doc = bare_engine.get_instance(bare_engine.start("throws", {}))
+    assert doc["status"] == "completed" and ("on_error_end", "completed") in _events(doc)
+    assert ("done", "completed") not in _events(doc) and not doc["jobs"]
+
+
+def test_a_non_interrupting_escalation_event_subprocess_leaves_the_main_flow_running(bare_engine):
+    esp = _esp("on_escalation", '<bpmn:escalationEventDefinition escalationRef="esc"/>', interrupting=False)
+    bare_engine.deploy([("t.bpmn", THROWS.format(throw='<bpmn:escalationEventDefinition escalationRef="esc"/>',
+                                                 esp=esp).encode())])
+    instance_id = bare_engine.start("throws", {})
+    doc = bare_engine.get_instance(instance_id)
+    assert doc["status"] == "waiting" and ("on_escalation_end", "completed") in _events(doc)
+    bare_engine.complete_user_task(instance_id, "review_task", {})
+    assert bare_engine.get_instance(instance_id)["status"] == "completed"
