@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
 from ._bpmn.history import Change
@@ -48,21 +50,36 @@ ATTEMPTS = 4
 
 def cancel_child_jobs(session: Session, instance: ProcessInstance, workflow: BatonWorkflow,
                       changes: list[Change], step: Step) -> list[JobTicket]:
-    """A ``cancel_child`` job per call activity this advance cancelled (none, and no query, when
-    it cancelled none)."""
-    cancelled = [c for c in changes if c.event == "cancelled" and c.element_type == "CallActivity" and c.task_id]
-    if not cancelled:
+    """A ``cancel_child`` job per call activity task this advance cancelled, its call job cancelled.
+
+    Found by the call jobs whose task no longer waits, not by the history changes: a cancelled
+    multi-instance activity drops its iterations from the tree without a state change of theirs.
+    Run after ``outbox.cancel_orphan_jobs`` (which would take this job for an orphan of the task);
+    a call job it cancelled had no child yet, or one whose start ``outcomes.start_child`` sees
+    orphaned. No query unless the advance cancelled something in a definition that calls."""
+    if not any(c.event == "cancelled" for c in changes) or not _calls(workflow):
         return []
-    # the call job waits while its child runs: the caller waits for it no more (nor counts it active)
-    session.execute(update(Job).where(Job.instance_id == instance.id, Job.kind == "call", Job.status == "waiting",
-                                      Job.task_id.in_([c.task_id for c in cancelled]))
-                    .values(status="cancelled", updated_at=utcnow()))
-    tickets = []
-    for change in cancelled:
-        reason = _why(instance, workflow, changes, step.events, step.status, change.element_id)
-        tickets.append(_add(session, instance.id, change.task_id, change.element_id,
-                            f"{instance.id}:{change.task_id}:{KIND}", reason))
-    return tickets
+    with session.no_autoflush:  # the instance row is written once, at the end of the advance
+        calls = session.execute(select(Job.id, Job.task_id, Job.element_id).where(
+            Job.instance_id == instance.id, Job.kind == "call",
+            Job.status.in_(("pending", "running", "waiting")))).all()
+    gone = [c for c in calls if not _waits(workflow.find_task(c.task_id))]
+    if not gone:
+        return []
+    # the caller waits for these calls no more (a waiting one counted as an active job)
+    session.execute(update(Job).where(Job.id.in_([c.id for c in gone]))
+                    .values(status="cancelled", updated_at=utcnow()).execution_options(synchronize_session=False))
+    return [_add(session, instance.id, c.task_id, c.element_id, f"{instance.id}:{c.task_id}:{KIND}",
+                 _why(instance, workflow, changes, step.events, c.element_id)) for c in gone]
+
+
+def _calls(workflow: BatonWorkflow) -> bool:
+    bindings = workflow.specs.bindings if workflow.specs is not None else {}
+    return any("call" in binding for binding in bindings.values())
+
+
+def _waits(task: Task | None) -> bool:
+    return task is not None and task.state == TaskState.STARTED
 
 
 def cancel_orphan_job(session: Session, instance: ProcessInstance, task_id: str, element_id: str,
@@ -87,7 +104,7 @@ def _add(session: Session, instance_id: str, task_id: str, element_id: str, key:
 
 
 def _why(instance: ProcessInstance, workflow: BatonWorkflow, changes: list[Change], notes: list[Note],
-         status: str | None, element_id: str) -> str:
+         element_id: str) -> str:
     """What ended the call activity, in the words of the child's history."""
     what = f"the call activity {element_id} of instance {instance.id} was cancelled"
     for note in notes:

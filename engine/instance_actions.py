@@ -74,9 +74,9 @@ def cancel(engine: Engine, instance_id: str, reason: str | None = None, *,
     def apply(session: Session, instance: ProcessInstance, workflow: BatonWorkflow, step: Step) -> None:
         require_active(instance, suspended_ok=True)
         workflow.cancel()
-        # "waiting": a call job's link to its running child (the child is cancelled by its own job)
+        # a call job waiting on its child is left to the advance: it cancels the child (call_cancellation.py)
         session.execute(update(Job).where(Job.instance_id == instance.id,
-                                          Job.status.in_(("pending", "running", "waiting")))
+                                          Job.status.in_(("pending", "running")))
                         .values(status="cancelled", updated_at=utcnow()))
         for incident in session.scalars(select(Incident).where(Incident.instance_id == instance.id,
                                                                Incident.resolved_at.is_(None))):

@@ -226,3 +226,20 @@ def test_a_modification_may_cancel_a_call_activity_whose_child_runs(bare_engine)
     assert cancelled_row(engine, child_id)["reason"] == (
         f"the call activity vetting of instance {parent_id} was cancelled: a modification by ops (skip it)")
     assert open_tasks(engine, parent_id) == ["after"]
+
+
+def test_cancelling_a_caller_cancels_every_iteration_of_a_multi_instance_call(bare_engine):
+    engine = bare_engine
+    looping = process("caller", '<bpmn:startEvent id="s"/><bpmn:callActivity id="vetting" calledElement="vet">'
+                      '<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2</bpmn:loopCardinality>'
+                      '</bpmn:multiInstanceLoopCharacteristics></bpmn:callActivity><bpmn:endEvent id="e"/>'
+                      + flow("f1", "s", "vetting") + flow("f2", "vetting", "e"))
+    engine.deploy([("vet.bpmn", VET)])
+    engine.deploy([("caller.bpmn", looping)])
+    parent_id = engine.start("caller")
+    engine.driver.drain()
+    children = [c["id"] for c in engine.get_instance(parent_id)["children"]]
+    assert len(children) == 2
+    engine.cancel(parent_id)
+    engine.driver.drain()
+    assert [engine.get_instance(c, history=False)["status"] for c in children] == ["cancelled", "cancelled"]
