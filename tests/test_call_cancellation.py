@@ -243,3 +243,24 @@ def test_cancelling_a_caller_cancels_every_iteration_of_a_multi_instance_call(ba
     engine.cancel(parent_id)
     engine.driver.drain()
     assert [engine.get_instance(c, history=False)["status"] for c in children] == ["cancelled", "cancelled"]
+
+
+def test_a_cancel_that_fails_is_retried_until_the_child_is_cancelled(bare_engine, monkeypatch):
+    from engine import instance_actions
+
+    engine = bare_engine
+    parent_id, child_id = deploy_and_call(engine, caller(), VET)
+    cancelling, failures = instance_actions.cancel, ["the database went away"]
+
+    def flaky(*args: Any, **kwargs: Any) -> str:
+        if failures:
+            raise RuntimeError(failures.pop())
+        return cancelling(*args, **kwargs)
+
+    monkeypatch.setattr(instance_actions, "cancel", flaky)
+    fire_timers(engine, parent_id)
+    engine.driver.drain()  # the first run fails, the retry (after its backoff) cancels the child
+    assert engine.get_instance(child_id, history=False)["status"] == "cancelled"
+    [job] = [j for j in engine.get_instance(parent_id, history=False)["jobs"] if j["kind"] == "cancel_child"]
+    assert (job["status"], job["attempts"]) == ("done", 2)
+    assert ("vetting", "retrying") in history(engine, parent_id)
