@@ -3,8 +3,8 @@
 Everything Baton cannot execute is refused here, naming the element: a JUEL ``${...}``
 expression outside Baton's subset or where Baton does not evaluate it (``juel_sites.py``), a
 Java delegate no endpoint is bound to (``delegates.py``), a Groovy
-script, a Java delegate or listener, a service task with no endpoint, a
-call to a process that is not deployed. A problem is reported on the element a user sees in a
+script, a Java delegate or listener, a service task with no endpoint (``service_bindings.py``), a
+call pinned to a version that is not deployed. A problem is reported on the element a user sees in a
 modeller (the sequence flow, the event, the task), not on an inner part with an id of its own.
 ``reading.py`` runs these checks before SpiffWorkflow sees a file.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -31,13 +30,12 @@ from . import (
     delegates,
     event_subprocesses,
     feel_expressions,
-    feel_targets,
     juel_sites,
     quartz,
     spiff_events,
     task_scope,
 )
-from .task_headers import http_header_problem
+from .service_bindings import JAVA_ATTRS, JAVA_NAMESPACES, job_binding, service_binding
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -46,7 +44,6 @@ SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 NS = {"bpmn": BPMN, "camunda": CAMUNDA, "zeebe": ZEEBE, "spiffworkflow": SPIFF}
 # Java engines' extension namespaces, and the prefix a user knows them by
-_JAVA_NAMESPACES = {CAMUNDA: "camunda", "http://activiti.org/bpmn": "activiti", "http://flowable.org/bpmn": "flowable"}
 
 _PYTHON_FORMATS = {"", "python", "python3", "text/x-python", "py"}
 _JUEL = re.compile(r"[$#]\{")
@@ -59,7 +56,6 @@ _ISO_TIMER = re.compile(
 )
 # Quartz/Unix cron, as Camunda accepts in a timeCycle: 0/5 0/1 * 1/1 * ?
 _CRON = re.compile(r"^[\d*?/,LW#A-Z-]+(\s+[\d*?/,LW#A-Z-]+){4,6}$")
-_JAVA_ATTRS = ("class", "delegateExpression", "expression")
 _LISTENERS = ("executionListener", "taskListener")
 # Parts of an element with ids of their own that a modeller does not show as elements: a
 # problem inside one is reported on the element around it (the flow, the event, the task).
@@ -71,19 +67,6 @@ _INNER = {
 }
 _EXPRESSION_HINT = " (write e.g. amount > 100)"
 Refuse = Callable[[etree._Element, str], None]
-
-
-def job_binding(el: etree._Element) -> bool:
-    """Whether a task names something a worker or endpoint runs (a Camunda/Zeebe/Spiff job)."""
-    if el.get(f"{{{CAMUNDA}}}type") == "external":
-        return True
-    if any(el.get(f"{{{ns}}}{a}") is not None for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
-        return True
-    extensions = el.find(f"{{{BPMN}}}extensionElements")
-    if extensions is None:
-        return False
-    return any(extensions.find(tag) is not None for tag in (
-        f"{{{ZEEBE}}}taskDefinition", f"{{{SPIFF}}}serviceTaskOperator", f"{{{CAMUNDA}}}connector"))
 
 
 @dataclass
@@ -135,7 +118,7 @@ def _attr_name(attr: str) -> str:
     """``{namespace}name`` as a user writes it: camunda:assignee."""
     if attr.startswith("{"):
         ns, local = attr[1:].split("}", 1)
-        prefix = _JAVA_NAMESPACES.get(ns) or {ZEEBE: "zeebe", SPIFF: "spiffworkflow", BPMN: "bpmn"}.get(ns)
+        prefix = JAVA_NAMESPACES.get(ns) or {ZEEBE: "zeebe", SPIFF: "spiffworkflow", BPMN: "bpmn"}.get(ns)
         return f"{prefix}:{local}" if prefix else local
     return attr
 
@@ -171,7 +154,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
         # Listeners and Java field injections are refused (or moot) as a whole: the JUEL inside
         # them is not worth a line of its own.
         quiet: set[etree._Element] = set()
-        for ns, prefix in _JAVA_NAMESPACES.items():
+        for ns, prefix in JAVA_NAMESPACES.items():
             for local in _LISTENERS:
                 for listener in process.iter(f"{{{ns}}}{local}"):
                     refuse(listener, f"{prefix}:{local} is a Java/JUEL hook Baton cannot run; "
@@ -206,13 +189,13 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
                 if delegated:
                     file_bindings[el.get("id")] = delegated
                 continue
-            for java_ns, prefix in _JAVA_NAMESPACES.items():
-                for attr in _JAVA_ATTRS:
+            for java_ns, prefix in JAVA_NAMESPACES.items():
+                for attr in JAVA_ATTRS:
                     if el.get(f"{{{java_ns}}}{attr}") is not None:
                         refuse(el, f"{prefix}:{attr} needs a Java runtime; use camunda:type=\"external\" "
                                    "with camunda:topic and map the topic in BATON_ENDPOINTS")
             if local == "serviceTask" or (local == "sendTask" and job_binding(el)):
-                binding = _service_binding(el, endpoints, refuse)
+                binding = service_binding(el, endpoints, refuse)
                 if binding is not None:
                     file_bindings[el.get("id")] = binding
             elif local == "sendTask":
@@ -250,7 +233,7 @@ def check_document(doc: Document, endpoints: EndpointMap, deployment: Deployment
 def _check_juel(el: etree._Element, refuse: Refuse) -> None:
     texts: list[tuple[str | None, str]] = [(None, el.text or "")] + [
         (attr, value) for attr, value in el.attrib.items()
-        if not any(attr == f"{{{ns}}}{a}" for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS)  # refused as Java
+        if not any(attr == f"{{{ns}}}{a}" for ns in JAVA_NAMESPACES for a in JAVA_ATTRS)  # refused as Java
     ]
     for attr, text in texts:
         if _JUEL.search(text):
@@ -269,98 +252,6 @@ def _check_juel(el: etree._Element, refuse: Refuse) -> None:
             hint = _EXPRESSION_HINT if _local(el) == "conditionExpression" else ""
             refuse(el, f"JUEL expression {text.strip()[:80]!r}{where} cannot run: {juel_sites.elsewhere(text)}{hint}")
             return
-
-
-def _service_binding(el: etree._Element, endpoints: EndpointMap, refuse: Refuse) -> dict[str, Any] | None:
-    topic: str | None = None
-    if el.get(f"{{{CAMUNDA}}}type") == "external":
-        topic = el.get(f"{{{CAMUNDA}}}topic")
-        if not topic:
-            refuse(el, "camunda:type=\"external\" needs a camunda:topic: an endpoint in BATON_ENDPOINTS, "
-                       "or the topic external workers fetch")
-            return None
-    zeebe_type = False
-    if topic is None:
-        found = el.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE}}}taskDefinition")
-        if found is not None:
-            topic, zeebe_type = found.get("type"), True
-    if topic is None:
-        found = el.find(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}serviceTaskOperator")
-        if found is not None:
-            topic = found.get("id")
-    connector = el.find(f"{{{BPMN}}}extensionElements/{{{CAMUNDA}}}connector")
-    if topic is None and connector is not None:
-        return _connector_binding(connector, refuse)
-    if topic is None:
-        if any(el.get(f"{{{ns}}}{a}") for ns in _JAVA_NAMESPACES for a in _JAVA_ATTRS):
-            return None  # already refused as a Java delegate
-        refuse(el, f"{_local(el).replace('Task', ' task')} has no endpoint binding: give it camunda:type=\"external\" "
-                   "camunda:topic, a zeebe:taskDefinition type, or a spiffworkflow:serviceTaskOperator")
-        return None
-    if zeebe_type and feel_targets.is_expression(topic):  # FEEL: evaluated when the task is reached (feel_targets.py)
-        reason = feel_expressions.refusal(topic.strip())
-        if reason is not None:
-            refuse(el, f"zeebe:taskDefinition type {topic[:80]!r} cannot run: {reason}")
-            return None
-        return {"topic_expression": topic.strip()}
-    binding: dict[str, Any] = {"topic": topic}
-    if endpoints.resolve(topic) is None:
-        if el.get(f"{{{CAMUNDA}}}type") == "external":
-            # Camunda 7's own meaning: the task waits for a worker to fetch it (/engine-rest)
-            binding["external"] = True
-            priority = (el.get(f"{{{CAMUNDA}}}taskPriority") or "").strip()
-            binding["priority"] = int(priority) if priority.lstrip("-").isdigit() else 0
-            return binding
-        # The file's name only: a refusal is shown to whoever deploys, not the server's layout.
-        where = (f"not in {Path(endpoints.source).name}" if endpoints.source
-                 else "no BATON_ENDPOINTS file is configured")
-        refuse(el, f"topic {topic!r} resolves to no endpoint ({where}); bind it with a [topics.{topic}] table "
-                   "(url = \"...\" or python = \"module:function\") in the endpoint map, or mark the task "
-                   "camunda:type=\"external\" for workers that fetch it")
-        return None
-    return binding  # camunda:asyncBefore makes it "async" (commit_points.py)
-
-
-def _connector_binding(connector: etree._Element, refuse: Refuse) -> dict[str, Any] | None:
-    connector_id = (connector.findtext(f"{{{CAMUNDA}}}connectorId") or "").strip()
-    if connector_id != "http-connector":
-        refuse(connector, f"camunda:connector {connector_id!r} is not supported (only http-connector)")
-        return None
-    params = {
-        p.get("name"): (p.text or "").strip()
-        for p in connector.iterfind(f"{{{CAMUNDA}}}inputOutput/{{{CAMUNDA}}}inputParameter")
-    }
-    if not params.get("url"):
-        refuse(connector, "http-connector needs an inputParameter named 'url'")
-        return None
-    binding: dict[str, Any] = {"endpoint": {"topic": None, "url": params["url"],
-                                            "method": (params.get("method") or "POST").upper(),
-                                            "timeout": 30.0, "retries": 3, "python": None}}
-    headers = _connector_headers(connector, refuse)
-    if headers:
-        binding["headers"] = headers  # sent with the call, as zeebe:taskHeaders are (outbox.py)
-    return binding
-
-
-def _connector_headers(connector: etree._Element, refuse: Refuse) -> dict[str, str]:
-    """The http-connector's ``headers`` parameter: a camunda:map of fixed header values."""
-    found: dict[str, str] = {}
-    for param in connector.iterfind(f"{{{CAMUNDA}}}inputOutput/{{{CAMUNDA}}}inputParameter[@name='headers']"):
-        entries = param.findall(f"{{{CAMUNDA}}}map/{{{CAMUNDA}}}entry")
-        if len(param) != 1 or etree.QName(param[0]).localname != "map":
-            refuse(connector, "http-connector parameter 'headers' is sent when it is a camunda:map of header names "
-                              "to fixed values")
-            continue
-        for entry in entries:
-            key, value = (entry.get("key") or "").strip(), (entry.text or "").strip()
-            if len(entry) or _JUEL.search(value):
-                continue  # a script or JUEL value: refused where JUEL and scripts are checked
-            problem = http_header_problem(key, value)
-            if problem:
-                refuse(connector, f"http-connector header {problem}")
-            else:
-                found[key] = value
-    return found
 
 
 def _check_call(el: etree._Element, deployment: Deployment, refuse: Refuse) -> None:

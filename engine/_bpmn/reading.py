@@ -67,11 +67,11 @@ from .checks import (
     Document,
     check_dmn,
     check_document,
-    job_binding,
     refuser,
 )
 from .compensation import CompensationPlan
 from .plain_task import PlainTask
+from .service_bindings import job_binding
 from .workflow import WorkflowCodec
 from .xmlsafe import document_text, parse_document
 
