@@ -109,7 +109,7 @@ class Live:
     def reset_services(self) -> None:
         httpx.post(f"{self.services}/_control/reset")
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 45.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
@@ -150,7 +150,9 @@ def page(browser: Any, live: Live) -> Iterator[Any]:
     """A fresh page; every console error and uncaught exception lands in ``live.console_errors``."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live.url)
     tab = context.new_page()
-    tab.set_default_timeout(15_000)
+    # A bound that catches a hang, not a timing of the UI: on a loaded machine (two xdist workers,
+    # make test-under-load's burners) a sign-in or a page with a diagram can take many seconds.
+    tab.set_default_timeout(45_000)
     tab.on("console", lambda msg: live.console_errors.append(msg.text) if msg.type == "error" else None)
     tab.on("pageerror", lambda exc: live.console_errors.append(str(exc)))
     sign_in(tab, live.user)

@@ -33,7 +33,7 @@ def test_counts_per_element_on_the_diagram_open_the_filtered_list(page, live):
     live.engine.cancel(cancelled, "test")
     live.fail_service("/accounts/create", "http500", count=-1)
     live.engine.complete_user_task(failing, "review_application", {"approved": True})
-    live.wait_for(lambda: live.status(failing) == "incident", timeout=30, what="create_account's incident")
+    live.wait_for(lambda: live.status(failing) == "incident", timeout=45, what="create_account's incident")
     live.reset_services()
 
     page.goto("/definitions/user_registration")

@@ -42,7 +42,7 @@ def test_upload_deploy_start_and_watch_the_instance_complete_without_reloading(p
     assert "baton-active" in markers(page, "charge_payment")
     page.evaluate("window.__sameDocument = true")
 
-    live.wait_for(lambda: page.get_attribute("#instance-status", "data-status") == "completed", timeout=30,
+    live.wait_for(lambda: page.get_attribute("#instance-status", "data-status") == "completed", timeout=45,
                   what="the instance page to show the instance completed")
     page.wait_for_selector('.djs-element[data-element-id="order_fulfilled"].baton-completed')
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"

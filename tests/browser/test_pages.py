@@ -66,7 +66,7 @@ def test_instances_list_filters_pages_and_follows_changes(page, live):
     # A new instance shows up in the open list without a reload.
     page.evaluate("window.__sameDocument = true")
     new_id = live.engine.start("user_registration", {"email": "c@example.org"}, business_key="list-new")
-    page.wait_for_selector(f'tr[data-instance-id="{new_id}"]', timeout=5_000)
+    page.wait_for_selector(f'tr[data-instance-id="{new_id}"]', timeout=30_000)
     assert page.evaluate("window.__sameDocument") is True
     assert page.inner_text("#instance-total") == "8"
     screenshot(page, "instances.png")

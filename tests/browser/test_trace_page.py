@@ -73,7 +73,7 @@ def test_the_trace_of_an_order_shows_its_instance_and_the_bus_events(page: Any, 
     order_id = variables["order_id"]
     assert variables["shipped_order_id"] == order_id
     live.wait_for(lambda: any(e["event"] == "CustomerNotified" for e in engine.trace(order_id)["events"]),
-                  timeout=20, what="the watched CustomerNotified to be recorded")
+                  timeout=45, what="the watched CustomerNotified to be recorded")
 
     page.goto("/")
     page.goto(f"/trace?key={order_id}")
