@@ -156,7 +156,7 @@ ELEMENTS: dict[str, Treatment] = {
     "spiffworkflow:processVariableCorrelation": runs("a catch's matching condition: when it starts waiting, the "
                                                      "expression over its data is the value it waits for in that "
                                                      "property, in the correlation keys that use it "
-                                                     "(_bpmn/spiff_events.py); refused off a catch or for a "
+                                                     "(_bpmn/spiff_correlation.py); refused off a catch or for a "
                                                      "property the message has no retrieval expression for"),
     "spiffworkflow:propertyId": runs("the correlation property of a processVariableCorrelation"),
     "spiffworkflow:expression": runs("the Python expression of a processVariableCorrelation, in the sandbox"),

@@ -5,7 +5,7 @@ routing is Baton's: every waiting message catch (intermediate event, receive tas
 event, event-based gateway branch) is a ``message_subscription`` row with the instance's business
 key and its correlation values: for each correlation property of the message, the value the
 waiting (sub-)process recorded when it sent or received a message of that conversation (BPMN's
-and SpiffArena's meaning, ``_bpmn/spiff_events.py``), else the property evaluated on the waiting
+and SpiffArena's meaning, ``_bpmn/spiff_correlation.py``), else the property evaluated on the waiting
 task's data. A message matches a subscription when the names are equal, the business
 key (if given) is the instance's, and every correlation key given has the subscription's value.
 
@@ -41,7 +41,7 @@ from SpiffWorkflow.task import Task
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ._bpmn import spiff_events
+from ._bpmn import spiff_correlation, spiff_events
 from ._bpmn.juel_sites import message_name  # a name with JUEL is evaluated on the waiting task
 from ._bpmn.workflow import BatonWorkflow
 from .errors import MessageNotCorrelated
@@ -91,7 +91,7 @@ def _correlation_values(task: Task, definition: MessageEventDefinition,
     """The waiting task's values of the message's correlation properties (plain BPMN), per
     correlation key when its properties are in keys, or of the variable its Camunda 8
     subscription names."""
-    keys = spiff_events.correlation_keys(definition)
+    keys = spiff_correlation.correlation_keys(definition)
     if keys and definition.name not in zeebe:
         return {KEYS: {key: _key_values(task, key, props) for key, props in keys.items()}}
     expressions = {prop.name: prop.retrieval_expression for prop in definition.correlation_properties}
@@ -99,7 +99,7 @@ def _correlation_values(task: Task, definition: MessageEventDefinition,
         expressions[zeebe[definition.name]] = "=" + zeebe[definition.name]  # Zeebe's key is FEEL (engine.feel)
     values: dict[str, Any] = {}
     for name, expression in expressions.items():
-        found, value = spiff_events.recorded_correlation(task, name)
+        found, value = spiff_correlation.recorded_correlation(task, name)
         if found:  # the conversation this (sub-)process had: the answer must carry the same value
             values[name] = value
             continue
@@ -114,7 +114,7 @@ def _key_values(task: Task, key: str, props: list[Any]) -> dict[str, Any]:
     """The values the catch waits for in correlation key ``key``: those its (sub-)process recorded
     in that conversation, else each property evaluated over the waiting task's data (None when
     it cannot be: not known yet, so not required)."""
-    recorded = spiff_events.recorded_key(task, key) or {}
+    recorded = spiff_correlation.recorded_key(task, key) or {}
     values: dict[str, Any] = {}
     for prop in props:
         if prop.name in recorded:
@@ -153,7 +153,7 @@ def deliver_to_task(task: Task, name: str, variables: dict[str, Any]) -> None:
         # Not MessageEventDefinition.catch: it would check SpiffWorkflow's own correlations; Baton
         # has routed the message already. What it records of the conversation is kept.
         definition.update_internal_data(task, event)
-        spiff_events.record_correlations(task, definition, variables)
+        spiff_correlation.record_correlations(task, definition, variables)
         task._set_internal_data(event_fired=True)
     if spiff_events.message_variable(definition) is None:
         task.data.update(variables)  # else the catch stores the body in its messageVariable

@@ -12,17 +12,8 @@ SpiffArena's editor writes them as extensions (SpiffWorkflow's Spiff dialect rea
 - ``spiffworkflow:payloadExpression`` / ``spiffworkflow:variableName`` on a ``bpmn:error``,
   ``bpmn:escalation`` or ``bpmn:signal``: the throw evaluates the expression (no expression: no
   payload), the catch stores the payload under the variable.
-- Correlation: a message thrown or caught with correlation properties records their values,
-  computed over the body, on the (sub-)process that sent or received it, per
-  ``bpmn:correlationKey`` (SpiffWorkflow's ``workflow.correlations``: key name -> {property:
-  value}; a property in no key belongs to ``MainCorrelationKey``, as SpiffWorkflow's Spiff parser
-  says); a later catch of a message of that conversation waits for those values
-  (``messages.py``: a message matches when every property of one of the catch's keys matches), so
-  the answer reaches the instance that asked.
-- ``spiffworkflow:processVariableCorrelation`` (``propertyId``, ``expression``) on a receive task or
-  a catching message event (SpiffArena's "matching conditions"): when the catch starts waiting,
-  the expression is evaluated over its data and recorded as the property's value in the keys
-  that use it, so the catch waits for a message whose property has that value.
+- Correlation (``bpmn:correlationKey``, correlation properties, ``processVariableCorrelation``):
+  ``spiff_correlation.py``.
 
 Baton reads diagrams with SpiffWorkflow's Camunda parser (one set of spec classes to store), so
 after parsing, the event definitions of a document that uses these extensions are replaced by the
@@ -44,7 +35,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     EscalationEventDefinition,
     SignalEventDefinition,
 )
-from SpiffWorkflow.bpmn.specs.event_definitions.message import CorrelationProperty, MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.serializer.event_definition import (
@@ -53,11 +44,11 @@ from SpiffWorkflow.spiff.serializer.event_definition import (
     MessageEventDefinitionConverter,
 )
 
+from .spiff_correlation import MAIN_KEY, MATCHING, check_matching, matching
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _MESSAGE_TAGS = ("messagePayload", "messageVariable")
-_MATCHING = "processVariableCorrelation"
-MAIN_KEY = "MainCorrelationKey"  # SpiffWorkflow's key of a property that no bpmn:correlationKey names
 _ITEM_TAGS = ("payloadExpression", "variableName")
 SIGNAL_BODY = "baton:signal-body"  # a thrower's internal data: its signal's evaluated payload
 _REFS = {"errorEventDefinition": "errorRef", "escalationEventDefinition": "escalationRef",
@@ -214,55 +205,6 @@ def message_variable(definition: Any) -> str | None:
     return getattr(definition, "message_var", None)
 
 
-def record_correlations(task: Any, definition: Any, payload: Any) -> None:
-    """What SpiffWorkflow's catch does and Baton's routed delivery skips: note the conversation's
-    correlation values, computed over the received body, on the receiving (sub-)process."""
-    if isinstance(definition, MessageEventDefinition) and definition.correlation_properties \
-            and isinstance(payload, dict):
-        try:
-            task.workflow.correlations.update(definition.get_correlations(task, payload))
-        except Exception:  # a property the body does not hold: nothing to record for it
-            return
-
-
-def correlation_keys(definition: Any) -> dict[str, list[Any]]:
-    """The message's correlation properties by the ``bpmn:correlationKey`` that uses them (a
-    property in several keys is in each). Empty when no property of the message is in a key:
-    such a message correlates property by property (``messages.py``)."""
-    keys: dict[str, list[Any]] = {}
-    for prop in getattr(definition, "correlation_properties", None) or []:
-        for key in prop.correlation_keys or []:
-            keys.setdefault(key, []).append(prop)
-    return keys
-
-
-def recorded_key(task: Any, key: str) -> dict[str, Any] | None:
-    """The values correlation key ``key`` has in the conversation of ``task``'s (sub-)process or
-    the processes around it, nearest first (None: no conversation of that key yet)."""
-    workflow = task.workflow
-    while workflow is not None:
-        values = (getattr(workflow, "correlations", None) or {}).get(key)
-        if isinstance(values, dict):
-            return values
-        parent = getattr(workflow, "parent_workflow", None)
-        workflow = parent if parent is not workflow else None
-    return None
-
-
-def recorded_correlation(task: Any, name: str) -> tuple[bool, Any]:
-    """The value correlation property ``name`` has in any conversation of ``task``'s (sub-)process
-    or the processes around it, nearest first: (found, value). For a message whose properties
-    are in no ``bpmn:correlationKey``."""
-    workflow = task.workflow
-    while workflow is not None:
-        for values in (getattr(workflow, "correlations", None) or {}).values():
-            if isinstance(values, dict) and name in values:
-                return True, values[name]
-        parent = getattr(workflow, "parent_workflow", None)
-        workflow = parent if parent is not workflow else None
-    return False, None
-
-
 # -- deploy: read the XML, check it, replace the parsed definitions ------------------------------
 
 
@@ -276,50 +218,14 @@ def _extensions(node: etree._Element, tags: tuple[str, ...]) -> dict[str, str]:
 
 
 def uses_payloads(root: etree._Element) -> bool:
-    tags = (*_MESSAGE_TAGS, *_ITEM_TAGS, _MATCHING)
+    tags = (*_MESSAGE_TAGS, *_ITEM_TAGS, MATCHING)
     return next(root.iter(*(f"{{{SPIFF}}}{t}" for t in tags)), None) is not None
-
-
-_CATCHES = ("receiveTask", "intermediateCatchEvent", "boundaryEvent", "startEvent")
-
-
-def _check_matching(root: etree._Element, refuse: Any) -> None:
-    """A matching condition runs on a catch, names a property the caught message has, and compiles."""
-    retrieved = {(prop.get("id"), expr.get("messageRef"))
-                 for prop in root.iter(f"{{{BPMN}}}correlationProperty")
-                 for expr in prop.iter(f"{{{BPMN}}}correlationPropertyRetrievalExpression")}
-    for el in root.iter(f"{{{SPIFF}}}{_MATCHING}"):
-        holder = el.getparent().getparent() if el.getparent() is not None else None
-        owner = holder
-        if holder is not None and etree.QName(holder).localname == "messageEventDefinition":
-            owner = holder.getparent()
-        if owner is None or etree.QName(owner).localname not in _CATCHES:
-            refuse(owner if owner is not None else el, "spiffworkflow:processVariableCorrelation is a matching "
-                   "condition of a message catch (receive task or catching message event); here nothing waits")
-            continue
-        if len([d for d in owner if isinstance(d.tag, str) and d.tag.endswith("EventDefinition")]) > 1:
-            refuse(owner, "spiffworkflow:processVariableCorrelation on an event with several event definitions "
-                          "is not supported: give the message catch an event of its own")
-            continue
-        message_ref = (holder.get("messageRef") if holder is not None else None) or ""
-        prop = (el.findtext(f"{{{SPIFF}}}propertyId") or "").strip()
-        expression = (el.findtext(f"{{{SPIFF}}}expression") or "").strip()
-        if (prop, message_ref) not in retrieved:
-            refuse(owner, f"spiffworkflow:processVariableCorrelation names property {prop!r}, which message "
-                          f"{message_ref!r} has no bpmn:correlationPropertyRetrievalExpression for: there is "
-                          "nothing in the message to compare it with")
-            continue
-        try:
-            compile(expression, "<processVariableCorrelation>", "eval")
-        except SyntaxError as exc:
-            refuse(owner, f"spiffworkflow:processVariableCorrelation {expression[:80]!r} of property {prop!r} is "
-                          f"not a Python expression: {exc.msg}")
 
 
 def check(root: etree._Element, refuse: Any) -> None:
     """Refuse an expression that does not compile and a variable that is not a name, on the element
     that carries it, and a matching condition that cannot match."""
-    _check_matching(root, refuse)
+    check_matching(root, refuse)
     for el in root.iter(*(f"{{{SPIFF}}}{t}" for t in _MESSAGE_TAGS + _ITEM_TAGS)):
         local = etree.QName(el).localname
         text = (el.text or "").strip()
@@ -396,7 +302,7 @@ def _spiff(definition: Any, el: etree._Element, by_id: dict[str, etree._Element]
             found = _extensions(node, _MESSAGE_TAGS)
         return SpiffMessageDefinition(definition.name, definition.correlation_properties,
                                       found.get("messagePayload"), found.get("messageVariable"),
-                                      _matching(node, root_of(el)) if node is not None else [], **kwargs)
+                                      matching(node, root_of(el)) if node is not None else [], **kwargs)
     for kind, local, make in ((ErrorEventDefinition, "errorEventDefinition", SpiffErrorDefinition),
                               (EscalationEventDefinition, "escalationEventDefinition", SpiffEscalationDefinition)):
         if isinstance(definition, kind):
@@ -414,18 +320,3 @@ def _spiff(definition: Any, el: etree._Element, by_id: dict[str, etree._Element]
 
 def root_of(el: etree._Element) -> etree._Element:
     return el.getroottree().getroot()
-
-
-def _matching(node: etree._Element, root: etree._Element) -> list[CorrelationProperty]:
-    """The catch's ``spiffworkflow:processVariableCorrelation``: a property each, its expression
-    evaluated over the catch's data, in the keys that use the property."""
-    keys: dict[str, list[str]] = {}
-    for key in root.iter(f"{{{BPMN}}}correlationKey"):
-        for ref in key.iter(f"{{{BPMN}}}correlationPropertyRef"):
-            keys.setdefault((ref.text or "").strip(), []).append(key.get("name") or key.get("id") or MAIN_KEY)
-    found = []
-    for el in node.iter(f"{{{SPIFF}}}{_MATCHING}"):
-        prop = (el.findtext(f"{{{SPIFF}}}propertyId") or "").strip()
-        found.append(CorrelationProperty(prop, (el.findtext(f"{{{SPIFF}}}expression") or "").strip(),
-                                         list(keys.get(prop) or [MAIN_KEY])))
-    return found
