@@ -131,20 +131,24 @@ def _scope_problems(pairs: dict[str, str], source: dict[str, Place], target: dic
     problems: dict[str, str] = {}
     looped = {e for e, place in target.items() if instance_spec(place.spec) is not None}
     evented = {e for e, place in target.items() if is_event_subprocess(place.spec)}
+
+    def unmapped_around(src: str, tgt: str, scopes: set[str]) -> str | None:
+        """A scope of ``scopes`` around ``tgt`` that no sub-process around ``src`` maps to."""
+        return next((s for s in target[tgt].chain if s in scopes
+                     and not any(pairs.get(a) == s for a in source[src].chain)), None)
+
     for src, tgt in sorted(pairs.items()):
         ancestor = next((a for a in reversed(source[src].chain) if a in pairs), None)
         if ancestor is not None and pairs[ancestor] not in target[tgt].chain:
             problems[src] = (f"{src} -> {tgt}: {src} is inside the sub-process {ancestor}, which maps to "
                              f"{pairs[ancestor]}, and {tgt} is not inside {pairs[ancestor]} (an element stays "
                              "inside the sub-process its closest mapped sub-process maps to)")
-        new_loop = next((s for s in target[tgt].chain if s in looped
-                         and not any(pairs.get(a) == s for a in source[src].chain)), None)
+        new_loop = unmapped_around(src, tgt, looped)
         if new_loop is not None:
             problems[src] = (f"{src} -> {tgt}: {tgt} is inside the multi-instance sub-process {new_loop}, which no "
                              f"sub-process around {src} maps to; migration keeps running iterations but does not "
                              "make new ones around a token")
-        new_handler = next((s for s in target[tgt].chain if s in evented
-                            and not any(pairs.get(a) == s for a in source[src].chain)), None)
+        new_handler = unmapped_around(src, tgt, evented)
         if new_handler is not None:
             problems[src] = (f"{src} -> {tgt}: {tgt} is inside the event sub-process {new_handler}, which no "
                              f"sub-process around {src} maps to; migration does not trigger an event sub-process "
