@@ -131,31 +131,32 @@ class _Payload:
         my_task.data[self.variable] = my_task.internal_data.pop(self.name, None)
 
 
-class SpiffErrorDefinition(_Payload, ErrorEventDefinition):
+class _CodedPayload(_Payload):
+    """An error or escalation with a payload: thrown at the thrower's (sub-)process, as
+    SpiffWorkflow's plain one (``workflow.ScopedEventManager``), and caught by a catch of its kind
+    whose code is unset or the same (``kin``: the plain class it stands for)."""
+
+    kin: type
+    code: str | None
+
     def __init__(self, name: str, code: str | None = None, expression: str | None = None,
                  variable: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name, code=code, **kwargs)
-        self.expression, self.variable = expression, variable
-
-    def throw(self, my_task: Any) -> None:
-        # aimed at the thrower's (sub-)process, as SpiffWorkflow's plain error (workflow.ScopedEventManager)
-        my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=self._payload(my_task), target=my_task.workflow))
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, ErrorEventDefinition) and self.code in (None, other.code)
-
-
-class SpiffEscalationDefinition(_Payload, EscalationEventDefinition):
-    def __init__(self, name: str, code: str | None = None, expression: str | None = None,
-                 variable: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name, code=code, **kwargs)
+        super().__init__(name, code=code, **kwargs)  # type: ignore[call-arg]
         self.expression, self.variable = expression, variable
 
     def throw(self, my_task: Any) -> None:
         my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=self._payload(my_task), target=my_task.workflow))
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, EscalationEventDefinition) and self.code in (None, other.code)
+        return isinstance(other, self.kin) and self.code in (None, other.code)
+
+
+class SpiffErrorDefinition(_CodedPayload, ErrorEventDefinition):
+    kin = ErrorEventDefinition
+
+
+class SpiffEscalationDefinition(_CodedPayload, EscalationEventDefinition):
+    kin = EscalationEventDefinition
 
 
 class SpiffSignalDefinition(_Payload, SignalEventDefinition):
