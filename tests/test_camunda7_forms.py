@@ -129,7 +129,9 @@ def test_forms_baton_cannot_show_are_refused_naming_the_task(engine, attrs, file
 
 
 def test_html_a_diagram_does_not_name_is_not_refused(engine):  # type: ignore[no-untyped-def]
-    engine.deploy([("invoice.bpmn", diagram()), ("readme.html", b"<p><script>x()</script></p>")])
+    # an HTML file no formKey names is never read as a form (nor served): the diagram deploys
+    made = engine.deploy([("invoice.bpmn", diagram()), ("readme.html", b"<p><script>x()</script></p>")])
+    assert [d.key for d in made] == ["invoice"]
 
 
 def test_engine_rest_reports_the_form_key_of_a_task_and_of_the_start_event(engine):  # type: ignore[no-untyped-def]
