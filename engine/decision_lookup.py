@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ._bpmn import decision_graph
 from ._bpmn.decision_binding import DecisionUnavailable, ResolvedDecision
 from ._bpmn.xmlsafe import parse_document
+from .decisions import in_version_order
 from .models import DecisionSource, ProcessDefinition
 
 if TYPE_CHECKING:
@@ -76,9 +77,8 @@ class DecisionRepository:
         self.definition_id = definition_id
 
     def find(self, decision_id: str, binding: str, version: int | None, version_tag: str | None) -> ResolvedDecision:
-        rows = list(self.session.execute(
-            select(DecisionSource.id, DecisionSource.deployment_id).where(DecisionSource.decision_id == decision_id)
-            .order_by(DecisionSource.created_at, DecisionSource.id)).all())
+        rows = list(self.session.execute(in_version_order(decision_id, DecisionSource.id,
+                                                           DecisionSource.deployment_id)).all())
         if not rows:
             raise DecisionUnavailable(f"decision {decision_id!r} is not deployed (camunda:decisionRefBinding="
                                       f"{binding!r} looks it up when the task is reached)")

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from ._bpmn.checks import DMN_NAMESPACES
@@ -115,10 +115,16 @@ def list_decisions(engine: Engine) -> list[dict[str, Any]]:
         return found
 
 
+def in_version_order(decision_id: str, *columns: Any) -> Select[Any]:
+    """A decision's deployed sources (``columns`` of them, else whole rows), oldest first: version N
+    is the N-th deployment that carried it. The one numbering the pages, the API and a business
+    rule task's binding (``decision_lookup.py``) share."""
+    return (select(*(columns or (DecisionSource,))).where(DecisionSource.decision_id == decision_id)
+            .order_by(DecisionSource.created_at, DecisionSource.id))
+
+
 def _sources(session: Session, decision_id: str) -> list[DecisionSource]:
-    """The decision's deployed sources, oldest first: version N is the N-th."""
-    rows = list(session.scalars(select(DecisionSource).where(DecisionSource.decision_id == decision_id)
-                                .order_by(DecisionSource.created_at, DecisionSource.id)))
+    rows = list(session.scalars(in_version_order(decision_id)))
     if not rows:
         raise NotFound(f"no decision {decision_id!r} was deployed (a DMN file deployed with its diagram)")
     return rows
