@@ -116,7 +116,8 @@ class Live:
                 return
             time.sleep(0.05)
         broke = f"; the job drainer failed with: {self.drainer.errors[-3:]}" if self.drainer.errors else ""
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}{broke}")
+        queued = [(t.kind, t.eta_seconds) for t in list(self.drainer.driver.queue)]
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}{broke}; tickets queued: {queued}")
 
     def status(self, instance_id: str) -> str:
         return self.engine.get_instance(instance_id, history=False)["status"]
